@@ -1,0 +1,672 @@
+"""The administrators' view of inventory; every write goes through the services."""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from . import services
+from .models import (
+    EventLine,
+    Genealogy,
+    Lot,
+    Party,
+    Product,
+    SerialUnit,
+    ServicePart,
+    ServiceRecord,
+    Site,
+    StatusChange,
+    TraceEvent,
+)
+
+admin.site.site_header = _("%(product)s administration") % {"product": settings.PRODUCT_NAME}
+admin.site.site_title = _("%(product)s admin") % {"product": settings.PRODUCT_NAME}
+admin.site.index_title = _("Lots, serial units and their records")
+
+
+def _error_text(error: ValidationError) -> str:
+    return " ".join(error.messages)
+
+
+class ServiceSaveMixin:
+    """Save edits through the services so the audit trail knows who changed what."""
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.record_update(
+                instance=obj, acting_user=request.user, reason=_("Changed in the admin")
+            )
+        else:
+            created = self.create_through_service(request, form.cleaned_data)
+            if created is not None:
+                obj.pk = created.pk
+                obj._state.adding = False
+            else:
+                services.record_update(instance=obj, acting_user=request.user)
+
+    def create_through_service(self, request, data):
+        return None
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Append-only records: viewable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _item_label(item):
+    tracked = item.tracked
+    if isinstance(tracked, Lot):
+        return format_html(
+            '<a href="{}">{} lot {}</a>',
+            reverse("admin:inventory_lot_change", args=[tracked.pk]),
+            tracked.product.sku,
+            tracked.code,
+        )
+    return format_html(
+        '<a href="{}">{} serial {}</a>',
+        reverse("admin:inventory_serialunit_change", args=[tracked.pk]),
+        tracked.product.sku,
+        tracked.serial,
+    )
+
+
+class TrackedItemRecordsMixin:
+    """Read-only panels for a lot's or unit's events, genealogy and status history."""
+
+    def event_timeline(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        lines = (
+            EventLine.objects.filter(item_id=obj.pk)
+            .select_related("event__site", "event__source_party", "event__destination_party")
+            .order_by("event__occurred_at", "event__pk")
+        )
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
+            "<td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{line.event.occurred_at:%Y-%m-%d %H:%M}",
+                    reverse("admin:inventory_traceevent_change", args=[line.event.pk]),
+                    line.event.get_event_type_display(),
+                    line.get_role_display(),
+                    f"{line.quantity.normalize():f} {line.unit}"
+                    if line.quantity is not None
+                    else "",
+                    line.event.site or line.event.source_party or "",
+                    line.event.destination_party or line.event.destination_site or "",
+                    f"{line.event.document_number}" if line.event.document_number else "",
+                )
+                for line in lines
+            ),
+        )
+        if not rows:
+            return _("No events.")
+        return format_html(
+            "<table><thead><tr><th>When</th><th>Event</th><th>Role</th><th>Quantity</th>"
+            "<th>Where / from</th><th>To</th><th>Document</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+    event_timeline.short_description = _("event timeline")
+
+    def _links(self, links, node_attr):
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    _item_label(getattr(link, node_attr)),
+                    link.get_kind_display(),
+                    f"{link.quantity.normalize():f} {link.unit}"
+                    if link.quantity is not None
+                    else "",
+                    f"{link.event.occurred_at:%Y-%m-%d}",
+                )
+                for link in links
+            ),
+        )
+        if not rows:
+            return _("None recorded.")
+        return format_html(
+            "<table><thead><tr><th>Item</th><th>Link</th><th>Quantity</th><th>Date</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def made_from(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        links = (
+            Genealogy.objects.filter(child_id=obj.pk)
+            .select_related("event", "parent__lot__product", "parent__serialunit__product")
+            .order_by("pk")
+        )
+        return self._links(links, "parent")
+
+    made_from.short_description = _("made from (one level up)")
+
+    def went_into(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        links = (
+            Genealogy.objects.filter(parent_id=obj.pk)
+            .select_related("event", "child__lot__product", "child__serialunit__product")
+            .order_by("pk")
+        )
+        return self._links(links, "child")
+
+    went_into.short_description = _("went into (one level down)")
+
+    def status_history(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        changes = (
+            StatusChange.objects.filter(item_id=obj.pk)
+            .select_related("changed_by")
+            .order_by("changed_at", "pk")
+        )
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{change.changed_at:%Y-%m-%d %H:%M}",
+                    change.from_status,
+                    change.to_status,
+                    change.changed_by or "",
+                    change.reason,
+                )
+                for change in changes
+            ),
+        )
+        if not rows:
+            return _("No status changes.")
+        return format_html(
+            "<table><thead><tr><th>When</th><th>Change</th><th>Who</th><th>Why</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+    status_history.short_description = _("status history")
+
+
+class StatusReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("Kept with each status change, e.g. 'Supplier notice SN-88: Listeria'."),
+    )
+
+
+def _status_action(status, label):
+    """An admin action that asks for a reason, then changes each selected item's status."""
+
+    def action(modeladmin, request, queryset):
+        form = StatusReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            changed, errors = 0, []
+            for item in queryset.select_related("product"):
+                if item.status == status:
+                    continue
+                try:
+                    services.item_change_status(
+                        item=item,
+                        status=status,
+                        reason=form.cleaned_data["reason"],
+                        acting_user=request.user,
+                    )
+                    changed += 1
+                except ValidationError as exc:
+                    errors.append(f"{item}: {_error_text(exc)}")
+            modeladmin.message_user(
+                request,
+                _("%(count)d set to %(status)s.") % {"count": changed, "status": label},
+                messages.SUCCESS,
+            )
+            for error in errors:
+                modeladmin.message_user(request, error, messages.ERROR)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/inventory/status_action.html",
+            {
+                **modeladmin.admin_site.each_context(request),
+                "title": _("Set to %(status)s") % {"status": label},
+                "status_label": label,
+                "items": queryset.select_related("product"),
+                "form": form,
+                "action": request.POST["action"],
+                "opts": modeladmin.model._meta,
+                "select_across": request.POST.get("select_across", "0"),
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            },
+        )
+
+    action.__name__ = f"set_{status}"
+    return admin.action(
+        description=_("Set to %(status)s…") % {"status": label}, permissions=["change_status"]
+    )(action)
+
+
+class HasStatusPermissionMixin:
+    def has_change_status_permission(self, request):
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}_status")
+
+
+@admin.register(Party)
+class PartyAdmin(ServiceSaveMixin, SimpleHistoryAdmin):
+    list_display = ("name", "gln", "roles", "contact_name", "email", "phone", "country", "active")
+    list_filter = (
+        "is_internal",
+        "is_supplier",
+        "is_customer",
+        "is_carrier",
+        "needs_review",
+        "active",
+        "country",
+    )
+    search_fields = ("name", "gln", "contact_name", "email")
+    ordering = ("name", "pk")
+    fieldsets = (
+        (None, {"fields": ("name", "gln", "active", "needs_review")}),
+        (_("Roles"), {"fields": ("is_internal", "is_supplier", "is_customer", "is_carrier")}),
+        (_("Contact for recall notices"), {"fields": ("contact_name", "email", "phone")}),
+        (_("Address"), {"fields": ("street", "postal_code", "city", "region", "country")}),
+    )
+
+    @admin.display(description=_("roles"))
+    def roles(self, obj):
+        flags = (
+            (obj.is_internal, _("ours")),
+            (obj.is_supplier, _("supplier")),
+            (obj.is_customer, _("customer")),
+            (obj.is_carrier, _("carrier")),
+        )
+        return ", ".join(str(label) for flag, label in flags if flag)
+
+
+@admin.register(Site)
+class SiteAdmin(ServiceSaveMixin, SimpleHistoryAdmin):
+    list_display = ("code", "name", "kind", "party", "gln", "city", "country", "active")
+    list_filter = ("kind", "active", "party__is_internal", "country")
+    search_fields = ("code", "name", "gln", "party__name")
+    autocomplete_fields = ("party",)
+    list_select_related = ("party",)
+    ordering = ("code",)
+    fieldsets = (
+        (None, {"fields": ("code", "name", "kind", "party", "gln", "active")}),
+        (_("Address"), {"fields": ("street", "postal_code", "city", "region", "country", "phone")}),
+    )
+
+
+@admin.register(Product)
+class ProductAdmin(ServiceSaveMixin, SimpleHistoryAdmin):
+    list_display = (
+        "sku",
+        "name",
+        "gtin",
+        "tracking",
+        "unit",
+        "shelf_life_days",
+        "warranty_months",
+        "on_food_traceability_list",
+        "active",
+    )
+    list_filter = ("tracking", "active", "on_food_traceability_list", "needs_review", "unit")
+    search_fields = ("sku", "name", "gtin")
+    ordering = ("sku",)
+
+
+class ServiceRecordInline(ReadOnlyInline):
+    model = ServiceRecord
+    fields = ("performed_on", "kind", "outcome", "technician", "description")
+    readonly_fields = fields
+    ordering = ("-performed_on", "-pk")
+
+
+class ComponentInline(ReadOnlyInline):
+    model = SerialUnit
+    fk_name = "installed_in"
+    verbose_name = _("installed component")
+    verbose_name_plural = _("installed components")
+    fields = ("product", "serial", "lot", "status")
+    readonly_fields = fields
+
+
+class ExpiryFilter(admin.SimpleListFilter):
+    title = _("expiry")
+    parameter_name = "expiry"
+
+    def lookups(self, request, model_admin):
+        return (
+            ("expired", _("expired")),
+            ("30", _("within 30 days")),
+            ("90", _("within 90 days")),
+            ("none", _("no expiry date")),
+        )
+
+    def queryset(self, request, queryset):
+        from datetime import timedelta
+
+        from django.utils import timezone
+
+        today = timezone.localdate()
+        value = self.value()
+        if value == "expired":
+            return queryset.filter(expires_on__lt=today)
+        if value in ("30", "90"):
+            return queryset.filter(
+                expires_on__gte=today, expires_on__lte=today + timedelta(days=int(value))
+            )
+        if value == "none":
+            return queryset.filter(expires_on__isnull=True)
+        return queryset
+
+
+@admin.register(Lot)
+class LotAdmin(
+    HasStatusPermissionMixin, TrackedItemRecordsMixin, ServiceSaveMixin, SimpleHistoryAdmin
+):
+    list_display = (
+        "code",
+        "product",
+        "status",
+        "produced_on",
+        "expires_on",
+        "quantity",
+        "unit",
+        "supplier",
+        "supplier_lot_code",
+        "site",
+    )
+    list_filter = ("status", ExpiryFilter, "product__tracking", "supplier", "site")
+    search_fields = (
+        "code",
+        "supplier_lot_code",
+        "product__sku",
+        "product__gtin",
+        "product__name",
+        "supplier__name",
+    )
+    autocomplete_fields = ("product", "supplier", "site")
+    list_select_related = ("product", "supplier", "site")
+    date_hierarchy = "produced_on"
+    ordering = ("-produced_on", "-pk")
+    readonly_fields = ("status", "status_history", "event_timeline", "made_from", "went_into")
+    actions = [
+        _status_action(Lot.Status.QUARANTINED, _("quarantined")),
+        _status_action(Lot.Status.ON_HOLD, _("on hold")),
+        _status_action(Lot.Status.RELEASED, _("released")),
+        _status_action(Lot.Status.REJECTED, _("rejected")),
+    ]
+    fieldsets = (
+        (None, {"fields": ("product", "code", "status", "quantity", "unit")}),
+        (_("Dates"), {"fields": ("produced_on", "expires_on")}),
+        (_("Origin"), {"fields": ("site", "supplier", "supplier_lot_code")}),
+        (_("Status history"), {"fields": ("status_history",)}),
+        (_("Events"), {"fields": ("event_timeline",)}),
+        (_("Genealogy"), {"fields": ("made_from", "went_into")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ["product", "code"]
+        return fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        return fieldsets if obj is not None else fieldsets[:3]
+
+    def create_through_service(self, request, data):
+        return services.lot_create(
+            product=data["product"],
+            code=data["code"],
+            quantity=data["quantity"],
+            unit=data["unit"],
+            produced_on=data.get("produced_on"),
+            expires_on=data.get("expires_on"),
+            supplier=data.get("supplier"),
+            supplier_lot_code=data.get("supplier_lot_code", ""),
+            site=data.get("site"),
+            acting_user=request.user,
+        )
+
+
+@admin.register(SerialUnit)
+class SerialUnitAdmin(
+    HasStatusPermissionMixin, TrackedItemRecordsMixin, ServiceSaveMixin, SimpleHistoryAdmin
+):
+    list_display = (
+        "serial",
+        "product",
+        "lot",
+        "status",
+        "holder",
+        "shipped_on",
+        "warranty_ends_on",
+        "installed_in",
+    )
+    list_filter = ("status", "product", "holder_site", "warranty_overridden")
+    search_fields = ("serial", "product__sku", "product__gtin", "lot__code", "holder_party__name")
+    autocomplete_fields = ("product", "lot", "holder_site", "holder_party")
+    list_select_related = (
+        "product",
+        "lot",
+        "holder_site",
+        "holder_party",
+        "installed_in__product",
+    )
+    ordering = ("product__sku", "serial")
+    readonly_fields = (
+        "status",
+        "installed_in",
+        "status_history",
+        "event_timeline",
+        "made_from",
+        "went_into",
+    )
+    inlines = (ComponentInline, ServiceRecordInline)
+    actions = [
+        _status_action(SerialUnit.Status.QUARANTINED, _("quarantined")),
+        _status_action(SerialUnit.Status.ON_HOLD, _("on hold")),
+        _status_action(SerialUnit.Status.IN_STOCK, _("in stock")),
+    ]
+    fieldsets = (
+        (None, {"fields": ("product", "serial", "lot", "status", "produced_on")}),
+        (_("Where it is"), {"fields": ("holder_site", "holder_party", "installed_in")}),
+        (_("Warranty"), {"fields": ("shipped_on", "warranty_ends_on", "warranty_overridden")}),
+        (_("Status history"), {"fields": ("status_history",)}),
+        (_("Events"), {"fields": ("event_timeline",)}),
+        (_("Genealogy"), {"fields": ("made_from", "went_into")}),
+    )
+
+    @admin.display(description=_("holder"))
+    def holder(self, obj):
+        return obj.holder_site or obj.holder_party or "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ["product", "serial"]
+        return fields
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        return fieldsets if obj is not None else fieldsets[:3]
+
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def create_through_service(self, request, data):
+        unit = services.serial_unit_create(
+            product=data["product"],
+            serial=data["serial"],
+            lot=data.get("lot"),
+            produced_on=data.get("produced_on"),
+            site=data.get("holder_site"),
+            acting_user=request.user,
+        )
+        extra = {
+            name: data[name]
+            for name in ("holder_party", "shipped_on", "warranty_ends_on", "warranty_overridden")
+            if data.get(name)
+        }
+        if extra:
+            services.record_update(instance=unit, acting_user=request.user, **extra)
+        return unit
+
+
+class ServicePartInline(ReadOnlyInline):
+    model = ServicePart
+    fields = ("part", "action")
+    readonly_fields = fields
+
+
+@admin.register(ServiceRecord)
+class ServiceRecordAdmin(ServiceSaveMixin, SimpleHistoryAdmin):
+    list_display = ("performed_on", "serial_unit", "kind", "outcome", "technician")
+    list_filter = ("kind", "outcome")
+    search_fields = (
+        "serial_unit__serial",
+        "serial_unit__product__sku",
+        "description",
+        "technician",
+    )
+    autocomplete_fields = ("serial_unit",)
+    list_select_related = ("serial_unit__product",)
+    readonly_fields = ("event", "recorded_by")
+    inlines = (ServicePartInline,)
+    ordering = ("-performed_on", "-pk")
+
+    def create_through_service(self, request, data):
+        return services.service_record_create(
+            serial_unit=data["serial_unit"],
+            kind=data["kind"],
+            performed_on=data["performed_on"],
+            description=data["description"],
+            technician=data.get("technician", ""),
+            outcome=data["outcome"],
+            acting_user=request.user,
+        )
+
+
+class EventLineInline(ReadOnlyInline):
+    model = EventLine
+    fields = ("role", "item_label", "quantity", "unit")
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("item__lot__product", "item__serialunit__product")
+        )
+
+    @admin.display(description=_("item"))
+    def item_label(self, obj):
+        return _item_label(obj.item)
+
+
+class GenealogyInline(ReadOnlyInline):
+    model = Genealogy
+    fields = ("parent_label", "child_label", "kind", "quantity", "unit")
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "parent__lot__product",
+                "parent__serialunit__product",
+                "child__lot__product",
+                "child__serialunit__product",
+            )
+        )
+
+    @admin.display(description=_("went into"))
+    def parent_label(self, obj):
+        return _item_label(obj.parent)
+
+    @admin.display(description=_("became"))
+    def child_label(self, obj):
+        return _item_label(obj.child)
+
+
+@admin.register(TraceEvent)
+class TraceEventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "occurred_at",
+        "event_type",
+        "site",
+        "source_party",
+        "destination_party",
+        "document_type",
+        "document_number",
+        "recorded_by",
+    )
+    list_filter = ("event_type", "document_type", "site", "occurred_at")
+    search_fields = (
+        "event_id",
+        "document_number",
+        "notes",
+        "source_party__name",
+        "destination_party__name",
+    )
+    list_select_related = ("site", "source_party", "destination_party", "recorded_by")
+    date_hierarchy = "occurred_at"
+    ordering = ("-occurred_at", "-pk")
+    inlines = (EventLineInline, GenealogyInline)
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("lines", queryset=EventLine.objects.select_related("item")))
+        )
+
+
+@admin.register(StatusChange)
+class StatusChangeAdmin(ReadOnlyAdmin):
+    list_display = ("changed_at", "item", "from_status", "to_status", "changed_by", "reason")
+    list_filter = ("to_status",)
+    search_fields = ("reason",)
+    list_select_related = ("item", "changed_by")
+    ordering = ("-changed_at", "-pk")

@@ -1,0 +1,23 @@
+"""Row locks for inventory, taken in one place so every code path locks in primary-key order."""
+
+from .models import Lot, SerialUnit
+
+
+def lock_items(*items: Lot | SerialUnit) -> list[Lot | SerialUnit]:
+    """Lock lots and units for update (fresh from the database), returned in the given order."""
+    locked = {}
+    for model in (Lot, SerialUnit):
+        keys = [item.pk for item in items if isinstance(item, model)]
+        if keys:
+            rows = (
+                model.objects.select_related("product")
+                .filter(pk__in=keys)
+                .order_by("pk")
+                .select_for_update(of=("self",))
+            )
+            locked.update({row.pk: row for row in rows})
+    return [locked[item.pk] for item in items]
+
+
+def lock_item(item: Lot | SerialUnit) -> Lot | SerialUnit:
+    return lock_items(item)[0]

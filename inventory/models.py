@@ -1,0 +1,1035 @@
+"""What exists: products, lots, serial units, parties, sites, trace events and genealogy.
+
+Every lot and every serial unit is also a node (`Item`) of one traceability graph and shares
+its primary key with it, so genealogy, event lines and (later) recalls point at one table and
+a trace is one recursive query over integer keys, whatever mix of lots and units it crosses.
+"""
+
+import contextlib
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from .identifiers import add_months, normalize_gtin, validate_gln, validate_gtin
+
+
+class Unit(models.TextChoices):
+    """Units of measure (UN/CEFACT codes, as EPCIS quantity elements use them)."""
+
+    EACH = "EA", _("each")
+    KILOGRAM = "KGM", _("kg")
+    GRAM = "GRM", _("g")
+    TONNE = "TNE", _("t")
+    LITRE = "LTR", _("l")
+    MILLILITRE = "MLT", _("ml")
+    CASE = "CS", _("case")
+    PALLET = "PX", _("pallet")
+
+
+class ImmutableQuerySet(models.QuerySet):
+    """Refuse bulk changes: the records behind this queryset are evidence."""
+
+    def update(self, **kwargs):
+        raise ImmutableRecordError(f"{self.model._meta.verbose_name_plural} cannot be changed.")
+
+    def delete(self):
+        raise ImmutableRecordError(f"{self.model._meta.verbose_name_plural} cannot be deleted.")
+
+
+class ImmutableRecordError(Exception):
+    """An append-only record was about to be changed or deleted."""
+
+
+class AppendOnlyModel(models.Model):
+    """A record that is written once and never changed: corrections are new records."""
+
+    objects = ImmutableQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRecordError(
+                f"{self._meta.verbose_name} {self.pk} is part of the audit trail and cannot be "
+                "changed; record a correcting event instead."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecordError(
+            f"{self._meta.verbose_name} {self.pk} is part of the audit trail and cannot be deleted."
+        )
+
+
+class Address(models.Model):
+    """Postal address and telephone, as recall notices and FSMA 204 location descriptions need."""
+
+    street = models.CharField(_("street"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    region = models.CharField(_("state or region"), max_length=100, blank=True)
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        blank=True,
+        validators=[
+            RegexValidator(r"^[A-Z]{2}$", _("Use the two-letter ISO country code, e.g. US."))
+        ],
+        help_text=_("Two-letter ISO 3166 code."),
+    )
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def address(self):
+        locality = " ".join(part for part in (self.postal_code, self.city) if part)
+        parts = (self.street, locality, self.region, self.country)
+        return ", ".join(part for part in parts if part)
+
+
+class Party(Address):
+    """A company we deal with, or ourselves: supplier, customer (consignee), carrier."""
+
+    name = models.CharField(_("name"), max_length=200)
+    gln = models.CharField(
+        _("GLN"),
+        max_length=13,
+        null=True,
+        blank=True,
+        unique=True,
+        validators=[validate_gln],
+        help_text=_("GS1 Global Location Number of the party (13 digits), when known."),
+    )
+    is_internal = models.BooleanField(
+        _("our own company"), default=False, help_text=_("Sites of internal parties are ours.")
+    )
+    is_supplier = models.BooleanField(_("supplier"), default=False)
+    is_customer = models.BooleanField(_("customer"), default=False)
+    is_carrier = models.BooleanField(_("carrier"), default=False)
+    contact_name = models.CharField(_("contact name"), max_length=200, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True, help_text=_("Where recall notices go."))
+    needs_review = models.BooleanField(
+        _("needs review"),
+        default=False,
+        help_text=_("Created automatically (e.g. from an EPCIS import); check its details."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("party")
+        verbose_name_plural = _("parties")
+        indexes = [models.Index(fields=["name"], name="party_name_idx")]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("admin:inventory_party_change", args=[self.pk])
+
+
+class Site(Address):
+    """A physical location: our plants and warehouses, and the locations of our trading partners."""
+
+    class Kind(models.TextChoices):
+        PLANT = "plant", _("plant")
+        WAREHOUSE = "warehouse", _("warehouse")
+        DISTRIBUTION_CENTER = "dc", _("distribution centre")
+        STORE = "store", _("store")
+        FARM = "farm", _("farm")
+        SERVICE_CENTER = "service", _("service centre")
+        OTHER = "other", _("other")
+
+    code = models.SlugField(
+        _("code"), max_length=40, unique=True, help_text=_("Short unique code, e.g. GVF-PLANT.")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.WAREHOUSE)
+    party = models.ForeignKey(
+        Party,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        related_name="sites",
+        help_text=_("The company that operates this site."),
+    )
+    gln = models.CharField(
+        _("GLN"),
+        max_length=13,
+        null=True,
+        blank=True,
+        unique=True,
+        validators=[validate_gln],
+        help_text=_("GS1 Global Location Number of the site (13 digits), when known."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("admin:inventory_site_change", args=[self.pk])
+
+    @property
+    def location_description(self):
+        """Name, address and phone: the FSMA 204 location description."""
+        parts = [self.name, self.address, self.phone]
+        return "; ".join(part for part in parts if part)
+
+
+class Product(models.Model):
+    """A trade item, tracked by lot (batch) or by serial number."""
+
+    class Tracking(models.TextChoices):
+        LOT = "lot", _("by lot")
+        SERIAL = "serial", _("by serial number")
+
+    sku = models.CharField(
+        _("SKU"),
+        max_length=64,
+        unique=True,
+        validators=[RegexValidator(r"^\S+$", _("An SKU cannot contain spaces."))],
+    )
+    name = models.CharField(_("name"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    gtin = models.CharField(
+        _("GTIN"),
+        max_length=14,
+        null=True,
+        blank=True,
+        unique=True,
+        validators=[validate_gtin],
+        help_text=_("GTIN-8, -12, -13 or -14; stored as 14 digits."),
+    )
+    tracking = models.CharField(
+        _("tracking"), max_length=10, choices=Tracking.choices, default=Tracking.LOT
+    )
+    unit = models.CharField(_("unit of measure"), max_length=3, choices=Unit, default=Unit.EACH)
+    shelf_life_days = models.PositiveIntegerField(
+        _("shelf life (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Sets a new lot's expiry date from its production date."),
+    )
+    warranty_months = models.PositiveIntegerField(
+        _("warranty (months)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Sets a unit's warranty end from its ship date."),
+    )
+    on_food_traceability_list = models.BooleanField(
+        _("on the FDA Food Traceability List"),
+        default=False,
+        help_text=_("FSMA 204 key data elements are kept for this product."),
+    )
+    needs_review = models.BooleanField(
+        _("needs review"),
+        default=False,
+        help_text=_("Created automatically (e.g. from an EPCIS import); check its details."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(gtin__isnull=True) | Q(gtin__regex=r"^[0-9]{14}$"),
+                name="product_gtin_14_digits",
+                violation_error_message=_("A GTIN is stored as 14 digits."),
+            ),
+            models.CheckConstraint(
+                condition=Q(shelf_life_days__isnull=True) | Q(shelf_life_days__gt=0),
+                name="product_shelf_life_positive",
+                violation_error_message=_("Shelf life must be at least one day."),
+            ),
+            models.CheckConstraint(
+                condition=Q(warranty_months__isnull=True) | Q(warranty_months__gt=0),
+                name="product_warranty_positive",
+                violation_error_message=_("Warranty must be at least one month."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.sku} · {self.name}"
+
+    def get_absolute_url(self):
+        return reverse("admin:inventory_product_change", args=[self.pk])
+
+    def clean(self):
+        if self.gtin:
+            # An invalid GTIN was already reported by the field's validator.
+            with contextlib.suppress(ValidationError):
+                self.gtin = normalize_gtin(self.gtin)
+
+    def expiry_for(self, produced_on):
+        if produced_on is None or self.shelf_life_days is None:
+            return None
+        return produced_on + timedelta(days=self.shelf_life_days)
+
+    def warranty_end_for(self, start):
+        if start is None or self.warranty_months is None:
+            return None
+        return add_months(start, self.warranty_months)
+
+
+class Item(models.Model):
+    """A node of the traceability graph; each Lot and SerialUnit shares its primary key with one."""
+
+    class Kind(models.TextChoices):
+        LOT = "lot", _("lot")
+        SERIAL = "serial", _("serial unit")
+
+    kind = models.CharField(_("kind"), max_length=6, choices=Kind.choices)
+
+    class Meta:
+        verbose_name = _("traceable item")
+        verbose_name_plural = _("traceable items")
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def tracked(self):
+        """The Lot or SerialUnit behind this node."""
+        return self.lot if self.kind == self.Kind.LOT else self.serialunit
+
+
+class TrackedItem(models.Model):
+    """What lots and serial units share: their graph node, product and history."""
+
+    item = models.OneToOneField(Item, on_delete=models.PROTECT, primary_key=True, editable=False)
+    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    item_kind = None
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        # Every path that creates a lot or unit (services, admin, imports, factories) gets its node.
+        if self.item_id is None:
+            self.item = Item.objects.create(kind=self.item_kind)
+        super().save(*args, **kwargs)
+
+
+class LotStatus(models.TextChoices):
+    RELEASED = "released", _("released")
+    QUARANTINED = "quarantined", _("quarantined")
+    ON_HOLD = "on_hold", _("on hold")
+    REJECTED = "rejected", _("rejected")
+    RECALLED = "recalled", _("recalled")
+    CONSUMED = "consumed", _("consumed")
+    DESTROYED = "destroyed", _("destroyed")
+
+
+class Lot(TrackedItem):
+    """A batch of one product made or received together."""
+
+    Status = LotStatus
+
+    # Statuses under which stock must not leave the site.
+    BLOCKED_STATUSES = (Status.QUARANTINED, Status.ON_HOLD, Status.REJECTED, Status.RECALLED)
+
+    code = models.CharField(
+        _("lot code"),
+        max_length=20,
+        validators=[
+            RegexValidator(
+                r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+$",
+                _("A lot code may hold letters, digits and GS1 punctuation, without spaces."),
+            )
+        ],
+        help_text=_("Up to 20 characters (GS1 AI 10)."),
+    )
+    produced_on = models.DateField(_("production or receipt date"), null=True, blank=True)
+    expires_on = models.DateField(
+        _("expiry date"),
+        null=True,
+        blank=True,
+        help_text=_("Left empty, it follows from the product's shelf life."),
+    )
+    supplier = models.ForeignKey(
+        Party,
+        verbose_name=_("supplier"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="supplied_lots",
+    )
+    supplier_lot_code = models.CharField(
+        _("supplier's lot code"),
+        max_length=64,
+        blank=True,
+        help_text=_("The lot code on the supplier's label, so their recall notice can be traced."),
+    )
+    site = models.ForeignKey(
+        Site,
+        verbose_name=_("site of origin"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="lots",
+        help_text=_("Where the lot was produced or received."),
+    )
+    quantity = models.DecimalField(
+        _("quantity"),
+        max_digits=14,
+        decimal_places=3,
+        validators=[MinValueValidator(0)],
+        help_text=_("Quantity produced or received."),
+    )
+    unit = models.CharField(_("unit"), max_length=3, choices=Unit, default=Unit.EACH)
+    status = models.CharField(
+        _("quality status"), max_length=12, choices=Status.choices, default=Status.RELEASED
+    )
+    history = HistoricalRecords(excluded_fields=["created_at"])
+
+    item_kind = Item.Kind.LOT
+
+    class Meta:
+        verbose_name = _("lot")
+        verbose_name_plural = _("lots")
+        permissions = [("change_lot_status", _("Can quarantine, hold, release or reject lots"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "code"],
+                name="lot_unique_code_per_product",
+                violation_error_message=_("This product already has a lot with this code."),
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=0),
+                name="lot_quantity_not_negative",
+                violation_error_message=_("A lot's quantity cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True)
+                | Q(produced_on__isnull=True)
+                | Q(expires_on__gte=F("produced_on")),
+                name="lot_expires_after_production",
+                violation_error_message=_("A lot cannot expire before it was produced."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=LotStatus.values),
+                name="lot_status_valid",
+                violation_error_message=_("Unknown lot status."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["code"], name="lot_code_idx"),
+            models.Index(fields=["supplier_lot_code"], name="lot_supplier_code_idx"),
+            models.Index(fields=["status"], name="lot_status_idx"),
+            models.Index(fields=["expires_on"], name="lot_expires_idx"),
+            models.Index(fields=["product", "produced_on"], name="lot_product_produced_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.product.sku} lot {self.code}"
+
+    def get_absolute_url(self):
+        return reverse("admin:inventory_lot_change", args=[self.pk])
+
+    def clean(self):
+        if self.expires_on is None and self.product_id is not None:
+            self.expires_on = self.product.expiry_for(self.produced_on)
+
+    @property
+    def is_blocked(self):
+        return self.status in self.BLOCKED_STATUSES
+
+    def is_expired(self, on=None):
+        on = on or timezone.localdate()
+        return self.expires_on is not None and self.expires_on < on
+
+
+class SerialStatus(models.TextChoices):
+    IN_STOCK = "in_stock", _("in stock")
+    QUARANTINED = "quarantined", _("quarantined")
+    ON_HOLD = "on_hold", _("on hold")
+    SHIPPED = "shipped", _("shipped")
+    IN_SERVICE = "in_service", _("in service")
+    INSTALLED = "installed", _("installed")
+    RETURNED = "returned", _("returned")
+    IN_REPAIR = "in_repair", _("in repair")
+    RECALLED = "recalled", _("recalled")
+    SCRAPPED = "scrapped", _("scrapped")
+
+
+class SerialUnit(TrackedItem):
+    """One individually numbered unit, followed through its whole life."""
+
+    Status = SerialStatus
+
+    BLOCKED_STATUSES = (Status.QUARANTINED, Status.ON_HOLD, Status.RECALLED, Status.SCRAPPED)
+
+    serial = models.CharField(
+        _("serial number"),
+        max_length=20,
+        validators=[
+            RegexValidator(
+                r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+$",
+                _("A serial may hold letters, digits and GS1 punctuation, without spaces."),
+            )
+        ],
+        help_text=_("Up to 20 characters (GS1 AI 21)."),
+    )
+    lot = models.ForeignKey(
+        Lot,
+        verbose_name=_("production lot"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="serial_units",
+        help_text=_("The lot the unit was built in, when known."),
+    )
+    produced_on = models.DateField(_("production date"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.IN_STOCK
+    )
+    holder_site = models.ForeignKey(
+        Site,
+        verbose_name=_("held at site"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="serial_units",
+    )
+    holder_party = models.ForeignKey(
+        Party,
+        verbose_name=_("held by party"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="held_serial_units",
+        help_text=_("The customer who has the unit, once it left our sites."),
+    )
+    shipped_on = models.DateField(_("ship date"), null=True, blank=True)
+    warranty_ends_on = models.DateField(
+        _("warranty end"),
+        null=True,
+        blank=True,
+        help_text=_("Follows from the product's warranty and the ship date unless overridden."),
+    )
+    warranty_overridden = models.BooleanField(
+        _("warranty end set by hand"),
+        default=False,
+        help_text=_("Keep the warranty end as entered rather than computing it."),
+    )
+    installed_in = models.ForeignKey(
+        "self",
+        verbose_name=_("installed in"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="components",
+        help_text=_("The assembly this unit is currently installed in."),
+    )
+    history = HistoricalRecords(excluded_fields=["created_at"])
+
+    item_kind = Item.Kind.SERIAL
+
+    class Meta:
+        verbose_name = _("serial unit")
+        verbose_name_plural = _("serial units")
+        permissions = [("change_serialunit_status", _("Can quarantine, hold or release units"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "serial"],
+                name="serial_unique_per_product",
+                violation_error_message=_("This product already has a unit with this serial."),
+            ),
+            models.CheckConstraint(
+                condition=Q(holder_site__isnull=True) | Q(holder_party__isnull=True),
+                name="serial_one_holder",
+                violation_error_message=_(
+                    "A unit is held either at one of our sites or by a party."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(installed_in__isnull=True) | ~Q(installed_in=F("item")),
+                name="serial_not_installed_in_itself",
+                violation_error_message=_("A unit cannot be installed in itself."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=SerialStatus.values),
+                name="serial_status_valid",
+                violation_error_message=_("Unknown serial unit status."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["serial"], name="serial_serial_idx"),
+            models.Index(fields=["status"], name="serial_status_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.product.sku} serial {self.serial}"
+
+    def get_absolute_url(self):
+        return reverse("admin:inventory_serialunit_change", args=[self.pk])
+
+    def clean(self):
+        if not self.warranty_overridden and self.product_id is not None:
+            self.warranty_ends_on = self.product.warranty_end_for(self.shipped_on)
+
+    def is_under_warranty(self, on=None):
+        on = on or timezone.localdate()
+        return self.warranty_ends_on is not None and on <= self.warranty_ends_on
+
+
+class EventType(models.TextChoices):
+    RECEIVE = "receive", _("receive")
+    PRODUCE = "produce", _("produce")
+    TRANSFORM = "transform", _("transform")
+    CONSUME = "consume", _("consume")
+    SHIP = "ship", _("ship")
+    RETURN = "return", _("return")
+    TRANSFER = "transfer", _("transfer")
+    ADJUST = "adjust", _("adjust")
+    INSPECT = "inspect", _("inspect")
+    INSTALL = "install", _("install")
+    REMOVE = "remove", _("remove")
+    REPAIR = "repair", _("repair")
+    SCRAP = "scrap", _("scrap")
+    STATUS_CHANGE = "status_change", _("status change")
+
+
+class TraceEvent(AppendOnlyModel):
+    """A critical tracking event: what happened to which items, when, where and why.
+
+    The shape follows GS1 EPCIS 2.0 (an event type with an action, bizStep, disposition,
+    readPoint/bizLocation, source and destination lists, business transactions) so that events
+    import and export one-to-one, and carries the FSMA 204 key data elements. Never edited or
+    deleted: a correction is a new event that names the one it corrects.
+    """
+
+    Type = EventType
+
+    class DocumentType(models.TextChoices):
+        """GS1 CBV business transaction types."""
+
+        PURCHASE_ORDER = "po", _("purchase order")
+        DESPATCH_ADVICE = "desadv", _("despatch advice")
+        RECEIVING_ADVICE = "recadv", _("receiving advice")
+        INVOICE = "inv", _("invoice")
+        BILL_OF_LADING = "bol", _("bill of lading")
+        PRODUCTION_ORDER = "prodorder", _("production order")
+        RETURN_AUTHORISATION = "rma", _("return merchandise authorisation")
+        CERTIFICATE = "cert", _("certificate")
+        OTHER = "other", _("other")
+
+    event_id = models.CharField(
+        _("event ID"),
+        max_length=255,
+        unique=True,
+        default="",
+        help_text=_("EPCIS eventID; a urn:uuid is assigned when none is given."),
+    )
+    event_type = models.CharField(_("event type"), max_length=20, choices=Type.choices)
+    occurred_at = models.DateTimeField(_("event time"))
+    time_zone_offset = models.CharField(
+        _("time zone offset"),
+        max_length=6,
+        default="+00:00",
+        validators=[RegexValidator(r"^[+-](0\d|1[0-4]):[0-5]\d$", _("Use ±HH:MM."))],
+        help_text=_("The offset where the event happened (EPCIS eventTimeZoneOffset)."),
+    )
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now, editable=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty for events imported from another system."),
+    )
+    biz_step = models.CharField(
+        _("business step"),
+        max_length=100,
+        blank=True,
+        help_text=_("GS1 CBV bizStep, e.g. shipping."),
+    )
+    disposition = models.CharField(
+        _("disposition"),
+        max_length=100,
+        blank=True,
+        help_text=_("GS1 CBV disposition, e.g. in_transit."),
+    )
+    site = models.ForeignKey(
+        Site,
+        verbose_name=_("site"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        help_text=_("Where it happened (EPCIS bizLocation)."),
+    )
+    source_party = models.ForeignKey(
+        Party,
+        verbose_name=_("from party"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events_as_source",
+    )
+    source_site = models.ForeignKey(
+        Site,
+        verbose_name=_("from site"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events_as_source",
+    )
+    destination_party = models.ForeignKey(
+        Party,
+        verbose_name=_("to party"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events_as_destination",
+    )
+    destination_site = models.ForeignKey(
+        Site,
+        verbose_name=_("to site"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events_as_destination",
+    )
+    document_type = models.CharField(
+        _("reference document type"), max_length=20, choices=DocumentType.choices, blank=True
+    )
+    document_number = models.CharField(_("reference document number"), max_length=100, blank=True)
+    corrects = models.ForeignKey(
+        "self",
+        verbose_name=_("corrects event"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="corrections",
+        help_text=_("The earlier event this one corrects."),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    extra = models.JSONField(
+        _("other EPCIS data"),
+        default=dict,
+        blank=True,
+        help_text=_("Parts of an EPCIS event we keep but do not model (e.g. SSCCs, sensor data)."),
+    )
+
+    class Meta:
+        verbose_name = _("trace event")
+        verbose_name_plural = _("trace events")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(event_type__in=EventType.values),
+                name="event_type_valid",
+                violation_error_message=_("Unknown event type."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(event_id=""),
+                name="event_id_not_empty",
+                violation_error_message=_("An event needs an event ID."),
+            ),
+            models.CheckConstraint(
+                condition=Q(document_number="") | ~Q(document_type=""),
+                name="event_document_number_has_type",
+                violation_error_message=_("Say what kind of document the reference number is."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["occurred_at"], name="event_occurred_idx"),
+            models.Index(fields=["event_type", "occurred_at"], name="event_type_occurred_idx"),
+            models.Index(fields=["document_number"], name="event_document_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_event_type_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self.event_id:
+            self.event_id = f"urn:uuid:{uuid.uuid4()}"
+        super().save(*args, **kwargs)
+
+
+class EventLine(AppendOnlyModel):
+    """One item an event names, in a role, with its quantity (EPCIS epcList / quantityList)."""
+
+    class Role(models.TextChoices):
+        SUBJECT = "subject", _("subject")
+        INPUT = "input", _("input")
+        OUTPUT = "output", _("output")
+        PARENT = "parent", _("parent")
+        CHILD = "child", _("child")
+
+    event = models.ForeignKey(
+        TraceEvent, verbose_name=_("event"), on_delete=models.PROTECT, related_name="lines"
+    )
+    item = models.ForeignKey(
+        Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="event_lines"
+    )
+    role = models.CharField(_("role"), max_length=7, choices=Role.choices, default=Role.SUBJECT)
+    quantity = models.DecimalField(
+        _("quantity"),
+        max_digits=14,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("Empty for a serial unit, which is one unit."),
+    )
+    unit = models.CharField(_("unit"), max_length=3, choices=Unit, blank=True)
+
+    class Meta:
+        verbose_name = _("event line")
+        verbose_name_plural = _("event lines")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "item", "role"],
+                name="event_line_unique_item_role",
+                violation_error_message=_("An event names each item once per role."),
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | Q(quantity__gte=0),
+                name="event_line_quantity_not_negative",
+                violation_error_message=_("An event quantity cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | ~Q(unit=""),
+                name="event_line_quantity_has_unit",
+                violation_error_message=_("A quantity needs its unit."),
+            ),
+        ]
+        indexes = [models.Index(fields=["item", "event"], name="event_line_item_idx")]
+
+    def __str__(self):
+        return f"{self.get_role_display()} {self.item}"
+
+
+class Genealogy(AppendOnlyModel):
+    """An edge of the graph: the parent went into the child (or is installed in it)."""
+
+    class Kind(models.TextChoices):
+        TRANSFORMATION = "transformation", _("transformation input → output")
+        INSTALLATION = "installation", _("component installed in assembly")
+
+    parent = models.ForeignKey(
+        Item,
+        verbose_name=_("went into"),
+        on_delete=models.PROTECT,
+        related_name="child_links",
+        help_text=_("The input or component."),
+    )
+    child = models.ForeignKey(
+        Item,
+        verbose_name=_("became"),
+        on_delete=models.PROTECT,
+        related_name="parent_links",
+        help_text=_("The output or assembly."),
+    )
+    kind = models.CharField(
+        _("kind"), max_length=14, choices=Kind.choices, default=Kind.TRANSFORMATION
+    )
+    quantity = models.DecimalField(
+        _("quantity used"),
+        max_digits=14,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    unit = models.CharField(_("unit"), max_length=3, choices=Unit, blank=True)
+    event = models.ForeignKey(
+        TraceEvent,
+        verbose_name=_("event"),
+        on_delete=models.PROTECT,
+        related_name="genealogy",
+    )
+
+    class Meta:
+        verbose_name = _("genealogy link")
+        verbose_name_plural = _("genealogy links")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(parent=F("child")),
+                name="genealogy_not_self",
+                violation_error_message=_("An item cannot go into itself."),
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "child", "event"],
+                name="genealogy_unique_per_event",
+                violation_error_message=_("This event already links these two items."),
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | ~Q(unit=""),
+                name="genealogy_quantity_has_unit",
+                violation_error_message=_("A quantity needs its unit."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["parent", "child"], name="genealogy_forward_idx"),
+            models.Index(fields=["child", "parent"], name="genealogy_backward_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.parent} → {self.child}"
+
+
+class StatusChange(AppendOnlyModel):
+    """Who changed a lot's or unit's status, when and why."""
+
+    item = models.ForeignKey(
+        Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="status_changes"
+    )
+    from_status = models.CharField(_("from"), max_length=12)
+    to_status = models.CharField(_("to"), max_length=12)
+    reason = models.TextField(_("reason"))
+    event = models.OneToOneField(
+        TraceEvent, verbose_name=_("event"), on_delete=models.PROTECT, related_name="status_change"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("changed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason=""),
+                name="status_change_has_reason",
+                violation_error_message=_("Say why the status changes."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_status=F("to_status")),
+                name="status_change_changes",
+                violation_error_message=_("The new status is the same as the old one."),
+            ),
+        ]
+        indexes = [models.Index(fields=["item", "changed_at"], name="status_change_item_idx")]
+
+    def __str__(self):
+        return f"{self.from_status} → {self.to_status}"
+
+
+class ServiceRecord(models.Model):
+    """Work done on a serial unit: repair, inspection, component replacement, warranty claim."""
+
+    class Kind(models.TextChoices):
+        REPAIR = "repair", _("repair")
+        INSPECTION = "inspection", _("inspection")
+        COMPONENT_REPLACEMENT = "replacement", _("component replacement")
+        WARRANTY_CLAIM = "warranty", _("warranty claim")
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", _("open")
+        PASSED = "passed", _("passed")
+        FAILED = "failed", _("failed")
+        REPAIRED = "repaired", _("repaired")
+        REPLACED = "replaced", _("replaced")
+        NO_FAULT_FOUND = "no_fault", _("no fault found")
+        REJECTED = "rejected", _("rejected")
+
+    serial_unit = models.ForeignKey(
+        SerialUnit,
+        verbose_name=_("serial unit"),
+        on_delete=models.PROTECT,
+        related_name="service_records",
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    performed_on = models.DateField(_("date"))
+    description = models.TextField(_("description"))
+    technician = models.CharField(_("technician"), max_length=200, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.OPEN
+    )
+    event = models.OneToOneField(
+        TraceEvent,
+        verbose_name=_("event"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="service_record",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("service record")
+        verbose_name_plural = _("service records")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(description=""),
+                name="service_record_has_description",
+                violation_error_message=_("Describe the work done."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["serial_unit", "performed_on"], name="service_unit_date_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} of {self.serial_unit} on {self.performed_on}"
+
+
+class ServicePart(models.Model):
+    """A serialised part removed from or fitted to a unit during a service."""
+
+    class Action(models.TextChoices):
+        REMOVED = "removed", _("removed")
+        FITTED = "fitted", _("fitted")
+
+    record = models.ForeignKey(
+        ServiceRecord,
+        verbose_name=_("service record"),
+        on_delete=models.PROTECT,
+        related_name="parts",
+    )
+    part = models.ForeignKey(
+        SerialUnit, verbose_name=_("part"), on_delete=models.PROTECT, related_name="service_uses"
+    )
+    action = models.CharField(_("action"), max_length=7, choices=Action.choices)
+
+    class Meta:
+        verbose_name = _("part removed or fitted")
+        verbose_name_plural = _("parts removed or fitted")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record", "part", "action"],
+                name="service_part_unique",
+                violation_error_message=_("This part is already listed for this service."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.part} {self.get_action_display()}"

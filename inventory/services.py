@@ -1,0 +1,640 @@
+"""Every write to inventory goes through here: views, admin, commands and imports alike.
+
+A service validates (full_clean, then the rules below), writes in one transaction, records the
+matching trace event, and returns the object. Database errors are turned into ValidationError
+outside the atomic block so callers see a sentence, never an IntegrityError.
+"""
+
+import functools
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.apps import apps
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import locks
+from .models import (
+    EventLine,
+    Genealogy,
+    Lot,
+    Party,
+    Product,
+    SerialUnit,
+    ServicePart,
+    ServiceRecord,
+    Site,
+    StatusChange,
+    TraceEvent,
+)
+
+# GS1 CBV business steps and dispositions recorded for each event type by default.
+EVENT_VOCABULARY = {
+    TraceEvent.Type.RECEIVE: ("receiving", "in_progress"),
+    TraceEvent.Type.PRODUCE: ("commissioning", "active"),
+    TraceEvent.Type.TRANSFORM: ("transforming", "in_progress"),
+    TraceEvent.Type.CONSUME: ("consuming", "inactive"),
+    TraceEvent.Type.SHIP: ("shipping", "in_transit"),
+    TraceEvent.Type.RETURN: ("receiving", "returned"),
+    TraceEvent.Type.TRANSFER: ("departing", "in_transit"),
+    TraceEvent.Type.ADJUST: ("cycle_counting", "active"),
+    TraceEvent.Type.INSPECT: ("inspecting", "in_progress"),
+    TraceEvent.Type.INSTALL: ("installing", "active"),
+    TraceEvent.Type.REMOVE: ("removing", "active"),
+    TraceEvent.Type.REPAIR: ("repairing", "in_progress"),
+    TraceEvent.Type.SCRAP: ("destroying", "destroyed"),
+    TraceEvent.Type.STATUS_CHANGE: ("holding", "active"),
+}
+
+# The CBV disposition that matches a quality status, for status-change events.
+STATUS_DISPOSITION = {
+    Lot.Status.RELEASED: "active",
+    Lot.Status.QUARANTINED: "non_sellable_other",
+    Lot.Status.ON_HOLD: "non_sellable_other",
+    Lot.Status.REJECTED: "non_sellable_other",
+    Lot.Status.RECALLED: "recalled",
+    Lot.Status.CONSUMED: "inactive",
+    Lot.Status.DESTROYED: "destroyed",
+    SerialUnit.Status.IN_STOCK: "active",
+    SerialUnit.Status.SCRAPPED: "destroyed",
+    SerialUnit.Status.RETURNED: "returned",
+}
+
+WRONG_TRACKING_SERIAL = _("%(product)s is tracked by lot; it has no serial units.")
+LOT_OF_OTHER_PRODUCT = _("Lot %(lot)s belongs to %(lot_product)s, not to %(product)s.")
+SAME_STATUS = _("%(item)s is already %(status)s.")
+REASON_REQUIRED = _("Say why the status changes.")
+SHIP_BLOCKED = _("%(item)s is %(status)s and cannot be shipped.")
+SHIP_EXPIRED = _("%(item)s expired on %(date)s and cannot be shipped.")
+SHIP_NOTHING = _("A shipment needs at least one lot or serial unit.")
+SHIP_NOWHERE = _("Say who or where the shipment goes to.")
+SHIP_NOT_HERE = _("%(item)s is not at one of our sites and cannot be shipped from here.")
+INSTALL_CYCLE = _("%(component)s cannot be installed in %(assembly)s, which is part of it.")
+INSTALL_ALREADY = _("%(component)s is already installed in %(assembly)s; remove it first.")
+REMOVE_NOT_INSTALLED = _("%(component)s is not installed in anything.")
+TRANSFORM_EMPTY = _("A transformation needs at least one input and one output.")
+TRANSFORM_SAME = _("%(item)s cannot be both an input and an output.")
+QUANTITY_POSITIVE = _("Quantities must be greater than zero.")
+PART_NOT_INSTALLED = _("%(part)s is not installed in %(unit)s, so it cannot be removed.")
+CONFLICT = _("Another change was saved at the same time; reload and try again.")
+
+
+@dataclass(frozen=True)
+class Line:
+    """An item an event names, with its quantity (serial units count as one each)."""
+
+    item: Lot | SerialUnit
+    quantity: Decimal | None = None
+    unit: str = ""
+
+
+def _constraint_message(exc: IntegrityError) -> str:
+    """The violation message of the constraint named in the database error, if we know it."""
+    text = str(exc)
+    for model in apps.get_models():
+        for constraint in model._meta.constraints:
+            if constraint.name in text:
+                return str(constraint.violation_error_message) % {"name": constraint.name}
+    if "UNIQUE" in text.upper() or "unique" in text:
+        return _("A record with these details already exists.")
+    return CONFLICT
+
+
+def service(func):
+    """Run `func` in one transaction; a database error becomes a ValidationError afterwards."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            with transaction.atomic():
+                return func(*args, **kwargs)
+        except IntegrityError as exc:
+            raise ValidationError(_constraint_message(exc), code="integrity") from exc
+
+    return wrapper
+
+
+def _save(obj, *, acting_user, reason=""):
+    """Validate and save a model, telling the audit trail who did it and why."""
+    obj.full_clean()
+    obj._history_user = acting_user
+    if reason:
+        obj._change_reason = reason
+    obj.save()
+    return obj
+
+
+def _aware(moment: datetime | date | None) -> datetime:
+    if moment is None:
+        return timezone.now()
+    if not isinstance(moment, datetime):
+        moment = datetime.combine(moment, datetime.min.time().replace(hour=12))
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def _offset(moment: datetime) -> str:
+    offset = moment.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _line_quantity(line: Line) -> tuple[Decimal | None, str]:
+    if isinstance(line.item, SerialUnit):
+        return None, ""
+    quantity = Decimal(line.quantity) if line.quantity is not None else None
+    if quantity is not None and quantity <= 0:
+        raise ValidationError(QUANTITY_POSITIVE, code="quantity")
+    return quantity, (line.unit or line.item.unit if quantity is not None else "")
+
+
+# --- Events -----------------------------------------------------------------------------------
+
+
+@service
+def event_record(
+    *,
+    event_type: str,
+    acting_user,
+    subjects: Iterable[Line] = (),
+    inputs: Iterable[Line] = (),
+    outputs: Iterable[Line] = (),
+    parent: SerialUnit | None = None,
+    children: Iterable[Line] = (),
+    occurred_at: datetime | date | None = None,
+    site: Site | None = None,
+    source_party: Party | None = None,
+    source_site: Site | None = None,
+    destination_party: Party | None = None,
+    destination_site: Site | None = None,
+    document_type: str = "",
+    document_number: str = "",
+    biz_step: str = "",
+    disposition: str = "",
+    notes: str = "",
+    event_id: str = "",
+    corrects: TraceEvent | None = None,
+    extra: dict | None = None,
+) -> TraceEvent:
+    """Record one trace event with its lines; transformation inputs become genealogy."""
+    moment = _aware(occurred_at)
+    default_step, default_disposition = EVENT_VOCABULARY[TraceEvent.Type(event_type)]
+    event = TraceEvent(
+        event_id=event_id or f"urn:uuid:{uuid.uuid4()}",
+        event_type=event_type,
+        occurred_at=moment,
+        time_zone_offset=_offset(timezone.localtime(moment)),
+        recorded_by=acting_user,
+        biz_step=biz_step or default_step,
+        disposition=disposition or default_disposition,
+        site=site,
+        source_party=source_party,
+        source_site=source_site,
+        destination_party=destination_party,
+        destination_site=destination_site,
+        document_type=document_type,
+        document_number=document_number,
+        corrects=corrects,
+        notes=notes,
+        extra=extra or {},
+    )
+    event.full_clean()
+    event.save()
+
+    lines = []
+    roles = (
+        (EventLine.Role.SUBJECT, subjects),
+        (EventLine.Role.INPUT, inputs),
+        (EventLine.Role.OUTPUT, outputs),
+        (EventLine.Role.CHILD, children),
+    )
+    for role, role_lines in roles:
+        for line in role_lines:
+            quantity, unit = _line_quantity(line)
+            lines.append(
+                EventLine(
+                    event=event, item_id=line.item.pk, role=role, quantity=quantity, unit=unit
+                )
+            )
+    if parent is not None:
+        lines.append(EventLine(event=event, item_id=parent.pk, role=EventLine.Role.PARENT))
+    EventLine.objects.bulk_create(lines)
+
+    links = []
+    for source in inputs:
+        quantity, unit = _line_quantity(source)
+        links.extend(
+            Genealogy(
+                parent_id=source.item.pk,
+                child_id=target.item.pk,
+                kind=Genealogy.Kind.TRANSFORMATION,
+                quantity=quantity,
+                unit=unit,
+                event=event,
+            )
+            for target in outputs
+        )
+    Genealogy.objects.bulk_create(links)
+    return event
+
+
+# --- Master data ------------------------------------------------------------------------------
+
+
+@service
+def product_create(*, acting_user, **fields) -> Product:
+    return _save(Product(**fields), acting_user=acting_user)
+
+
+@service
+def party_create(*, acting_user, **fields) -> Party:
+    return _save(Party(**fields), acting_user=acting_user)
+
+
+@service
+def site_create(*, acting_user, **fields) -> Site:
+    return _save(Site(**fields), acting_user=acting_user)
+
+
+@service
+def record_update(*, instance, acting_user, reason: str = "", **fields):
+    """Change fields of a product, party, site or service record; the audit trail keeps both."""
+    if isinstance(instance, Lot | SerialUnit) and "status" in fields:
+        raise ValidationError(_("Change a status with its own action, which asks for a reason."))
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    return _save(instance, acting_user=acting_user, reason=reason)
+
+
+# --- Lots -------------------------------------------------------------------------------------
+
+
+@service
+def lot_create(
+    *,
+    product: Product,
+    code: str,
+    quantity: Decimal,
+    acting_user,
+    unit: str = "",
+    produced_on: date | None = None,
+    expires_on: date | None = None,
+    supplier: Party | None = None,
+    supplier_lot_code: str = "",
+    site: Site | None = None,
+    status: str = Lot.Status.RELEASED,
+    inputs: Iterable[Line] = (),
+    occurred_at: datetime | None = None,
+    document_type: str = "",
+    document_number: str = "",
+    notes: str = "",
+) -> Lot:
+    """Create a lot and its origin event: received from a supplier, or produced from inputs."""
+    lot = _save(
+        Lot(
+            product=product,
+            code=code.strip(),
+            quantity=quantity,
+            unit=unit or product.unit,
+            produced_on=produced_on,
+            expires_on=expires_on,
+            supplier=supplier,
+            supplier_lot_code=supplier_lot_code.strip(),
+            site=site,
+            status=status,
+        ),
+        acting_user=acting_user,
+    )
+    inputs = list(inputs)
+    output = Line(lot, lot.quantity, lot.unit)
+    if supplier is not None and not inputs:
+        event_type = TraceEvent.Type.RECEIVE
+    elif inputs:
+        event_type = TraceEvent.Type.TRANSFORM
+    else:
+        event_type = TraceEvent.Type.PRODUCE
+    event_record(
+        event_type=event_type,
+        acting_user=acting_user,
+        subjects=[] if inputs else [output],
+        inputs=inputs,
+        outputs=[output] if inputs else [],
+        occurred_at=occurred_at or lot.produced_on,
+        site=site,
+        source_party=supplier if event_type == TraceEvent.Type.RECEIVE else None,
+        destination_site=site if event_type == TraceEvent.Type.RECEIVE else None,
+        document_type=document_type,
+        document_number=document_number,
+        notes=notes,
+    )
+    return lot
+
+
+@service
+def item_change_status(
+    *, item: Lot | SerialUnit, status: str, reason: str, acting_user, occurred_at=None
+) -> Lot | SerialUnit:
+    """Change a lot's quality status or a unit's status, keeping who, when and why."""
+    item = locks.lock_item(item)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": REASON_REQUIRED}, code="reason_required")
+    if item.status == status:
+        raise ValidationError(
+            SAME_STATUS % {"item": item, "status": item.get_status_display()}, code="same_status"
+        )
+    previous = item.status
+    item.status = status
+    _save(item, acting_user=acting_user, reason=reason)
+    event = event_record(
+        event_type=TraceEvent.Type.STATUS_CHANGE,
+        acting_user=acting_user,
+        subjects=[Line(item)],
+        occurred_at=occurred_at,
+        site=item.site if isinstance(item, Lot) else item.holder_site,
+        disposition=STATUS_DISPOSITION.get(status, "active"),
+        notes=reason,
+    )
+    StatusChange.objects.create(
+        item_id=item.pk,
+        from_status=previous,
+        to_status=status,
+        reason=reason,
+        event=event,
+        changed_by=acting_user,
+        changed_at=event.occurred_at,
+    )
+    return item
+
+
+def lot_quarantine(*, lot: Lot, reason: str, acting_user) -> Lot:
+    return item_change_status(
+        item=lot, status=Lot.Status.QUARANTINED, reason=reason, acting_user=acting_user
+    )
+
+
+def lot_hold(*, lot: Lot, reason: str, acting_user) -> Lot:
+    return item_change_status(
+        item=lot, status=Lot.Status.ON_HOLD, reason=reason, acting_user=acting_user
+    )
+
+
+def lot_release(*, lot: Lot, reason: str, acting_user) -> Lot:
+    return item_change_status(
+        item=lot, status=Lot.Status.RELEASED, reason=reason, acting_user=acting_user
+    )
+
+
+def lot_reject(*, lot: Lot, reason: str, acting_user) -> Lot:
+    return item_change_status(
+        item=lot, status=Lot.Status.REJECTED, reason=reason, acting_user=acting_user
+    )
+
+
+# --- Serial units -----------------------------------------------------------------------------
+
+
+@service
+def serial_unit_create(
+    *,
+    product: Product,
+    serial: str,
+    acting_user,
+    lot: Lot | None = None,
+    produced_on: date | None = None,
+    site: Site | None = None,
+    inputs: Iterable[Line] = (),
+    occurred_at: datetime | None = None,
+    document_type: str = "",
+    document_number: str = "",
+) -> SerialUnit:
+    """Commission a serial unit; components consumed from lots become its genealogy."""
+    if product.tracking != Product.Tracking.SERIAL:
+        raise ValidationError(WRONG_TRACKING_SERIAL % {"product": product}, code="tracking")
+    if lot is not None and lot.product_id != product.pk:
+        raise ValidationError(
+            LOT_OF_OTHER_PRODUCT
+            % {"lot": lot.code, "lot_product": lot.product.sku, "product": product.sku},
+            code="lot_product",
+        )
+    unit = _save(
+        SerialUnit(
+            product=product,
+            serial=serial.strip(),
+            lot=lot,
+            produced_on=produced_on,
+            holder_site=site,
+        ),
+        acting_user=acting_user,
+    )
+    inputs = list(inputs)
+    event_record(
+        event_type=TraceEvent.Type.TRANSFORM if inputs else TraceEvent.Type.PRODUCE,
+        acting_user=acting_user,
+        subjects=[] if inputs else [Line(unit)],
+        inputs=inputs,
+        outputs=[Line(unit)] if inputs else [],
+        occurred_at=occurred_at or unit.produced_on,
+        site=site,
+        document_type=document_type,
+        document_number=document_number,
+    )
+    return unit
+
+
+@service
+def serial_unit_install(
+    *, component: SerialUnit, assembly: SerialUnit, acting_user, occurred_at=None, notes=""
+) -> SerialUnit:
+    """Install a component in an assembly; the link stays in the genealogy after removal."""
+    component, assembly = locks.lock_items(component, assembly)
+    if component.installed_in_id is not None:
+        raise ValidationError(
+            INSTALL_ALREADY % {"component": component, "assembly": component.installed_in},
+            code="already_installed",
+        )
+    ancestor = assembly
+    while ancestor is not None:
+        if ancestor.pk == component.pk:
+            raise ValidationError(
+                INSTALL_CYCLE % {"component": component, "assembly": assembly}, code="cycle"
+            )
+        ancestor = ancestor.installed_in
+    component.installed_in = assembly
+    component.status = SerialUnit.Status.INSTALLED
+    _save(component, acting_user=acting_user, reason=f"Installed in {assembly}")
+    event = event_record(
+        event_type=TraceEvent.Type.INSTALL,
+        acting_user=acting_user,
+        parent=assembly,
+        children=[Line(component)],
+        occurred_at=occurred_at,
+        site=assembly.holder_site,
+        notes=notes,
+    )
+    Genealogy.objects.create(
+        parent_id=component.pk, child_id=assembly.pk, kind=Genealogy.Kind.INSTALLATION, event=event
+    )
+    return component
+
+
+@service
+def serial_unit_remove(
+    *, component: SerialUnit, acting_user, occurred_at=None, notes=""
+) -> SerialUnit:
+    """Take a component out of its assembly; it returns to stock at the assembly's site."""
+    component = locks.lock_item(component)
+    assembly = component.installed_in
+    if assembly is None:
+        raise ValidationError(REMOVE_NOT_INSTALLED % {"component": component}, code="not_installed")
+    component.installed_in = None
+    component.status = SerialUnit.Status.IN_STOCK
+    component.holder_site = assembly.holder_site
+    component.holder_party = None if assembly.holder_site else assembly.holder_party
+    _save(component, acting_user=acting_user, reason=f"Removed from {assembly}")
+    event_record(
+        event_type=TraceEvent.Type.REMOVE,
+        acting_user=acting_user,
+        parent=assembly,
+        children=[Line(component)],
+        occurred_at=occurred_at,
+        site=assembly.holder_site,
+        notes=notes,
+    )
+    return component
+
+
+# --- Movements --------------------------------------------------------------------------------
+
+
+@service
+def shipment_create(
+    *,
+    acting_user,
+    lots: Iterable[Line] = (),
+    serial_units: Iterable[SerialUnit] = (),
+    from_site: Site | None = None,
+    to_party: Party | None = None,
+    to_site: Site | None = None,
+    shipped_at: datetime | date | None = None,
+    document_type: str = "",
+    document_number: str = "",
+    notes: str = "",
+) -> TraceEvent:
+    """Ship lots and units to a party or site; held, quarantined or expired stock is refused."""
+    lots, units = list(lots), list(serial_units)
+    if not lots and not units:
+        raise ValidationError(SHIP_NOTHING, code="empty")
+    if to_party is None and to_site is None:
+        raise ValidationError(SHIP_NOWHERE, code="no_destination")
+    moment = _aware(shipped_at)
+    locked_lots = locks.lock_items(*(line.item for line in lots))
+    locked_units = locks.lock_items(*units)
+    errors = []
+    for lot in locked_lots:
+        if lot.is_blocked:
+            errors.append(SHIP_BLOCKED % {"item": lot, "status": lot.get_status_display()})
+        elif lot.is_expired(on=timezone.localdate(moment)):
+            errors.append(SHIP_EXPIRED % {"item": lot, "date": lot.expires_on.isoformat()})
+    for unit in locked_units:
+        if unit.status in SerialUnit.BLOCKED_STATUSES:
+            errors.append(SHIP_BLOCKED % {"item": unit, "status": unit.get_status_display()})
+        elif unit.holder_party_id is not None or unit.installed_in_id is not None:
+            errors.append(SHIP_NOT_HERE % {"item": unit})
+    if errors:
+        raise ValidationError(errors, code="not_shippable")
+
+    destination_party = to_party or (to_site.party if to_site else None)
+    event = event_record(
+        event_type=TraceEvent.Type.SHIP,
+        acting_user=acting_user,
+        subjects=[*lots, *(Line(unit) for unit in locked_units)],
+        occurred_at=moment,
+        site=from_site,
+        source_site=from_site,
+        source_party=from_site.party if from_site else None,
+        destination_party=destination_party,
+        destination_site=to_site,
+        document_type=document_type,
+        document_number=document_number,
+        notes=notes,
+    )
+    ours = to_site is not None and to_site.party.is_internal
+    for unit in locked_units:
+        unit.status = SerialUnit.Status.IN_STOCK if ours else SerialUnit.Status.SHIPPED
+        unit.holder_site = to_site if ours else None
+        unit.holder_party = None if ours else destination_party
+        if not ours:
+            unit.shipped_on = timezone.localdate(moment)
+        _save(unit, acting_user=acting_user, reason=f"Shipped ({document_number})".strip())
+    return event
+
+
+@service
+def service_record_create(
+    *,
+    serial_unit: SerialUnit,
+    kind: str,
+    performed_on: date,
+    description: str,
+    acting_user,
+    technician: str = "",
+    outcome: str = ServiceRecord.Outcome.OPEN,
+    parts_removed: Iterable[SerialUnit] = (),
+    parts_fitted: Iterable[SerialUnit] = (),
+) -> ServiceRecord:
+    """Record work on a unit; parts removed and fitted update its installed components."""
+    parts_removed, parts_fitted = list(parts_removed), list(parts_fitted)
+    for part in parts_removed:
+        if part.installed_in_id != serial_unit.pk:
+            raise ValidationError(
+                PART_NOT_INSTALLED % {"part": part, "unit": serial_unit}, code="part"
+            )
+    event_type = (
+        TraceEvent.Type.INSPECT if kind == ServiceRecord.Kind.INSPECTION else TraceEvent.Type.REPAIR
+    )
+    record = ServiceRecord(
+        serial_unit=serial_unit,
+        kind=kind,
+        performed_on=performed_on,
+        description=description.strip(),
+        technician=technician.strip(),
+        outcome=outcome,
+        recorded_by=acting_user,
+    )
+    record.full_clean(exclude=["event"])
+    event = event_record(
+        event_type=event_type,
+        acting_user=acting_user,
+        subjects=[Line(serial_unit)],
+        occurred_at=performed_on,
+        site=serial_unit.holder_site,
+        notes=description,
+    )
+    record.event = event
+    _save(record, acting_user=acting_user)
+    for part in parts_removed:
+        serial_unit_remove(component=part, acting_user=acting_user, occurred_at=performed_on)
+    for part in parts_fitted:
+        serial_unit_install(
+            component=part, assembly=serial_unit, acting_user=acting_user, occurred_at=performed_on
+        )
+    ServicePart.objects.bulk_create(
+        [
+            ServicePart(record=record, part=p, action=ServicePart.Action.REMOVED)
+            for p in parts_removed
+        ]
+        + [
+            ServicePart(record=record, part=p, action=ServicePart.Action.FITTED)
+            for p in parts_fitted
+        ]
+    )
+    return record

@@ -1,0 +1,8 @@
+"""Local development: debug on, a fixed insecure key, SQLite unless DATABASE_URL says otherwise."""
+
+from .base import *  # noqa: F403  (settings modules extend the base by design)
+
+DEBUG = True
+SECRET_KEY = "django-insecure-development-only-do-not-use-in-production"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from .roles import role_not_required
+
+urlpatterns = [
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", role_not_required(auth_views.LogoutView.as_view()), name="logout"),
+    path("admin/", admin.site.urls),
+    path("", include("inventory.urls")),
+]
