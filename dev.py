@@ -3,6 +3,7 @@
 
     python3 dev.py serve   create .venv, install, migrate, load the demo data, serve on :8000
     python3 dev.py test    create .venv, install, run the whole test suite (extra args go to pytest)
+    python3 dev.py setup   only create .venv and install (CI uses it before linting)
 
 DATABASE_URL=postgres://user@host:5432/name switches from the embedded SQLite database.
 """
@@ -61,6 +62,8 @@ def main():
         serve()
     elif command == "test":
         test(extra)
+    elif command == "setup":
+        ensure_environment()
     else:
         sys.exit(__doc__)
 

@@ -3,7 +3,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -53,6 +53,19 @@ class ServiceSaveMixin:
 
     def create_through_service(self, request, data):
         return None
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """Old versions can be viewed, never restored: a revert would bypass the services' rules."""
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        # django-simple-history saves a POST here even for users who may only view.
+        if request.method == "POST":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -288,7 +301,7 @@ class HasStatusPermissionMixin:
 
 
 @admin.register(Party)
-class PartyAdmin(ServiceSaveMixin, SimpleHistoryAdmin):
+class PartyAdmin(ServiceSaveMixin, HistoryAdmin):
     list_display = ("name", "gln", "roles", "contact_name", "email", "phone", "country", "active")
     list_filter = (
         "is_internal",
@@ -320,7 +333,7 @@ class PartyAdmin(ServiceSaveMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(ServiceSaveMixin, SimpleHistoryAdmin):
+class SiteAdmin(ServiceSaveMixin, HistoryAdmin):
     list_display = ("code", "name", "kind", "party", "gln", "city", "country", "active")
     list_filter = ("kind", "active", "party__is_internal", "country")
     search_fields = ("code", "name", "gln", "party__name")
@@ -334,7 +347,7 @@ class SiteAdmin(ServiceSaveMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(ServiceSaveMixin, SimpleHistoryAdmin):
+class ProductAdmin(ServiceSaveMixin, HistoryAdmin):
     list_display = (
         "sku",
         "name",
@@ -398,9 +411,7 @@ class ExpiryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Lot)
-class LotAdmin(
-    HasStatusPermissionMixin, TrackedItemRecordsMixin, ServiceSaveMixin, SimpleHistoryAdmin
-):
+class LotAdmin(HasStatusPermissionMixin, TrackedItemRecordsMixin, ServiceSaveMixin, HistoryAdmin):
     list_display = (
         "code",
         "product",
@@ -469,7 +480,7 @@ class LotAdmin(
 
 @admin.register(SerialUnit)
 class SerialUnitAdmin(
-    HasStatusPermissionMixin, TrackedItemRecordsMixin, ServiceSaveMixin, SimpleHistoryAdmin
+    HasStatusPermissionMixin, TrackedItemRecordsMixin, ServiceSaveMixin, HistoryAdmin
 ):
     list_display = (
         "serial",
@@ -486,7 +497,7 @@ class SerialUnitAdmin(
     autocomplete_fields = ("product", "lot", "holder_site", "holder_party")
     list_select_related = (
         "product",
-        "lot",
+        "lot__product",
         "holder_site",
         "holder_party",
         "installed_in__product",
@@ -558,7 +569,7 @@ class ServicePartInline(ReadOnlyInline):
 
 
 @admin.register(ServiceRecord)
-class ServiceRecordAdmin(ServiceSaveMixin, SimpleHistoryAdmin):
+class ServiceRecordAdmin(ServiceSaveMixin, HistoryAdmin):
     list_display = ("performed_on", "serial_unit", "kind", "outcome", "technician")
     list_filter = ("kind", "outcome")
     search_fields = (

@@ -1,10 +1,15 @@
-"""GS1 identifiers (GTIN, GLN) and date arithmetic, on top of biip."""
+"""GS1 identifiers (GTIN, GLN, element strings, Digital Link, EPC URNs), on top of biip."""
 
 import calendar
+from dataclasses import dataclass
 from datetime import date
+from urllib.parse import unquote
 
 from biip import ParseError
+from biip.checksums import gs1_standard_check_digit
 from biip.gln import Gln
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -62,3 +67,147 @@ def add_months(start: date, months: int) -> date:
     month_index = start.month - 1 + months
     year, month = start.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+class IdentifierError(ValueError):
+    """An identifier a person typed or scanned is malformed; the message is one line."""
+
+    def __init__(self, message):
+        # Messages echo the input, which may hold a scanner's GS separator or a pasted line
+        # break: show the GS as the <GS> people type, and keep the message on one line.
+        super().__init__(" ".join(str(message).replace(GROUP_SEPARATOR, "<GS>").split()))
+
+
+@dataclass(frozen=True)
+class ItemReference:
+    """What an identifier names: a product (GTIN or SKU) with a lot and/or serial, or a code."""
+
+    text: str
+    gtin: str | None = None
+    sku: str | None = None
+    lot: str | None = None
+    serial: str | None = None
+    expiry: date | None = None
+    code: str | None = None  # a bare code: a lot code, a serial or a supplier's lot code
+
+
+EPC_SGTIN = "urn:epc:id:sgtin:"
+EPC_LGTIN = "urn:epc:class:lgtin:"
+GROUP_SEPARATOR = "\x1d"
+# Scanners announce GS1 data with a symbology identifier: ]C1 (GS1-128), ]d2 (DataMatrix),
+# ]Q3 (QR), ]e0 (DataBar), ]J1 (DotCode).
+SYMBOLOGY_PREFIXES = ("]C1", "]d2", "]Q3", "]e0", "]J1")
+
+
+def gtin_from_epc(company_prefix: str, indicator_item: str) -> str:
+    """GTIN-14 from the two numeric parts of an SGTIN/LGTIN URN, with its computed check digit."""
+    if not (company_prefix.isdigit() and indicator_item.isdigit()):
+        raise IdentifierError("EPC company prefix and item reference must be digits.")
+    if len(company_prefix) + len(indicator_item) != 13:
+        raise IdentifierError("EPC company prefix and item reference must have 13 digits together.")
+    body = indicator_item[0] + company_prefix + indicator_item[1:]
+    return body + str(gs1_standard_check_digit(body))
+
+
+def _parse_epc(text: str) -> ItemReference:
+    scheme, rest = (
+        (EPC_SGTIN, text[len(EPC_SGTIN) :])
+        if text.lower().startswith(EPC_SGTIN)
+        else (EPC_LGTIN, text[len(EPC_LGTIN) :])
+    )
+    parts = rest.split(".", 2)
+    if len(parts) != 3 or not parts[2]:
+        last = "serial" if scheme == EPC_SGTIN else "lot"
+        raise IdentifierError(f"{text} is not a valid EPC URN (expected prefix.item.{last}).")
+    gtin = gtin_from_epc(parts[0], parts[1])
+    value = unquote(parts[2])
+    if scheme == EPC_SGTIN:
+        return ItemReference(text=text, gtin=gtin, serial=value)
+    return ItemReference(text=text, gtin=gtin, lot=value)
+
+
+def _from_element_strings(text: str, element_strings) -> ItemReference:
+    values = {}
+    for element in element_strings:
+        if element.ai.ai == "01":
+            if element.gtin_error:
+                raise IdentifierError(_gtin_error_line(element.value, element.gtin_error))
+            values["gtin"] = element.gtin.as_gtin_14()
+        elif element.ai.ai == "10":
+            values["lot"] = element.value
+        elif element.ai.ai == "21":
+            values["serial"] = element.value
+        elif element.ai.ai == "17":
+            values["expiry"] = element.date
+    if "gtin" not in values:
+        raise IdentifierError(f"{text} has no GTIN (AI 01).")
+    if "lot" not in values and "serial" not in values:
+        raise IdentifierError(f"{text} names a product but no lot (AI 10) or serial (AI 21).")
+    return ItemReference(text=text, **values)
+
+
+def _gtin_error_line(value: str, error: str) -> str:
+    if "check digit" in error:
+        expected = error.rsplit("Expected", 1)[-1].split(",")[0].strip()
+        return f"GTIN {value} has a wrong check digit (expected {expected})."
+    return f"{value} is not a valid GTIN."
+
+
+def parse_identifier(raw: str) -> ItemReference:
+    """Read any form a person types or scans; raise IdentifierError with a one-line reason.
+
+    GS1 element strings ("(01)…(10)…" or raw with FNC1/GS separators and a symbology prefix),
+    GS1 Digital Link URIs, EPC URNs (sgtin, lgtin), "GTIN CODE", "SKU lot CODE",
+    "SKU serial CODE", "SKU CODE", or a bare lot code, serial or supplier lot code.
+    """
+    text = (raw or "").strip().replace("<GS>", GROUP_SEPARATOR)
+    if not text:
+        raise IdentifierError("Type or scan an identifier.")
+    if len(text) > 500:
+        raise IdentifierError("That identifier is too long to be a lot, serial or GS1 code.")
+    lowered = text.lower()
+    if lowered.startswith((EPC_SGTIN, EPC_LGTIN)):
+        return _parse_epc(text)
+    if lowered.startswith("urn:"):
+        raise IdentifierError(
+            f"{text} is an EPC URN of a kind we do not track (use sgtin or lgtin)."
+        )
+    try:
+        if lowered.startswith(("http://", "https://")):
+            uri = GS1DigitalLinkURI.parse(text)
+            return _from_element_strings(text, uri.as_gs1_message().element_strings)
+        if text.startswith("("):
+            return _from_element_strings(text, GS1Message.parse_hri(text).element_strings)
+        if (
+            text.startswith(SYMBOLOGY_PREFIXES)
+            or GROUP_SEPARATOR in text
+            or (text.isdigit() and len(text) > 16 and text.startswith("01"))
+        ):
+            body = text[3:] if text.startswith(SYMBOLOGY_PREFIXES) else text
+            return _from_element_strings(text, GS1Message.parse(body).element_strings)
+    except ParseError as exc:
+        raise IdentifierError(f"{text} is not a valid GS1 code: {exc}") from exc
+
+    words = text.split()
+    if len(words) == 1:
+        return ItemReference(text=text, code=words[0])
+    if len(words) == 3 and words[1].lower() in ("lot", "serial"):
+        first, kind, code = words[0], words[1].lower(), words[2]
+    elif len(words) == 2:
+        first, kind, code = words[0], None, words[1]
+    else:
+        raise IdentifierError(
+            f"{text} is not an identifier: use 'SKU lot CODE', 'SKU serial CODE', a GS1 code "
+            "or a Digital Link."
+        )
+    product = {"sku": first}
+    if first.isdigit() and len(first) in (8, 12, 13, 14):
+        try:
+            product = {"gtin": normalize_gtin(first)}
+        except ValidationError as exc:
+            raise IdentifierError(exc.messages[0]) from exc
+    if kind == "lot":
+        return ItemReference(text=text, lot=code, **product)
+    if kind == "serial":
+        return ItemReference(text=text, serial=code, **product)
+    return ItemReference(text=text, code=code, **product)

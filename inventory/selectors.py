@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from .identifiers import IdentifierError, ItemReference, parse_identifier
 from .models import Lot, SerialUnit, ServiceRecord, TraceEvent
 
 
@@ -60,3 +61,68 @@ def open_warranty_claims(limit: int = 10):
         .select_related("serial_unit__product")
         .order_by("-performed_on", "-pk")[:limit]
     )
+
+
+def _reference_filters(ref: ItemReference) -> tuple[Q | None, Q | None]:
+    """What a reference can match among lots and among serial units."""
+    product = Q()
+    if ref.gtin:
+        product = Q(product__gtin=ref.gtin)
+    elif ref.sku:
+        product = Q(product__sku=ref.sku)
+    if ref.serial:
+        return None, product & Q(serial=ref.serial)
+    if ref.lot:
+        return product & Q(code=ref.lot), None
+    lots = product & Q(code=ref.code)
+    if not (ref.gtin or ref.sku):
+        lots |= Q(supplier_lot_code=ref.code)
+    return lots, product & Q(serial=ref.code)
+
+
+def _matches(obj: Lot | SerialUnit, ref: ItemReference) -> bool:
+    """Whether a lot or unit is the one the reference names (not via a supplier's lot code)."""
+    if ref.gtin and obj.product.gtin != ref.gtin:
+        return False
+    if ref.sku and obj.product.sku != ref.sku:
+        return False
+    if isinstance(obj, SerialUnit):
+        return obj.serial == (ref.serial or ref.code)
+    return not ref.serial and obj.code == (ref.lot or ref.code)
+
+
+def _is_supplier_lot(lot: Lot, ref: ItemReference) -> bool:
+    return bool(ref.code) and not (ref.gtin or ref.sku) and lot.supplier_lot_code == ref.code
+
+
+def resolve_identifiers(texts: list[str]) -> tuple[list[Lot], list[SerialUnit]]:
+    """The lots and units that typed or scanned identifiers name, in two queries.
+
+    Raises IdentifierError (one line) for a malformed, unknown or ambiguous identifier. A bare
+    code may be a lot code, a serial or a supplier's lot code; a supplier's lot code names every
+    lot received under it.
+    """
+    refs = [parse_identifier(text) for text in texts]
+    lot_q, unit_q = Q(pk__in=[]), Q(pk__in=[])
+    for ref in refs:
+        lots, units = _reference_filters(ref)
+        if lots is not None:
+            lot_q |= lots
+        if units is not None:
+            unit_q |= units
+    lots = list(Lot.objects.filter(lot_q).select_related("product"))
+    units = list(SerialUnit.objects.filter(unit_q).select_related("product", "lot"))
+
+    found_lots, found_units = {}, {}
+    for ref in refs:
+        own = [obj for obj in (*lots, *units) if _matches(obj, ref)]
+        if len(own) > 1 and not (ref.gtin or ref.sku):
+            names = ", ".join(str(obj) for obj in own[:3])
+            raise IdentifierError(f"{ref.text} matches {len(own)} items ({names}); add the SKU.")
+        if not own:
+            own = [lot for lot in lots if _is_supplier_lot(lot, ref)]
+        if not own:
+            raise IdentifierError(f"No lot or serial unit matches {ref.text}.")
+        for obj in own:
+            (found_units if isinstance(obj, SerialUnit) else found_lots)[obj.pk] = obj
+    return list(found_lots.values()), list(found_units.values())

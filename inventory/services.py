@@ -16,6 +16,7 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from . import locks
@@ -84,6 +85,10 @@ PART_NOT_INSTALLED = _("%(part)s is not installed in %(unit)s, so it cannot be r
 CONFLICT = _("Another change was saved at the same time; reload and try again.")
 
 
+# simple_history stores a change reason as varchar(100), which PostgreSQL enforces.
+CHANGE_REASON_LENGTH = 100
+
+
 @dataclass(frozen=True)
 class Line:
     """An item an event names, with its quantity (serial units count as one each)."""
@@ -93,12 +98,23 @@ class Line:
     unit: str = ""
 
 
+def _sqlite_unique_error(model, constraint) -> str | None:
+    """SQLite names the columns of a violated unique constraint, not the constraint."""
+    if not getattr(constraint, "fields", None):
+        return None
+    columns = ", ".join(
+        f"{model._meta.db_table}.{model._meta.get_field(name).column}" for name in constraint.fields
+    )
+    return f"UNIQUE constraint failed: {columns}"
+
+
 def _constraint_message(exc: IntegrityError) -> str:
     """The violation message of the constraint named in the database error, if we know it."""
-    text = str(exc)
+    # PostgreSQL's DETAIL line repeats the row's values, which must not be mistaken for a name.
+    text = str(exc).partition("\n")[0]
     for model in apps.get_models():
         for constraint in model._meta.constraints:
-            if constraint.name in text:
+            if constraint.name in text or text == _sqlite_unique_error(model, constraint):
                 return str(constraint.violation_error_message) % {"name": constraint.name}
     if "UNIQUE" in text.upper() or "unique" in text:
         return _("A record with these details already exists.")
@@ -124,7 +140,8 @@ def _save(obj, *, acting_user, reason=""):
     obj.full_clean()
     obj._history_user = acting_user
     if reason:
-        obj._change_reason = reason
+        # The full reason stays on the StatusChange and in the event's notes.
+        obj._change_reason = Truncator(reason).chars(CHANGE_REASON_LENGTH)
     obj.save()
     return obj
 
