@@ -62,7 +62,7 @@ def measure(repeat: int, node_repeat: int) -> dict:
             node_times.append(time.perf_counter() - started)
 
         cte_items = {item.pk for item in result.items}
-        cte_consignees = {party.party.pk for party in result.consignees}
+        cte_consignees = {party.pk for party in result.consignees}
         assert node_result[0] == cte_items, "node-by-node and CTE reached different items"
         assert node_result[1] == cte_consignees, "node-by-node and CTE found other consignees"
         with connection.cursor() as cursor:

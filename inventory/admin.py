@@ -40,19 +40,30 @@ class ServiceSaveMixin:
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.record_update(
-                instance=obj, acting_user=request.user, reason=_("Changed in the admin")
-            )
+            changed = {name: form.cleaned_data[name] for name in form.changed_data}
+            if changed:
+                services.record_update(
+                    instance=obj,
+                    acting_user=request.user,
+                    reason=_("Changed in the admin"),
+                    **changed,
+                )
+            return
+        created = self.create_through_service(request, form.cleaned_data)
+        if created is None:
+            services.record_create(instance=obj, acting_user=request.user)
         else:
-            created = self.create_through_service(request, form.cleaned_data)
-            if created is not None:
-                obj.pk = created.pk
-                obj._state.adding = False
-            else:
-                services.record_update(instance=obj, acting_user=request.user)
+            obj.pk = created.pk
+            obj._state.adding = False
 
     def create_through_service(self, request, data):
+        """Create the record through its own service; None means a plain validated save."""
         return None
+
+    def delete_queryset(self, request, queryset):
+        # One by one, so each lot's or unit's graph node goes too (and protects it if used).
+        for obj in queryset:
+            obj.delete()
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
@@ -533,7 +544,7 @@ class SerialUnitAdmin(
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
-            fields += ["product", "serial"]
+            fields += ["product", "serial", "lot"]
         return fields
 
     def get_fieldsets(self, request, obj=None):

@@ -196,8 +196,11 @@ def _cluster(cluster, products, counters, writer, rng) -> dict:
         counters.item += 1
         return counters.item - 1
 
+    event_types = {}
+
     def new_event(event_type, when, **fields):
         pk = counters.event
+        event_types[pk] = event_type
         counters.event += 1
         events.append(
             (
@@ -221,7 +224,7 @@ def _cluster(cluster, products, counters, writer, rng) -> dict:
         return pk
 
     def new_line(event, item, role, quantity=None, unit=""):
-        lines.append((counters.line, event, item, role, quantity, unit))
+        lines.append((counters.line, event, event_types[event], item, role, quantity, unit))
         counters.line += 1
 
     def new_lot(product, code, when, quantity, supplier=None, supplier_code=""):
@@ -307,6 +310,8 @@ def _cluster(cluster, products, counters, writer, rng) -> dict:
         modules.append([item, module_product.pk, when, f"M{cluster}-{n:06d}", lot, when.date()])
         event = new_event("produce", when, biz_step="commissioning", disposition="active")
         new_line(event, item, "subject")
+        links.append((counters.link, lot, item, "production_lot", None, "", event))
+        counters.link += 1
     devices = []
     for n in range(DEVICES):
         when = start + timedelta(days=LEVELS + 3, minutes=n)
@@ -425,7 +430,9 @@ def _cluster(cluster, products, counters, writer, rng) -> dict:
         ],
         events,
     )
-    writer.write(EventLine, ["id", "event_id", "item_id", "role", "quantity", "unit"], lines)
+    writer.write(
+        EventLine, ["id", "event_id", "event_type", "item_id", "role", "quantity", "unit"], lines
+    )
     writer.write(
         Genealogy, ["id", "parent_id", "child_id", "kind", "quantity", "unit", "event_id"], links
     )

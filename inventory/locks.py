@@ -21,3 +21,11 @@ def lock_items(*items: Lot | SerialUnit) -> list[Lot | SerialUnit]:
 
 def lock_item(item: Lot | SerialUnit) -> Lot | SerialUnit:
     return lock_items(item)[0]
+
+
+def lock_record(instance):
+    """Lock any one row for update and return it fresh from the database."""
+    if isinstance(instance, Lot | SerialUnit):
+        return lock_item(instance)
+    model = type(instance)
+    return model.objects.filter(pk=instance.pk).select_for_update(of=("self",)).get()

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -331,6 +331,19 @@ class TrackedItem(models.Model):
         if self.item_id is None:
             self.item = Item.objects.create(kind=self.item_kind)
         super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        # The node goes too, so the events, genealogy and status changes that point at it
+        # protect the lot or unit: only one recorded by mistake, with no history, can go.
+        item = self.item
+        try:
+            with transaction.atomic():
+                result = super().delete(*args, **kwargs)
+                item.delete()
+        except models.ProtectedError:
+            self.item = item  # Django cleared the key of the row it believed deleted
+            raise
+        return result
 
 
 class LotStatus(models.TextChoices):
@@ -789,6 +802,16 @@ class EventLine(AppendOnlyModel):
         Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="event_lines"
     )
     role = models.CharField(_("role"), max_length=7, choices=Role.choices, default=Role.SUBJECT)
+    event_type = models.CharField(
+        _("event type"),
+        max_length=20,
+        choices=EventType.choices,
+        editable=False,
+        help_text=_(
+            "The event's type, kept on each line (events never change) so that a trace finds "
+            "an item's shipments and receipts from the lines alone."
+        ),
+    )
     quantity = models.DecimalField(
         _("quantity"),
         max_digits=14,
@@ -814,15 +837,28 @@ class EventLine(AppendOnlyModel):
                 violation_error_message=_("An event quantity cannot be negative."),
             ),
             models.CheckConstraint(
+                condition=~Q(event_type=""),
+                name="event_line_has_event_type",
+                violation_error_message=_("An event line carries its event's type."),
+            ),
+            models.CheckConstraint(
                 condition=Q(quantity__isnull=True) | ~Q(unit=""),
                 name="event_line_quantity_has_unit",
                 violation_error_message=_("A quantity needs its unit."),
             ),
         ]
-        indexes = [models.Index(fields=["item", "event"], name="event_line_item_idx")]
+        indexes = [
+            models.Index(fields=["item", "event"], name="event_line_item_idx"),
+            models.Index(fields=["item", "event_type", "event"], name="event_line_item_type_idx"),
+        ]
 
     def __str__(self):
         return f"{self.get_role_display()} {self.item}"
+
+    def save(self, *args, **kwargs):
+        if not self.event_type:
+            self.event_type = self.event.event_type
+        super().save(*args, **kwargs)
 
 
 class Genealogy(AppendOnlyModel):
@@ -831,6 +867,7 @@ class Genealogy(AppendOnlyModel):
     class Kind(models.TextChoices):
         TRANSFORMATION = "transformation", _("transformation input → output")
         INSTALLATION = "installation", _("component installed in assembly")
+        PRODUCTION_LOT = "production_lot", _("unit built in production lot")
 
     parent = models.ForeignKey(
         Item,

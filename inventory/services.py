@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import Truncator
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _
 
 from . import locks
 from .models import (
@@ -82,6 +82,11 @@ TRANSFORM_EMPTY = _("A transformation needs at least one input and one output.")
 TRANSFORM_SAME = _("%(item)s cannot be both an input and an output.")
 QUANTITY_POSITIVE = _("Quantities must be greater than zero.")
 PART_NOT_INSTALLED = _("%(part)s is not installed in %(unit)s, so it cannot be removed.")
+RECORDED_BY_EVENTS = {
+    "status": _("Change a status with its own action, which asks for a reason."),
+    "lot": _("A unit's production lot is part of its genealogy and cannot be changed."),
+    "installed_in": _("Install or remove a component with its own action."),
+}
 CONFLICT = _("Another change was saved at the same time; reload and try again.")
 
 
@@ -238,11 +243,23 @@ def event_record(
             quantity, unit = _line_quantity(line)
             lines.append(
                 EventLine(
-                    event=event, item_id=line.item.pk, role=role, quantity=quantity, unit=unit
+                    event=event,
+                    event_type=event.event_type,
+                    item_id=line.item.pk,
+                    role=role,
+                    quantity=quantity,
+                    unit=unit,
                 )
             )
     if parent is not None:
-        lines.append(EventLine(event=event, item_id=parent.pk, role=EventLine.Role.PARENT))
+        lines.append(
+            EventLine(
+                event=event,
+                event_type=event.event_type,
+                item_id=parent.pk,
+                role=EventLine.Role.PARENT,
+            )
+        )
     EventLine.objects.bulk_create(lines)
 
     links = []
@@ -267,25 +284,34 @@ def event_record(
 
 
 @service
+def record_create(*, instance, acting_user):
+    """Validate and save a new product, party or site; the audit trail records who made it."""
+    return _save(instance, acting_user=acting_user)
+
+
 def product_create(*, acting_user, **fields) -> Product:
-    return _save(Product(**fields), acting_user=acting_user)
+    return record_create(instance=Product(**fields), acting_user=acting_user)
 
 
-@service
 def party_create(*, acting_user, **fields) -> Party:
-    return _save(Party(**fields), acting_user=acting_user)
+    return record_create(instance=Party(**fields), acting_user=acting_user)
 
 
-@service
 def site_create(*, acting_user, **fields) -> Site:
-    return _save(Site(**fields), acting_user=acting_user)
+    return record_create(instance=Site(**fields), acting_user=acting_user)
 
 
 @service
 def record_update(*, instance, acting_user, reason: str = "", **fields):
-    """Change fields of a product, party, site or service record; the audit trail keeps both."""
-    if isinstance(instance, Lot | SerialUnit) and "status" in fields:
-        raise ValidationError(_("Change a status with its own action, which asks for a reason."))
+    """Change fields of a record; the audit trail keeps the values before and after.
+
+    The row is read afresh under a lock and only the named fields change, so a stale copy
+    cannot undo what another user or service changed in the meantime.
+    """
+    if isinstance(instance, Lot | SerialUnit):
+        for name in fields.keys() & RECORDED_BY_EVENTS.keys():
+            raise ValidationError({name: RECORDED_BY_EVENTS[name]}, code="recorded_by_events")
+    instance = locks.lock_record(instance)
     for name, value in fields.items():
         setattr(instance, name, value)
     return _save(instance, acting_user=acting_user, reason=reason)
@@ -453,7 +479,7 @@ def serial_unit_create(
         acting_user=acting_user,
     )
     inputs = list(inputs)
-    event_record(
+    event = event_record(
         event_type=TraceEvent.Type.TRANSFORM if inputs else TraceEvent.Type.PRODUCE,
         acting_user=acting_user,
         subjects=[] if inputs else [Line(unit)],
@@ -464,6 +490,10 @@ def serial_unit_create(
         document_type=document_type,
         document_number=document_number,
     )
+    if lot is not None:
+        Genealogy.objects.create(
+            parent_id=lot.pk, child_id=unit.pk, kind=Genealogy.Kind.PRODUCTION_LOT, event=event
+        )
     return unit
 
 
@@ -589,7 +619,8 @@ def shipment_create(
         unit.status = SerialUnit.Status.IN_STOCK if ours else SerialUnit.Status.SHIPPED
         unit.holder_site = to_site if ours else None
         unit.holder_party = None if ours else destination_party
-        if not ours:
+        if not ours and unit.shipped_on is None:
+            # The first shipment to a customer starts the warranty; a return trip does not.
             unit.shipped_on = timezone.localdate(moment)
         _save(unit, acting_user=acting_user, reason=f"Shipped ({document_number})".strip())
     return event

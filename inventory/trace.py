@@ -2,7 +2,7 @@
 (backward), with the parties that received or supplied any of it.
 
 One SQL statement does the work on PostgreSQL and SQLite alike: a recursive CTE walks the
-graph (genealogy links, installations, and serial units' production lots) with UNION, so an
+genealogy (transformations, installations, units built in production lots) with UNION, so an
 item reached by several paths is visited once and bad data with cycles terminates; the same
 statement returns each reached item's details, the edges among reached items, and the
 shipments and receipts of every item. Depth (fewest steps from a root) and one path per item
@@ -10,14 +10,15 @@ are then computed from those rows by a breadth-first pass in memory, without mor
 """
 
 from collections import defaultdict, deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from .models import EventLine, Genealogy, Item, Lot, Party, Product, SerialUnit, TraceEvent
+from .models import EventLine, Genealogy, Item, Lot, Party, Product, SerialUnit, Site, TraceEvent
 
 
 class Direction(StrEnum):
@@ -66,13 +67,17 @@ class TracedItem:
 
 @dataclass
 class TracedParty:
-    party: Party
+    """A trading partner that received (consignee) or supplied (supplier) traced items."""
+
+    pk: int
+    name: str
+    gln: str | None
     items: list[TracedItem]
 
     def as_dict(self) -> dict:
         return {
-            "name": self.party.name,
-            "gln": self.party.gln,
+            "name": self.name,
+            "gln": self.gln,
             "items": [item.label for item in self.items],
         }
 
@@ -116,63 +121,83 @@ def _sql(queryset: QuerySet) -> tuple[str, tuple]:
     return compiler.as_sql()
 
 
-def _edges_sql() -> str:
-    """Every edge as (parent, child): the parent went into, or is part of, the child."""
-    genealogy = Genealogy._meta.db_table
-    serial_units = SerialUnit._meta.db_table
-    return (
-        f"SELECT parent_id AS parent, child_id AS child FROM {genealogy} "
-        f"UNION ALL SELECT lot_id AS parent, item_id AS child FROM {serial_units} "
-        "WHERE lot_id IS NOT NULL"
-    )
-
-
 def _trace_sql(roots_sql: str, direction: Direction) -> str:
-    """The statement; its parameters are the roots' twice, then the ship and receive types."""
-    here, there = ("parent", "child") if direction == Direction.FORWARD else ("child", "parent")
-    edges = _edges_sql()
-    tables = {
-        "item": Item._meta.db_table,
+    """The statement; its parameters: the roots', SERIAL, LOT, the roots' again, then SHIP,
+    SHIP, SHIP, RECEIVE, False.
+
+    Rows: ('item', node, a neighbour it may have been reached from, kind, sku, gtin, lot,
+    serial) for every reached item; ('root', node) for the starting items; ('consignee' or
+    'supplier', node, party, NULL, name, GLN) for every shipment to or receipt from a
+    trading partner (our own company is not one) of a reached item.
+    """
+    here, there = ("parent_id", "child_id")
+    if direction == Direction.BACKWARD:
+        here, there = there, here
+    t = {
+        "genealogy": Genealogy._meta.db_table,
         "lot": Lot._meta.db_table,
         "unit": SerialUnit._meta.db_table,
         "product": Product._meta.db_table,
         "line": EventLine._meta.db_table,
         "event": TraceEvent._meta.db_table,
+        "site": Site._meta.db_table,
+        "party": Party._meta.db_table,
     }
     return f"""
 WITH RECURSIVE reach(node) AS (
     {roots_sql}
   UNION
-    SELECT e.{there} FROM reach JOIN ({edges}) e ON e.{here} = reach.node
+    SELECT g.{there} FROM reach JOIN {t["genealogy"]} g ON g.{here} = reach.node
 )
-SELECT 'item', r.node, e.{here}, i.kind, p.sku, p.gtin, COALESCE(l.code, sl.code), s.serial
+SELECT 'item', r.node, g.{here}, CASE WHEN l.item_id IS NULL THEN %s ELSE %s END,
+       p.sku, p.gtin, COALESCE(l.code, sl.code), s.serial
 FROM reach r
-JOIN {tables["item"]} i ON i.id = r.node
-LEFT JOIN {tables["lot"]} l ON l.item_id = r.node
-LEFT JOIN {tables["unit"]} s ON s.item_id = r.node
-LEFT JOIN {tables["lot"]} sl ON sl.item_id = s.lot_id
-JOIN {tables["product"]} p ON p.id = COALESCE(l.product_id, s.product_id)
-LEFT JOIN ({edges}) e ON e.{there} = r.node AND e.{here} IN (SELECT node FROM reach)
+LEFT JOIN {t["lot"]} l ON l.item_id = r.node
+LEFT JOIN {t["unit"]} s ON s.item_id = r.node
+LEFT JOIN {t["lot"]} sl ON sl.item_id = s.lot_id
+JOIN {t["product"]} p ON p.id = COALESCE(l.product_id, s.product_id)
+LEFT JOIN {t["genealogy"]} g ON g.{there} = r.node
 UNION ALL
 SELECT 'root', roots.item_id, NULL, NULL, NULL, NULL, NULL, NULL FROM ({roots_sql}) roots
 UNION ALL
-SELECT 'consignee', r.node, ev.destination_party_id, NULL, NULL, NULL, NULL, NULL
-FROM reach r
-JOIN {tables["line"]} el ON el.item_id = r.node
-JOIN {tables["event"]} ev ON ev.id = el.event_id
-WHERE ev.event_type = %s AND ev.destination_party_id IS NOT NULL
-UNION ALL
-SELECT 'supplier', r.node, ev.source_party_id, NULL, NULL, NULL, NULL, NULL
-FROM reach r
-JOIN {tables["line"]} el ON el.item_id = r.node
-JOIN {tables["event"]} ev ON ev.id = el.event_id
-WHERE ev.event_type = %s AND ev.source_party_id IS NOT NULL
-UNION ALL
-SELECT 'supplier', r.node, l.supplier_id, NULL, NULL, NULL, NULL, NULL
-FROM reach r
-JOIN {tables["lot"]} l ON l.item_id = r.node
-WHERE l.supplier_id IS NOT NULL
+SELECT x.role, x.node, x.party, NULL, pa.name, pa.gln, NULL, NULL
+FROM (
+    SELECT CASE WHEN ev.event_type = %s THEN 'consignee' ELSE 'supplier' END AS role,
+           r.node AS node,
+           CASE WHEN ev.event_type = %s THEN COALESCE(ev.destination_party_id, ds.party_id)
+                ELSE COALESCE(ev.source_party_id, ss.party_id) END AS party
+    FROM reach r
+    JOIN {t["line"]} el ON el.item_id = r.node AND el.event_type IN (%s, %s)
+    JOIN {t["event"]} ev ON ev.id = el.event_id
+    LEFT JOIN {t["site"]} ds ON ds.id = ev.destination_site_id
+    LEFT JOIN {t["site"]} ss ON ss.id = ev.source_site_id
+  UNION ALL
+    SELECT 'supplier', r.node, l.supplier_id
+    FROM reach r
+    JOIN {t["lot"]} l ON l.item_id = r.node
+    WHERE l.supplier_id IS NOT NULL
+) x
+JOIN {t["party"]} pa ON pa.id = x.party AND pa.is_internal = %s
 """
+
+
+@contextmanager
+def _index_lookups():
+    """On PostgreSQL, plan the trace with index lookups for this transaction only.
+
+    PostgreSQL guesses that a recursive CTE yields hundreds of thousands of rows and hashes
+    whole tables to join it; a trace reaches a small part of them, which index lookups serve
+    in milliseconds. JIT compiling would cost more than the query itself.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('enable_hashjoin', 'off', true), "
+            "set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)"
+        )
+        yield
 
 
 def trace(
@@ -198,40 +223,38 @@ def trace(
         return TraceResult(direction, [], [], [], [])
     roots_sql = " UNION ".join(parts)
     sql = _trace_sql(roots_sql, direction)
-    params = [*params, *params, TraceEvent.Type.SHIP, TraceEvent.Type.RECEIVE]
+    ship, receive = TraceEvent.Type.SHIP, TraceEvent.Type.RECEIVE
+    kinds = [Item.Kind.SERIAL, Item.Kind.LOT]
+    params = [*params, *kinds, *params, ship, ship, ship, receive, False]
 
     root_keys = set()
     nodes: dict[int, TracedItem] = {}
     incoming: dict[int, set[int]] = defaultdict(set)
-    party_items: dict[str, dict[int, set[int]]] = {
-        "consignee": defaultdict(set),
-        "supplier": defaultdict(set),
-    }
-    with connection.cursor() as cursor:
+    party_items = {"consignee": defaultdict(set), "supplier": defaultdict(set)}
+    party_names = {}
+    with _index_lookups(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         for row_kind, node, other, kind, sku, gtin, lot_code, serial in cursor.fetchall():
-            if row_kind == "root":
-                root_keys.add(node)
-            elif row_kind == "item":
+            if row_kind == "item":
                 if node not in nodes:
                     nodes[node] = TracedItem(node, kind, sku, gtin, lot_code, serial)
                 if other is not None and other != node:
-                    incoming[node].add(other)
+                    incoming[node].add(other)  # kept below only if `other` was reached too
+            elif row_kind == "root":
+                root_keys.add(node)
             else:
                 party_items[row_kind][other].add(node)
+                party_names[other] = (sku, gtin)
 
     _assign_depths(nodes, incoming, root_keys)
     roots = sorted((nodes[k] for k in root_keys if k in nodes), key=_order)
     items = sorted((item for k, item in nodes.items() if k not in root_keys), key=_order)
-    parties = Party.objects.in_bulk(
-        {party for by_party in party_items.values() for party in by_party}
-    )
     return TraceResult(
         direction=direction,
         roots=roots,
         items=items,
-        consignees=_parties(party_items["consignee"], parties, nodes),
-        suppliers=_parties(party_items["supplier"], parties, nodes),
+        consignees=_parties(party_items["consignee"], party_names, nodes),
+        suppliers=_parties(party_items["supplier"], party_names, nodes),
     )
 
 
@@ -260,13 +283,13 @@ def _assign_depths(nodes, incoming, root_keys):
                 queue.append(child)
 
 
-def _parties(by_party, parties, nodes):
-    """Trading partners with the items they received or supplied; our own company is left out."""
-    result = []
-    for party_pk, item_keys in by_party.items():
-        party = parties[party_pk]
-        if party.is_internal:
-            continue
-        items = sorted((nodes[k] for k in item_keys if k in nodes), key=_order)
-        result.append(TracedParty(party, items))
-    return sorted(result, key=lambda p: (p.party.name, p.party.pk))
+def _parties(by_party, party_names, nodes):
+    result = [
+        TracedParty(
+            pk,
+            *party_names[pk],
+            sorted((nodes[key] for key in item_keys if key in nodes), key=_order),
+        )
+        for pk, item_keys in by_party.items()
+    ]
+    return sorted(result, key=lambda party: (party.name, party.pk))

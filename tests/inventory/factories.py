@@ -102,12 +102,26 @@ class LotFactory(factory.django.DjangoModelFactory):
 class SerialUnitFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = SerialUnit
+        skip_postgeneration_save = True
 
     product = factory.SubFactory(SerialProductFactory)
     serial = factory.Sequence(lambda n: f"SN{n:08d}")
     produced_on = date(2026, 3, 1)
     status = SerialUnit.Status.IN_STOCK
     holder_site = factory.SubFactory(SiteFactory)
+
+    @factory.post_generation
+    def production_lot_link(unit, create, extracted, **kwargs):
+        """As serial_unit_create does: a unit built in a lot is linked to it in the genealogy."""
+        if create and unit.lot_id is not None:
+            Genealogy.objects.create(
+                parent_id=unit.lot_id,
+                child_id=unit.pk,
+                kind=Genealogy.Kind.PRODUCTION_LOT,
+                event=TraceEvent.objects.create(
+                    event_type=TraceEvent.Type.PRODUCE, occurred_at=timezone.now()
+                ),
+            )
 
 
 class TraceEventFactory(factory.django.DjangoModelFactory):

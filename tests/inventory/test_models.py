@@ -306,13 +306,6 @@ def test_a_product_with_lots_cannot_be_deleted():
     assert Product.objects.filter(pk=lot.product.pk).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Bug in inventory/models.py: deleting a Lot leaves its Item (the one that events, "
-        "genealogy and status changes point at) behind, so the lot disappears from its events."
-    ),
-)
 def test_a_lot_with_events_cannot_be_deleted():
     lot = services.lot_create(
         product=ProductFactory(), code="L-1", quantity=Decimal("5"), acting_user=UserFactory()

@@ -8,11 +8,19 @@ from decimal import Decimal
 from itertools import pairwise
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inventory.models import EventLine, Genealogy, Lot, SerialUnit, ServiceRecord, TraceEvent
+from inventory.models import (
+    EventLine,
+    Genealogy,
+    Lot,
+    Party,
+    SerialUnit,
+    ServiceRecord,
+    TraceEvent,
+)
 from inventory.selectors import resolve_identifiers
 from inventory.services import (
     Line,
@@ -40,8 +48,8 @@ from .factories import (
 )
 
 SHIPPED_ON = date(2026, 3, 10)
-# A trace is the recursive statement plus, when parties were found, one query for them.
-TRACE_QUERIES = 2
+# A trace is one recursive statement; on PostgreSQL one more sets the planner up for it.
+TRACE_QUERIES = 2 if connection.vendor == "postgresql" else 1
 
 
 def reached(result):
@@ -56,7 +64,7 @@ def labels(items):
 
 
 def parties(traced_parties):
-    return {traced.party.name: labels(traced.items) for traced in traced_parties}
+    return {traced.name: labels(traced.items) for traced in traced_parties}
 
 
 def forward(*objects):
@@ -444,7 +452,7 @@ def test_consignees_are_who_received_the_roots_and_everything_reached(distributi
         "Distri BV": ["BREAD lot B-1"],
         "Flour Trader": ["FLOUR lot F-1"],
     }
-    assert [traced.party.name for traced in result.consignees] == [
+    assert [traced.name for traced in result.consignees] == [
         "Corner Shop",
         "Distri BV",
         "Flour Trader",
@@ -473,10 +481,11 @@ def test_internal_parties_are_never_consignees_or_suppliers(distribution, user):
     )
 
     result = forward(flour)
-    names = {traced.party.name for traced in (*result.consignees, *result.suppliers)}
+    names = {traced.name for traced in (*result.consignees, *result.suppliers)}
 
     assert not any(name.startswith("Bakery") for name in names)
-    assert all(not traced.party.is_internal for traced in (*result.consignees, *result.suppliers))
+    traced_pks = {traced.pk for traced in (*result.consignees, *result.suppliers)}
+    assert not Party.objects.filter(pk__in=traced_pks, is_internal=True).exists()
 
 
 def test_suppliers_are_who_sent_the_receipts_and_lot_suppliers(user):
@@ -685,7 +694,9 @@ def layered_graph(levels, width):
         for j in sorted({i, (i + 1) % width})
     )
     ship = TraceEventFactory(event_type=TraceEvent.Type.SHIP, destination_party=PartyFactory())
-    EventLine.objects.bulk_create(EventLine(event=ship, item_id=lot.pk) for lot in grid[-1])
+    EventLine.objects.bulk_create(
+        EventLine(event=ship, event_type=ship.event_type, item_id=lot.pk) for lot in grid[-1]
+    )
     return grid
 
 

@@ -6,3 +6,6 @@ DEBUG = True
 SECRET_KEY = "django-insecure-development-only-do-not-use-in-production"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver"]
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# WhiteNoise serves straight from the apps' and project's static folders, no collectstatic.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

@@ -82,9 +82,9 @@ class Command(BaseCommand):
         for title, parties in (("Consignees", result.consignees), ("Suppliers", result.suppliers)):
             out.write(f"\n{title} ({len(parties)}):")
             for traced in parties:
-                gln = f" (GLN {traced.party.gln})" if traced.party.gln else ""
+                gln = f" (GLN {traced.gln})" if traced.gln else ""
                 labels = ", ".join(item.label for item in traced.items)
-                out.write(f"  {traced.party.name}{gln}: {labels}")
+                out.write(f"  {traced.name}{gln}: {labels}")
 
 
 def _queryset(objects):
@@ -97,5 +97,5 @@ def _party_names(parties):
     names = {}
     for traced in parties:
         for item in traced.items:
-            names.setdefault(item.pk, []).append(traced.party.name)
+            names.setdefault(item.pk, []).append(traced.name)
     return names
