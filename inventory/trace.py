@@ -26,7 +26,7 @@ class Direction(StrEnum):
     BACKWARD = "backward"
 
 
-@dataclass
+@dataclass(slots=True)
 class TracedItem:
     pk: int
     kind: str
@@ -265,9 +265,10 @@ def _order(item: TracedItem):
 def _assign_depths(nodes, incoming, root_keys):
     """Breadth-first from the roots over the reached edges: fewest steps, one shortest path."""
     outgoing = defaultdict(list)
-    for child, parents in incoming.items():
-        for parent in parents:
-            outgoing[parent].append(child)
+    for child in sorted(incoming):  # children in key order, so the chosen path is stable
+        for parent in incoming[child]:
+            if parent in nodes:
+                outgoing[parent].append(child)
     queue = deque()
     for key in sorted(root_keys):
         if key in nodes:
@@ -275,7 +276,7 @@ def _assign_depths(nodes, incoming, root_keys):
     seen = set(queue)
     while queue:
         current = queue.popleft()
-        for child in sorted(outgoing[current]):
+        for child in outgoing[current]:
             if child not in seen:
                 seen.add(child)
                 nodes[child].depth = nodes[current].depth + 1
