@@ -460,7 +460,7 @@ class Lot(TrackedItem):
         return f"{self.product.sku} lot {self.code}"
 
     def get_absolute_url(self):
-        return reverse("admin:inventory_lot_change", args=[self.pk])
+        return reverse("lot_detail", args=[self.pk])
 
     def clean(self):
         if self.expires_on is None and self.product_id is not None:
@@ -598,7 +598,7 @@ class SerialUnit(TrackedItem):
         return f"{self.product.sku} serial {self.serial}"
 
     def get_absolute_url(self):
-        return reverse("admin:inventory_serialunit_change", args=[self.pk])
+        return reverse("serial_detail", args=[self.pk])
 
     def clean(self):
         if not self.warranty_overridden and self.product_id is not None:
@@ -931,6 +931,9 @@ class Genealogy(AppendOnlyModel):
         return f"{self.parent} → {self.child}"
 
 
+STATUS_LABELS = {**dict(SerialStatus.choices), **dict(LotStatus.choices)}
+
+
 class StatusChange(AppendOnlyModel):
     """Who changed a lot's or unit's status, when and why."""
 
@@ -970,7 +973,15 @@ class StatusChange(AppendOnlyModel):
         indexes = [models.Index(fields=["item", "changed_at"], name="status_change_item_idx")]
 
     def __str__(self):
-        return f"{self.from_status} → {self.to_status}"
+        return f"{self.from_label} → {self.to_label}"
+
+    @property
+    def from_label(self):
+        return STATUS_LABELS.get(self.from_status, self.from_status)
+
+    @property
+    def to_label(self):
+        return STATUS_LABELS.get(self.to_status, self.to_status)
 
 
 class ServiceRecord(models.Model):

@@ -2,11 +2,20 @@
 
 from datetime import timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
 from .identifiers import IdentifierError, ItemReference, parse_identifier
-from .models import Lot, SerialUnit, ServiceRecord, TraceEvent
+from .models import (
+    EventLine,
+    Lot,
+    Party,
+    SerialUnit,
+    ServicePart,
+    ServiceRecord,
+    StatusChange,
+    TraceEvent,
+)
 
 
 def dashboard_counts() -> dict:
@@ -126,3 +135,56 @@ def resolve_identifiers(texts: list[str]) -> tuple[list[Lot], list[SerialUnit]]:
         for obj in own:
             (found_units if isinstance(obj, SerialUnit) else found_lots)[obj.pk] = obj
     return list(found_lots.values()), list(found_units.values())
+
+
+def lot_for_page(pk: int) -> Lot:
+    return Lot.objects.select_related("product", "supplier", "site").get(pk=pk)
+
+
+def serial_unit_for_page(pk: int) -> SerialUnit:
+    return SerialUnit.objects.select_related(
+        "product",
+        "lot",
+        "holder_site",
+        "holder_party",
+        "installed_in__product",
+    ).get(pk=pk)
+
+
+def item_timeline(item_pk: int):
+    """The events that name an item, oldest first, with where, who and the other parties."""
+    return (
+        EventLine.objects.filter(item_id=item_pk)
+        .select_related(
+            "event__site",
+            "event__source_party",
+            "event__source_site",
+            "event__destination_party",
+            "event__destination_site",
+            "event__recorded_by",
+        )
+        .order_by("event__occurred_at", "event__pk", "pk")
+    )
+
+
+def status_history(item_pk: int):
+    return (
+        StatusChange.objects.filter(item_id=item_pk)
+        .select_related("changed_by")
+        .order_by("changed_at", "pk")
+    )
+
+
+def installed_components(unit: SerialUnit):
+    return unit.components.select_related("product", "lot").order_by("product__sku", "serial")
+
+
+def service_records(unit: SerialUnit):
+    return unit.service_records.select_related("recorded_by").prefetch_related(
+        Prefetch("parts", queryset=ServicePart.objects.select_related("part__product"))
+    ).order_by("-performed_on", "-pk")
+
+
+def parties_by_pk(pks) -> dict[int, Party]:
+    """Contact details for the parties a trace found, in one query."""
+    return Party.objects.in_bulk(list(pks))

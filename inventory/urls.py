@@ -1,7 +1,21 @@
 from django.urls import path
 
 from . import views
+from .models import Lot, SerialUnit
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    path("trace/", views.TraceView.as_view(), name="trace"),
+    path("lots/<int:pk>/", views.LotDetailView.as_view(), name="lot_detail"),
+    path(
+        "lots/<int:pk>/status/",
+        views.StatusChangeView.as_view(model=Lot),
+        name="lot_status",
+    ),
+    path("serials/<int:pk>/", views.SerialUnitDetailView.as_view(), name="serial_detail"),
+    path(
+        "serials/<int:pk>/status/",
+        views.StatusChangeView.as_view(model=SerialUnit),
+        name="serial_status",
+    ),
 ]

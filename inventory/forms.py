@@ -1,0 +1,109 @@
+"""Forms validate what people type or scan; the services and selectors do the rest."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .identifiers import IdentifierError
+from .models import Lot, Product, SerialUnit
+from .selectors import resolve_identifiers
+from .trace import Direction
+
+TRACE_NEEDS_INPUT = _("Type or scan a lot, serial or GS1 code, or give a product and dates.")
+TRACE_NEEDS_DATES = _("Give both the first and the last production date.")
+TRACE_DATES_ORDER = _("The first production date must not be after the last.")
+UNKNOWN_PRODUCT = _("No product has the SKU or GTIN %(value)s.")
+
+
+class TraceForm(forms.Form):
+    """One identifier (typed or scanned), or a product and a range of production dates."""
+
+    q = forms.CharField(
+        label=_("Lot, serial or GS1 code"),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(
+            attrs={
+                "autofocus": True,
+                "data-scan": True,
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "placeholder": _("e.g. QUICHE-LOR lot Q-0412, (01)…(10)…, https://id.gs1.org/…"),
+            }
+        ),
+    )
+    direction = forms.ChoiceField(
+        label=_("Direction"),
+        choices=[
+            (Direction.FORWARD.value, _("Forward: where did it go?")),
+            (Direction.BACKWARD.value, _("Backward: where did it come from?")),
+        ],
+        initial=Direction.FORWARD.value,
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    product = forms.CharField(label=_("Product SKU or GTIN"), required=False, max_length=64)
+    produced_from = forms.DateField(
+        label=_("Produced from"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    produced_to = forms.DateField(
+        label=_("Produced to"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_direction(self):
+        return self.cleaned_data.get("direction") or Direction.FORWARD.value
+
+    def clean(self):
+        data = super().clean()
+        extra = self.data.getlist("q")[1:] if hasattr(self.data, "getlist") else []
+        texts = [text for text in [data.get("q", ""), *extra] if text and text.strip()]
+        self.lots = self.serial_units = None
+        if texts:
+            try:
+                lots, units = resolve_identifiers(texts)
+            except IdentifierError as exc:
+                raise forms.ValidationError({"q": str(exc)}) from exc
+            self.lots = Lot.objects.filter(pk__in=[lot.pk for lot in lots]) if lots else None
+            self.serial_units = (
+                SerialUnit.objects.filter(pk__in=[unit.pk for unit in units]) if units else None
+            )
+            return data
+        if data.get("product"):
+            self._range_roots(data)
+            return data
+        if not self.errors:
+            raise forms.ValidationError(TRACE_NEEDS_INPUT)
+        return data
+
+    def _range_roots(self, data):
+        value = data["product"].strip()
+        product = Product.objects.filter(sku=value).first() or (
+            Product.objects.filter(gtin=value.zfill(14)).first() if value.isdigit() else None
+        )
+        if product is None:
+            raise forms.ValidationError({"product": UNKNOWN_PRODUCT % {"value": value}})
+        start, end = data.get("produced_from"), data.get("produced_to")
+        if start is None or end is None:
+            raise forms.ValidationError(TRACE_NEEDS_DATES)
+        if start > end:
+            raise forms.ValidationError(TRACE_DATES_ORDER)
+        self.product = product
+        self.lots = Lot.objects.filter(product=product, produced_on__range=(start, end))
+        self.serial_units = SerialUnit.objects.filter(
+            product=product, produced_on__range=(start, end)
+        )
+
+
+class StatusChangeForm(forms.Form):
+    status = forms.ChoiceField(label=_("New status"))
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept with the change, e.g. 'Supplier notice SN-88: Listeria'."),
+    )
+
+    def __init__(self, *args, item, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", _("Choose…"))] + [
+            choice for choice in type(item).Status.choices if choice[0] != item.status
+        ]
