@@ -180,9 +180,13 @@ def installed_components(unit: SerialUnit):
 
 
 def service_records(unit: SerialUnit):
-    return unit.service_records.select_related("recorded_by").prefetch_related(
-        Prefetch("parts", queryset=ServicePart.objects.select_related("part__product"))
-    ).order_by("-performed_on", "-pk")
+    return (
+        unit.service_records.select_related("recorded_by")
+        .prefetch_related(
+            Prefetch("parts", queryset=ServicePart.objects.select_related("part__product"))
+        )
+        .order_by("-performed_on", "-pk")
+    )
 
 
 def parties_by_pk(pks) -> dict[int, Party]:

@@ -56,7 +56,7 @@ def page(browser, live_server, request):
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors = []
-    page.on("pageerror", errors.append)
+    page.on("pageerror", lambda error: errors.append(error))
     yield page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=screenshot_path(request), full_page=True)
