@@ -86,6 +86,8 @@ def _reference_filters(ref: ItemReference) -> tuple[Q | None, Q | None]:
     lots = product & Q(code=ref.code)
     if not (ref.gtin or ref.sku):
         lots |= Q(supplier_lot_code=ref.code)
+    elif " " in ref.text.strip():
+        lots |= Q(supplier_lot_code=ref.text.strip())  # a supplier's code may hold spaces
     return lots, product & Q(serial=ref.code)
 
 
@@ -101,7 +103,11 @@ def _matches(obj: Lot | SerialUnit, ref: ItemReference) -> bool:
 
 
 def _is_supplier_lot(lot: Lot, ref: ItemReference) -> bool:
-    return bool(ref.code) and not (ref.gtin or ref.sku) and lot.supplier_lot_code == ref.code
+    if not ref.code:
+        return False
+    if ref.gtin or ref.sku:
+        return lot.supplier_lot_code == ref.text.strip()
+    return lot.supplier_lot_code == ref.code
 
 
 def resolve_identifiers(texts: list[str]) -> tuple[list[Lot], list[SerialUnit]]:

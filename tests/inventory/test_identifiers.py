@@ -400,3 +400,13 @@ def test_resolving_takes_two_queries_however_many_identifiers(catalogue, django_
     texts = ["PACK-48V lot ABCD1234", "PACK-48V serial 10", f"{GTIN} lot ABCD1234", "10"]
     with django_assert_num_queries(2):
         resolve_identifiers(texts)
+
+
+def test_a_supplier_lot_code_with_spaces_resolves_whole(db):
+    flour = ProductFactory(sku="FLOUR")
+    received = LotFactory(product=flour, code="F1", supplier_lot_code="PGM 24-1187")
+
+    lots, units = resolve_identifiers(["PGM 24-1187"])
+
+    assert lots == [received]
+    assert units == []

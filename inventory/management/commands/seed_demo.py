@@ -33,3 +33,26 @@ class Command(BaseCommand):
         ]
         for username, role, name, password in rows:
             self.stdout.write(f"  {username:<10} {role:<18} {name:<18} {password}")
+        self._examples()
+
+    def _examples(self):
+        """Demo lot codes are Julian dates of production, so show today's real ones."""
+        from inventory.models import Lot
+
+        held = Lot.objects.filter(status=Lot.Status.ON_HOLD).select_related("product").first()
+        received = (
+            Lot.objects.exclude(supplier_lot_code="")
+            .filter(supplier_lot_code__regex=r"^\S+$")
+            .order_by("pk")
+            .first()
+        )
+        if held is None or received is None:
+            return
+        self.stdout.write("\nTry a trace (or paste the same text into the Trace page):")
+        self.stdout.write(
+            f'  python manage.py trace "{held.product.sku} lot {held.code}" --direction backward'
+        )
+        self.stdout.write(
+            f"  python manage.py trace {received.supplier_lot_code} --direction forward"
+            f"   (a supplier's lot code)"
+        )
