@@ -6,12 +6,15 @@ from django.utils.translation import gettext_lazy as _
 from .identifiers import IdentifierError
 from .models import Lot, Product, SerialUnit
 from .selectors import resolve_identifiers
+from .services import REASON_REQUIRED
 from .trace import Direction
 
 TRACE_NEEDS_INPUT = _("Type or scan a lot, serial or GS1 code, or give a product and dates.")
 TRACE_NEEDS_DATES = _("Give both the first and the last production date.")
 TRACE_DATES_ORDER = _("The first production date must not be after the last.")
 UNKNOWN_PRODUCT = _("No product has the SKU or GTIN %(value)s.")
+# The page shows these as messages above the form, away from the fields, so each names its field.
+STATUS_REQUIRED = _("Choose the new status.")
 
 
 class TraceForm(forms.Form):
@@ -94,10 +97,11 @@ class TraceForm(forms.Form):
 
 
 class StatusChangeForm(forms.Form):
-    status = forms.ChoiceField(label=_("New status"))
+    status = forms.ChoiceField(label=_("New status"), error_messages={"required": STATUS_REQUIRED})
     reason = forms.CharField(
         label=_("Reason"),
         max_length=1000,
+        error_messages={"required": REASON_REQUIRED},
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("Kept with the change, e.g. 'Supplier notice SN-88: Listeria'."),
     )
