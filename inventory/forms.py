@@ -12,6 +12,9 @@ from .trace import Direction
 TRACE_NEEDS_INPUT = _("Type or scan a lot, serial or GS1 code, or give a product and dates.")
 TRACE_NEEDS_DATES = _("Give both the first and the last production date.")
 TRACE_DATES_ORDER = _("The first production date must not be after the last.")
+STATUS_NOT_OFFERED = _("%(value)s cannot be set here; reload the page and choose again.")
+TRACE_ONE_WAY = _("Give either a code or a product with dates, not both.")
+TRACE_DATES_NEED_PRODUCT = _("Give the product whose production dates these are.")
 UNKNOWN_PRODUCT = _("No product has the SKU or GTIN %(value)s.")
 # The page shows these as messages above the form, away from the fields, so each names its field.
 STATUS_REQUIRED = _("Choose the new status.")
@@ -60,6 +63,8 @@ class TraceForm(forms.Form):
         extra = self.data.getlist("q")[1:] if hasattr(self.data, "getlist") else []
         texts = [text for text in [data.get("q", ""), *extra] if text and text.strip()]
         self.lots = self.serial_units = None
+        if texts and data.get("product"):
+            raise forms.ValidationError(TRACE_ONE_WAY)
         if texts:
             try:
                 lots, units = resolve_identifiers(texts)
@@ -73,6 +78,8 @@ class TraceForm(forms.Form):
         if data.get("product"):
             self._range_roots(data)
             return data
+        if data.get("produced_from") or data.get("produced_to"):
+            raise forms.ValidationError({"product": TRACE_DATES_NEED_PRODUCT})
         if not self.errors:
             raise forms.ValidationError(TRACE_NEEDS_INPUT)
         return data
@@ -97,7 +104,10 @@ class TraceForm(forms.Form):
 
 
 class StatusChangeForm(forms.Form):
-    status = forms.ChoiceField(label=_("New status"), error_messages={"required": STATUS_REQUIRED})
+    status = forms.ChoiceField(
+        label=_("New status"),
+        error_messages={"required": STATUS_REQUIRED, "invalid_choice": STATUS_NOT_OFFERED},
+    )
     reason = forms.CharField(
         label=_("Reason"),
         max_length=1000,
@@ -108,6 +118,9 @@ class StatusChangeForm(forms.Form):
 
     def __init__(self, *args, item, **kwargs):
         super().__init__(*args, **kwargs)
+        # Statuses that other actions set with their records (shipped, installed, recalled)
+        # are not offered here.
+        labels = dict(type(item).Status.choices)
         self.fields["status"].choices = [("", _("Choose…"))] + [
-            choice for choice in type(item).Status.choices if choice[0] != item.status
+            (status, labels[status]) for status in item.MANUAL_STATUSES if status != item.status
         ]

@@ -1,6 +1,7 @@
 """GS1 identifiers (GTIN, GLN, element strings, Digital Link, EPC URNs), on top of biip."""
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import unquote
@@ -89,6 +90,9 @@ class ItemReference:
     serial: str | None = None
     expiry: date | None = None
     code: str | None = None  # a bare code: a lot code, a serial or a supplier's lot code
+    # An all-digit first word may be a GTIN or an SKU; when it is not a valid GTIN this says
+    # why, and is the answer if no product has it as its SKU either.
+    gtin_error: str | None = None
 
 
 EPC_SGTIN = "urn:epc:id:sgtin:"
@@ -153,6 +157,28 @@ def _gtin_error_line(value: str, error: str) -> str:
     return f"{value} is not a valid GTIN."
 
 
+def _gs1_parse_error(text: str, exc: ParseError) -> str:
+    """biip's reason in a person's words: which element is wrong, without regex patterns."""
+    reason = str(exc)
+    match = re.search(r"GS1 AI \((\d+)\)", reason)
+    if match:
+        ai = match.group(1)
+        what = GS1_ELEMENTS.get(ai, f"element ({ai})")
+        return f"{text} is not a valid GS1 code: its {what} ({ai}) is malformed."
+    return f"{text} is not a valid GS1 code: it cannot be split into GS1 elements."
+
+
+GS1_ELEMENTS = {
+    "01": "GTIN",
+    "10": "lot",
+    "11": "production date",
+    "13": "packaging date",
+    "15": "best-before date",
+    "17": "expiry date",
+    "21": "serial",
+}
+
+
 def parse_identifier(raw: str) -> ItemReference:
     """Read any form a person types or scans; raise IdentifierError with a one-line reason.
 
@@ -186,7 +212,7 @@ def parse_identifier(raw: str) -> ItemReference:
             body = text[3:] if text.startswith(SYMBOLOGY_PREFIXES) else text
             return _from_element_strings(text, GS1Message.parse(body).element_strings)
     except ParseError as exc:
-        raise IdentifierError(f"{text} is not a valid GS1 code: {exc}") from exc
+        raise IdentifierError(_gs1_parse_error(text, exc)) from exc
 
     words = text.split()
     if len(words) == 1:
@@ -203,9 +229,9 @@ def parse_identifier(raw: str) -> ItemReference:
     product = {"sku": first}
     if first.isdigit() and len(first) in (8, 12, 13, 14):
         try:
-            product = {"gtin": normalize_gtin(first)}
+            product["gtin"] = normalize_gtin(first)
         except ValidationError as exc:
-            raise IdentifierError(exc.messages[0]) from exc
+            product["gtin_error"] = exc.messages[0]
     if kind == "lot":
         return ItemReference(text=text, lot=code, **product)
     if kind == "serial":

@@ -363,6 +363,15 @@ class Lot(TrackedItem):
 
     # Statuses under which stock must not leave the site.
     BLOCKED_STATUSES = (Status.QUARANTINED, Status.ON_HOLD, Status.REJECTED, Status.RECALLED)
+    # Statuses a manager sets by hand; recalls set "recalled" with their campaign.
+    MANUAL_STATUSES = (
+        Status.RELEASED,
+        Status.QUARANTINED,
+        Status.ON_HOLD,
+        Status.REJECTED,
+        Status.CONSUMED,
+        Status.DESTROYED,
+    )
 
     code = models.CharField(
         _("lot code"),
@@ -494,6 +503,15 @@ class SerialUnit(TrackedItem):
     Status = SerialStatus
 
     BLOCKED_STATUSES = (Status.QUARANTINED, Status.ON_HOLD, Status.RECALLED, Status.SCRAPPED)
+    # Statuses a manager sets by hand; shipping, installing and recalls set the others.
+    MANUAL_STATUSES = (
+        Status.IN_STOCK,
+        Status.QUARANTINED,
+        Status.ON_HOLD,
+        Status.RETURNED,
+        Status.IN_REPAIR,
+        Status.SCRAPPED,
+    )
 
     serial = models.CharField(
         _("serial number"),

@@ -75,7 +75,9 @@ def open_warranty_claims(limit: int = 10):
 def _reference_filters(ref: ItemReference) -> tuple[Q | None, Q | None]:
     """What a reference can match among lots and among serial units."""
     product = Q()
-    if ref.gtin:
+    if ref.gtin and ref.sku:
+        product = Q(product__gtin=ref.gtin) | Q(product__sku=ref.sku)
+    elif ref.gtin:
         product = Q(product__gtin=ref.gtin)
     elif ref.sku:
         product = Q(product__sku=ref.sku)
@@ -93,9 +95,7 @@ def _reference_filters(ref: ItemReference) -> tuple[Q | None, Q | None]:
 
 def _matches(obj: Lot | SerialUnit, ref: ItemReference) -> bool:
     """Whether a lot or unit is the one the reference names (not via a supplier's lot code)."""
-    if ref.gtin and obj.product.gtin != ref.gtin:
-        return False
-    if ref.sku and obj.product.sku != ref.sku:
+    if (ref.gtin or ref.sku) and obj.product.gtin != ref.gtin and obj.product.sku != ref.sku:
         return False
     if isinstance(obj, SerialUnit):
         return obj.serial == (ref.serial or ref.code)
@@ -137,7 +137,7 @@ def resolve_identifiers(texts: list[str]) -> tuple[list[Lot], list[SerialUnit]]:
         if not own:
             own = [lot for lot in lots if _is_supplier_lot(lot, ref)]
         if not own:
-            raise IdentifierError(f"No lot or serial unit matches {ref.text}.")
+            raise IdentifierError(ref.gtin_error or f"No lot or serial unit matches {ref.text}.")
         for obj in own:
             (found_units if isinstance(obj, SerialUnit) else found_lots)[obj.pk] = obj
     return list(found_lots.values()), list(found_units.values())

@@ -1,6 +1,7 @@
 """django-tables2 tables for inventory pages and their CSV/XLSX exports."""
 
 import django_tables2 as tables
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 
@@ -8,6 +9,12 @@ class TracedItemTable(tables.Table):
     """Every item of a trace, roots first; exports carry the full path."""
 
     role = tables.Column(verbose_name=_("Role"))
+    item = tables.Column(
+        verbose_name=_("Item"),
+        accessor="label",
+        linkify=lambda record: record["url"],
+        exclude_from_export=True,
+    )
     depth = tables.Column(verbose_name=_("Depth"))
     kind = tables.Column(verbose_name=_("Kind"))
     sku = tables.Column(verbose_name=_("SKU"))
@@ -27,11 +34,20 @@ class TracedItemTable(tables.Table):
             return value
         return value or "—"
 
+    def render_role(self, value):
+        return ROLE_LABELS[value]
+
+    def value_role(self, value):
+        return value
+
     def render_path(self, value):
         return " → ".join(value[:-1]) if len(value) > 1 else "—"
 
     def value_path(self, value):
-        return " > ".join(value)
+        return " → ".join(value[:-1])
+
+
+ROLE_LABELS = {"root": _("starting item"), "reached": _("reached")}
 
 
 def traced_rows(result) -> list[dict]:
@@ -39,6 +55,7 @@ def traced_rows(result) -> list[dict]:
     for role, items in (("root", result.roots), ("reached", result.items)):
         for item in items:
             row = item.as_dict()
-            row.update(role=role, pk=item.pk)
+            name = "lot_detail" if item.kind == "lot" else "serial_detail"
+            row.update(role=role, pk=item.pk, label=item.label, url=reverse(name, args=[item.pk]))
             rows.append(row)
     return rows

@@ -195,7 +195,7 @@ def test_lot_and_serial_keywords_are_case_insensitive(text, expected):
 
 
 def test_gtin_and_code_names_a_product_and_a_lot_code_or_serial():
-    assert parsed(f"{GTIN} ABCD1234") == {"gtin": GTIN, "code": "ABCD1234"}
+    assert parsed(f"{GTIN} ABCD1234") == {"gtin": GTIN, "sku": GTIN, "code": "ABCD1234"}
 
 
 @pytest.mark.parametrize(
@@ -208,8 +208,23 @@ def test_gtin_and_code_names_a_product_and_a_lot_code_or_serial():
     ],
 )
 def test_gtin_8_12_and_13_are_normalised_to_14_digits(gtin, gtin_14):
-    assert parsed(f"{gtin} L1") == {"gtin": gtin_14, "code": "L1"}
-    assert parsed(f"{gtin} lot L1") == {"gtin": gtin_14, "lot": "L1"}
+    # The digits may also be an SKU; resolution tries both.
+    assert parsed(f"{gtin} L1") == {"gtin": gtin_14, "sku": gtin, "code": "L1"}
+    assert parsed(f"{gtin} lot L1") == {"gtin": gtin_14, "sku": gtin, "lot": "L1"}
+
+
+def test_an_all_digit_sku_is_found_although_it_looks_like_a_gtin(db):
+    product = ProductFactory(sku="12345678", gtin=None)
+    lot = LotFactory(product=product, code="X")
+
+    assert resolve_identifiers(["12345678 lot X"]) == ([lot], [])
+
+
+def test_an_all_digit_sku_with_a_wrong_gtin_check_digit_is_still_found(db):
+    product = ProductFactory(sku="09501101020918", gtin=None)
+    lot = LotFactory(product=product, code="L1")
+
+    assert resolve_identifiers(["09501101020918 L1"]) == ([lot], [])
 
 
 def test_sku_and_code_names_a_product_and_a_lot_code_or_serial():
@@ -223,11 +238,16 @@ def test_a_bare_code_may_be_a_lot_code_serial_or_supplier_lot_code():
 # --- Check digits and malformed input ---------------------------------------------------------
 
 
+@pytest.mark.parametrize("text", ["09501101020918 L1", "09501101020918 serial 10"])
+def test_wrong_gtin_check_digit_is_named_when_no_sku_matches_either(db, text):
+    with pytest.raises(IdentifierError) as excinfo:
+        resolve_identifiers([text])
+    assert str(excinfo.value) == WRONG_CHECK_DIGIT
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        "09501101020918 L1",
-        "09501101020918 serial 10",
         "(01)09501101020918(10)ABCD1234",
         "]d20109501101020918\x1d10ABCD1234",
         "https://id.gs1.org/01/09501101020918/10/ABCD1234",

@@ -17,10 +17,13 @@ from django.utils.html import strip_tags
 from pytest_django.asserts import assertContains, assertNotContains
 
 from inventory.forms import (
+    STATUS_NOT_OFFERED,
     STATUS_REQUIRED,
+    TRACE_DATES_NEED_PRODUCT,
     TRACE_DATES_ORDER,
     TRACE_NEEDS_DATES,
     TRACE_NEEDS_INPUT,
+    TRACE_ONE_WAY,
     UNKNOWN_PRODUCT,
 )
 from inventory.models import (
@@ -498,9 +501,20 @@ def test_a_forward_trace_lists_roots_and_reached_items_in_the_items_table(manage
     response = manager_client.get(reverse("trace"), {"q": "RESIN lot R-77", "direction": "forward"})
 
     assert Page(response).tables["Items"] == [
-        ["root", "0", "lot", "RESIN", chain.resin.product.gtin, "R-77", "", "—"],
+        [
+            "starting item",
+            "RESIN lot R-77",
+            "0",
+            "lot",
+            "RESIN",
+            chain.resin.product.gtin,
+            "R-77",
+            "",
+            "—",
+        ],
         [
             "reached",
+            "HOUSING lot H-12",
             "1",
             "lot",
             "HOUSING",
@@ -511,6 +525,7 @@ def test_a_forward_trace_lists_roots_and_reached_items_in_the_items_table(manage
         ],
         [
             "reached",
+            "DRILL serial D-0001",
             "2",
             "serial",
             "DRILL",
@@ -758,7 +773,7 @@ def test_the_csv_export_has_a_header_and_one_row_per_item_roots_included(manager
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows == [
         CSV_HEADER,
-        ["root", "0", "lot", "RESIN", chain.resin.product.gtin, "R-77", "", "RESIN lot R-77"],
+        ["root", "0", "lot", "RESIN", chain.resin.product.gtin, "R-77", "", ""],
         [
             "reached",
             "1",
@@ -767,7 +782,7 @@ def test_the_csv_export_has_a_header_and_one_row_per_item_roots_included(manager
             chain.housing.product.gtin,
             "H-12",
             "",
-            "RESIN lot R-77 > HOUSING lot H-12",
+            "RESIN lot R-77",
         ],
         [
             "reached",
@@ -777,7 +792,7 @@ def test_the_csv_export_has_a_header_and_one_row_per_item_roots_included(manager
             chain.drill.product.gtin,
             "PL-0303",
             "D-0001",
-            "RESIN lot R-77 > HOUSING lot H-12 > DRILL serial D-0001",
+            "RESIN lot R-77 → HOUSING lot H-12",
         ],
     ]
 
@@ -819,7 +834,7 @@ def test_the_items_table_sorts_by_a_column(manager_client, chain):
     response = manager_client.get(reverse("trace"), {"q": "RESIN lot R-77", "sort": "-depth"})
 
     assert response.status_code == 200
-    assert [row[1] for row in Page(response).tables["Items"]] == ["2", "1", "0"]
+    assert [row[2] for row in Page(response).tables["Items"]] == ["2", "1", "0"]
     assertContains(response, 'href="?q=RESIN+lot+R-77&amp;sort=depth">Depth</a>')
 
 
@@ -977,7 +992,10 @@ def test_the_lot_page_shows_its_events_oldest_first(manager_client, chain):
         ["Receive", "25.5 kg", "Riverside Plant", "Mills Ltd", "Riverside Plant", "—", "clerk"],
         ["Transform (input)", "5 kg", "Riverside Plant", "—", "—", "—", "clerk"],
     ]
-    assert [row[0] for row in page.tables["Events"]] == ["2026-03-01 12:00", "2026-03-02 12:00"]
+    assert [row[0] for row in page.tables["Events"]] == [
+        "2026-03-01 12:00 UTC",
+        "2026-03-02 12:00 UTC",
+    ]
 
 
 def test_the_lot_page_links_to_its_full_traces(manager_client, chain):
@@ -1013,7 +1031,6 @@ def test_a_manager_sees_the_status_form_with_the_other_statuses(manager_client, 
         "quarantined",
         "on_hold",
         "rejected",
-        "recalled",
         "consumed",
         "destroyed",
     ]
@@ -1106,6 +1123,38 @@ def test_a_status_change_without_a_reason_or_status_is_refused(
     assert status_changes_written() == (0, 0)
 
 
+def test_a_status_set_by_other_actions_cannot_be_chosen_by_hand(manager_client, chain):
+    url = reverse("lot_status", args=[chain.resin.pk])
+
+    response = manager_client.post(url, {"status": "recalled", "reason": "SN-88"}, follow=True)
+
+    assert Page(response).messages == [str(STATUS_NOT_OFFERED % {"value": "recalled"})]
+    assert status_changes_written() == (0, 0)
+
+
+def test_a_code_and_a_product_range_together_are_refused(manager_client, chain):
+    response = manager_client.get(
+        reverse("trace"),
+        {
+            "q": "RESIN lot R-77",
+            "product": "RESIN",
+            "produced_from": "2026-03-01",
+            "produced_to": "2026-03-31",
+        },
+    )
+
+    assertContains(response, str(TRACE_ONE_WAY))
+    assert "result" not in response.context
+
+
+def test_dates_without_a_product_ask_for_the_product(manager_client, chain):
+    response = manager_client.get(
+        reverse("trace"), {"produced_from": "2026-03-01", "produced_to": "2026-03-31"}
+    )
+
+    assert response.context["form"].errors["product"] == [str(TRACE_DATES_NEED_PRODUCT)]
+
+
 def test_a_status_change_to_the_current_status_is_refused(manager_client, chain):
     url = reverse("lot_status", args=[chain.resin.pk])
 
@@ -1194,13 +1243,13 @@ def test_the_serial_page_shows_the_units_key_data(manager_client, chain):
     assert {name: facts[name] for name in facts if name != "Warranty"} == {
         "Product": "Cordless drill DRILL",
         "GTIN": chain.drill.product.gtin,
-        "Production lot": "PL-0303",
+        "Production lot": "DRILL lot PL-0303",
         "Produced": "2026-03-03",
         "Held by": "Corner Deli",
         "Installed in": "—",
         "Shipped": "2026-03-10",
     }
-    assertContains(response, f'<a class="code" href="{lot_url(chain.build)}">PL-0303</a>')
+    assertContains(response, f'<a class="code" href="{lot_url(chain.build)}">DRILL lot PL-0303</a>')
 
 
 def test_a_component_page_links_to_the_unit_it_is_installed_in(manager_client, serviced):
