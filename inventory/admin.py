@@ -228,8 +228,8 @@ class TrackedItemRecordsMixin:
             (
                 (
                     f"{change.changed_at:%Y-%m-%d %H:%M}",
-                    change.from_status,
-                    change.to_status,
+                    change.from_label,
+                    change.to_label,
                     change.changed_by or "",
                     change.reason,
                 )

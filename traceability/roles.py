@@ -60,7 +60,13 @@ class RoleRequiredMiddleware:
 def roles_context(request):
     user = getattr(request, "user", None)
     roles = user_roles(user) if user is not None else frozenset()
+    shown = sorted(roles)
+    if user is not None and user.is_superuser:
+        # A superuser holds every role; show the ones given to them, not all three.
+        given = user.groups.filter(name__in=ROLES).values_list("name", flat=True)
+        shown = sorted(given) or [_("Superuser")]
     return {
         "user_roles": sorted(roles),
+        "role_names": shown,
         "is_quality_manager": QUALITY_MANAGERS in roles,
     }
