@@ -11,7 +11,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import services
+from . import selectors, services
 from .models import (
     EventLine,
     Genealogy,
@@ -130,11 +130,7 @@ class TrackedItemRecordsMixin:
     def event_timeline(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        lines = (
-            EventLine.objects.filter(item_id=obj.pk)
-            .select_related("event__site", "event__source_party", "event__destination_party")
-            .order_by("event__occurred_at", "event__pk")
-        )
+        lines = selectors.item_timeline(obj.pk)
         rows = format_html_join(
             "",
             '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
@@ -193,35 +189,21 @@ class TrackedItemRecordsMixin:
     def made_from(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        links = (
-            Genealogy.objects.filter(child_id=obj.pk)
-            .select_related("event", "parent__lot__product", "parent__serialunit__product")
-            .order_by("pk")
-        )
-        return self._links(links, "parent")
+        return self._links(selectors.genealogy_links(obj.pk, upstream=True), "parent")
 
     made_from.short_description = _("made from (one level up)")
 
     def went_into(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        links = (
-            Genealogy.objects.filter(parent_id=obj.pk)
-            .select_related("event", "child__lot__product", "child__serialunit__product")
-            .order_by("pk")
-        )
-        return self._links(links, "child")
+        return self._links(selectors.genealogy_links(obj.pk, upstream=False), "child")
 
     went_into.short_description = _("went into (one level down)")
 
     def status_history(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        changes = (
-            StatusChange.objects.filter(item_id=obj.pk)
-            .select_related("changed_by")
-            .order_by("changed_at", "pk")
-        )
+        changes = selectors.status_history(obj.pk)
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{} → {}</td><td>{}</td><td>{}</td></tr>",

@@ -22,6 +22,15 @@ from simple_history.models import HistoricalRecords
 from .identifiers import add_months, normalize_gtin, validate_gln, validate_gtin
 
 
+def gs1_characters(what):
+    """Lot codes and serials use GS1's character set 82, so they fit in barcodes and URIs."""
+    return RegexValidator(
+        r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+$",
+        _("%(what)s may hold letters, digits and GS1 punctuation, without spaces.")
+        % {"what": what},
+    )
+
+
 class Unit(models.TextChoices):
     """Units of measure (UN/CEFACT codes, as EPCIS quantity elements use them)."""
 
@@ -376,12 +385,7 @@ class Lot(TrackedItem):
     code = models.CharField(
         _("lot code"),
         max_length=20,
-        validators=[
-            RegexValidator(
-                r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+$",
-                _("A lot code may hold letters, digits and GS1 punctuation, without spaces."),
-            )
-        ],
+        validators=[gs1_characters(_("A lot code"))],
         help_text=_("Up to 20 characters (GS1 AI 10)."),
     )
     produced_on = models.DateField(_("production or receipt date"), null=True, blank=True)
@@ -516,12 +520,7 @@ class SerialUnit(TrackedItem):
     serial = models.CharField(
         _("serial number"),
         max_length=20,
-        validators=[
-            RegexValidator(
-                r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]+$",
-                _("A serial may hold letters, digits and GS1 punctuation, without spaces."),
-            )
-        ],
+        validators=[gs1_characters(_("A serial"))],
         help_text=_("Up to 20 characters (GS1 AI 21)."),
     )
     lot = models.ForeignKey(

@@ -8,6 +8,7 @@ from django.utils import timezone
 from .identifiers import IdentifierError, ItemReference, parse_identifier
 from .models import (
     EventLine,
+    Genealogy,
     Lot,
     Party,
     SerialUnit,
@@ -198,3 +199,16 @@ def service_records(unit: SerialUnit):
 def parties_by_pk(pks) -> dict[int, Party]:
     """Contact details for the parties a trace found, in one query."""
     return Party.objects.in_bulk(list(pks))
+
+
+def genealogy_links(item_pk: int, *, upstream: bool):
+    """One level of genealogy: what went into the item, or what it went into."""
+    if upstream:
+        links = Genealogy.objects.filter(child_id=item_pk)
+        other = "parent"
+    else:
+        links = Genealogy.objects.filter(parent_id=item_pk)
+        other = "child"
+    return links.select_related(
+        "event", f"{other}__lot__product", f"{other}__serialunit__product"
+    ).order_by("pk")
