@@ -181,8 +181,8 @@ def main():
         figures[label] = json.loads(output.strip().splitlines()[-1])
 
     print(
-        f"{'case':44} {'data':>6} {'events':>10} {'items':>6} {'depth':>5} "
-        f"{'CTE med':>9} {'CTE p95':>9} {'node med':>10} {'node/CTE':>8}"
+        f"{'case':44} {'data':>6} {'events':>10} {'items':>6} {'depth':>5} {'SQL med':>9} "
+        f"{'trace med':>9} {'trace p95':>9} {'node med':>10} {'node/trace':>10}"
     )
     for case in figures["small"]:
         for label in ("small", "large"):
@@ -191,10 +191,10 @@ def main():
                 f"{case:44} {label:>6} {f['events_in_database']:>10,} {f['items']:>6,} "
                 f"{f['max_depth']:>5} {f['sql_median_ms']:>7.1f}ms "
                 f"{f['cte_median_ms']:>7.1f}ms {f['cte_p95_ms']:>7.1f}ms "
-                f"{f['node_median_ms']:>8.0f}ms {f['node_median_ms'] / f['cte_median_ms']:>7.1f}x"
+                f"{f['node_median_ms']:>8.0f}ms {f['node_median_ms'] / f['cte_median_ms']:>9.1f}x"
             )
         growth = figures["large"][case]["cte_median_ms"] / figures["small"][case]["cte_median_ms"]
-        print(f"{'':44} large/small CTE time: {growth:.2f}x")
+        print(f"{'':44} large/small trace time: {growth:.2f}x")
 
 
 if __name__ == "__main__":

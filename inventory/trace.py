@@ -104,9 +104,10 @@ class TraceResult:
         return [*self.roots, *self.items]
 
     def tree(self) -> list[tuple[TracedItem, int]]:
-        """Every item once, depth-first under the item it was reached through, with its level."""
+        """Every item once, depth-first under the item it was reached through, with its level;
+        siblings in the order people read them (SKU, then lot or serial)."""
         children = defaultdict(list)
-        for item in self.items:
+        for item in sorted(self.items, key=_order):
             children[item.via.pk if item.via else None].append(item)
         rows, stack = [], [(root, 0) for root in reversed(self.roots)]
         while stack:
@@ -246,9 +247,8 @@ def trace(
                 party_items[row_kind][other].add(node)
                 party_names[other] = (sku, gtin)
 
-    _assign_depths(nodes, incoming, root_keys)
     roots = sorted((nodes[k] for k in root_keys if k in nodes), key=_order)
-    items = sorted((item for k, item in nodes.items() if k not in root_keys), key=_order)
+    items = _breadth_first(nodes, incoming, roots)
     return TraceResult(
         direction=direction,
         roots=roots,
@@ -262,26 +262,27 @@ def _order(item: TracedItem):
     return (item.depth, item.sku, item.lot or "", item.serial or "")
 
 
-def _assign_depths(nodes, incoming, root_keys):
-    """Breadth-first from the roots over the reached edges: fewest steps, one shortest path."""
+def _breadth_first(nodes, incoming, roots):
+    """Every reached item in breadth-first order from the roots, each with its fewest steps
+    and one shortest path. Ties go to the lowest keys, so the chosen path is stable."""
     outgoing = defaultdict(list)
-    for child in sorted(incoming):  # children in key order, so the chosen path is stable
+    for child in sorted(incoming):
         for parent in incoming[child]:
             if parent in nodes:
                 outgoing[parent].append(child)
-    queue = deque()
-    for key in sorted(root_keys):
-        if key in nodes:
-            queue.append(key)
-    seen = set(queue)
+    seen = {root.pk for root in roots}
+    queue, order = deque(roots), []
     while queue:
         current = queue.popleft()
-        for child in outgoing[current]:
-            if child not in seen:
-                seen.add(child)
-                nodes[child].depth = nodes[current].depth + 1
-                nodes[child].via = nodes[current]
+        for key in outgoing[current.pk]:
+            if key not in seen:
+                seen.add(key)
+                child = nodes[key]
+                child.depth = current.depth + 1
+                child.via = current
+                order.append(child)
                 queue.append(child)
+    return order
 
 
 def _parties(by_party, party_names, nodes):
