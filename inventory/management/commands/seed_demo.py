@@ -1,5 +1,8 @@
 """Load the demo data set: a food plant and an electronics maker, with one login per role."""
 
+import os
+import sys
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -48,11 +51,12 @@ class Command(BaseCommand):
         )
         if held is None or received is None:
             return
+        python = os.path.relpath(sys.executable)
         self.stdout.write("\nTry a trace (or paste the same text into the Trace page):")
         self.stdout.write(
-            f'  python manage.py trace "{held.product.sku} lot {held.code}" --direction backward'
+            f'  {python} manage.py trace "{held.product.sku} lot {held.code}" --direction backward'
         )
         self.stdout.write(
-            f"  python manage.py trace {received.supplier_lot_code} --direction forward"
-            f"   (a supplier's lot code)"
+            f"  {python} manage.py trace {received.supplier_lot_code} --direction forward"
+            "   (a supplier's lot code)"
         )
