@@ -8,6 +8,7 @@ from django.db.models import Prefetch
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -127,6 +128,10 @@ def _item_label(item):
 class TrackedItemRecordsMixin:
     """Read-only panels for a lot's or unit's events, genealogy and status history."""
 
+    def has_delete_permission(self, request, obj=None):
+        # Every lot and unit is born with an event; its history keeps it (no hard delete).
+        return False
+
     def event_timeline(self, obj):
         if obj is None or obj.pk is None:
             return "—"
@@ -139,9 +144,9 @@ class TrackedItemRecordsMixin:
                 (
                     f"{line.event.occurred_at:%Y-%m-%d %H:%M}",
                     reverse("admin:inventory_traceevent_change", args=[line.event.pk]),
-                    line.event.get_event_type_display(),
+                    capfirst(line.event.get_event_type_display()),
                     line.get_role_display(),
-                    f"{line.quantity.normalize():f} {line.unit}"
+                    f"{line.quantity.normalize():f} {line.get_unit_display()}"
                     if line.quantity is not None
                     else "",
                     line.event.site or line.event.source_party or "",
@@ -170,7 +175,7 @@ class TrackedItemRecordsMixin:
                 (
                     _item_label(getattr(link, node_attr)),
                     link.get_kind_display(),
-                    f"{link.quantity.normalize():f} {link.unit}"
+                    f"{link.quantity.normalize():f} {link.get_unit_display()}"
                     if link.quantity is not None
                     else "",
                     f"{link.event.occurred_at:%Y-%m-%d}",

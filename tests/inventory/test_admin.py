@@ -443,6 +443,17 @@ def test_a_trace_event_cannot_be_deleted_in_the_admin(any_admin_client, records)
     assert TraceEvent.objects.filter(pk=event.pk).exists()
 
 
+@pytest.mark.parametrize("model", [Lot, SerialUnit])
+def test_lots_and_units_cannot_be_deleted_in_the_admin(any_admin_client, records, model):
+    obj = records[model]
+
+    assert any_admin_client.get(_url(model, "delete", obj.pk)).status_code == 403
+    assert any_admin_client.post(_url(model, "delete", obj.pk)).status_code == 403
+    change_page = any_admin_client.get(_url(model, "change", obj.pk))
+    assert b'class="deletelink"' not in change_page.content
+    assert model.objects.filter(pk=obj.pk).exists()
+
+
 def test_trace_events_have_no_bulk_actions(any_admin_client, records):
     response = any_admin_client.get(_url(TraceEvent, "changelist"))
 
