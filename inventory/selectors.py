@@ -212,3 +212,38 @@ def genealogy_links(item_pk: int, *, upstream: bool):
     return links.select_related(
         "event", f"{other}__lot__product", f"{other}__serialunit__product"
     ).order_by("pk")
+
+
+SEARCH_LIMIT = 50
+
+
+def search_items(text: str) -> tuple[list[Lot], list[SerialUnit]]:
+    """What a header search finds: the exact item(s) an identifier names, else partial matches
+    of lot codes, supplier lot codes, serials, SKUs, GTINs and product names (50 of each)."""
+    try:
+        return resolve_identifiers([text])
+    except IdentifierError:
+        pass
+    words = text.split()
+    if not words or len(text) > 200:
+        return [], []
+    lot_q, unit_q = Q(), Q()
+    for word in words:
+        product = (
+            Q(product__sku__icontains=word)
+            | Q(product__name__icontains=word)
+            | Q(product__gtin__contains=word)
+        )
+        lot_q &= product | Q(code__icontains=word) | Q(supplier_lot_code__icontains=word)
+        unit_q &= product | Q(serial__icontains=word)
+    lots = (
+        Lot.objects.filter(lot_q)
+        .select_related("product", "supplier")
+        .order_by("product__sku", "code")[:SEARCH_LIMIT]
+    )
+    units = (
+        SerialUnit.objects.filter(unit_q)
+        .select_related("product", "lot")
+        .order_by("product__sku", "serial")[:SEARCH_LIMIT]
+    )
+    return list(lots), list(units)

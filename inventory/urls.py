@@ -6,6 +6,7 @@ from .models import Lot, SerialUnit
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("trace/", views.TraceView.as_view(), name="trace"),
+    path("search/", views.SearchView.as_view(), name="search"),
     path("lots/<int:pk>/", views.LotDetailView.as_view(), name="lot_detail"),
     path(
         "lots/<int:pk>/status/",

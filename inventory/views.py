@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.generic import FormView, TemplateView
 from django_tables2 import RequestConfig
@@ -178,3 +179,24 @@ class StatusChangeView(PermissionRequiredMixin, FormView):
             for error in errors:
                 messages.error(self.request, error)
         return redirect(self.item.get_absolute_url())
+
+
+class SearchView(PermissionRequiredMixin, TemplateView):
+    """The header search: a scanned or typed identifier opens its page; otherwise a list."""
+
+    permission_required = ("inventory.view_lot", "inventory.view_serialunit")
+    template_name = "inventory/search.html"
+
+    def get(self, request, *args, **kwargs):
+        text = request.GET.get("q", "").strip()
+        lots, units = selectors.search_items(text) if text else ([], [])
+        if len(lots) + len(units) == 1:
+            return redirect((lots or units)[0].get_absolute_url())
+        context = self.get_context_data(
+            q=text,
+            lots=lots,
+            units=units,
+            limit=selectors.SEARCH_LIMIT,
+            today=timezone.localdate(),
+        )
+        return self.render_to_response(context)
