@@ -78,6 +78,7 @@ SHIP_NOT_HERE = _("%(item)s is not at one of our sites and cannot be shipped fro
 INSTALL_CYCLE = _("%(component)s cannot be installed in %(assembly)s, which is part of it.")
 INSTALL_ALREADY = _("%(component)s is already installed in %(assembly)s; remove it first.")
 REMOVE_NOT_INSTALLED = _("%(component)s is not installed in anything.")
+REMOVE_NOT_INSTALLED_IN = _("%(component)s is not installed in %(assembly)s.")
 TRANSFORM_EMPTY = _("A transformation needs at least one input and one output.")
 TRANSFORM_SAME = _("%(item)s cannot be both an input and an output.")
 QUANTITY_POSITIVE = _("Quantities must be greater than zero.")
@@ -205,15 +206,20 @@ def event_record(
     event_id: str = "",
     corrects: TraceEvent | None = None,
     extra: dict | None = None,
+    time_zone_offset: str = "",
 ) -> TraceEvent:
-    """Record one trace event with its lines; transformation inputs become genealogy."""
+    """Record one trace event with its lines; transformation inputs become genealogy.
+
+    `time_zone_offset` is where the event happened (EPCIS eventTimeZoneOffset); by default
+    the offset of the server's time zone at that moment.
+    """
     moment = _aware(occurred_at)
     default_step, default_disposition = EVENT_VOCABULARY[TraceEvent.Type(event_type)]
     event = TraceEvent(
         event_id=event_id or f"urn:uuid:{uuid.uuid4()}",
         event_type=event_type,
         occurred_at=moment,
-        time_zone_offset=_offset(timezone.localtime(moment)),
+        time_zone_offset=time_zone_offset or _offset(timezone.localtime(moment)),
         recorded_by=acting_user,
         biz_step=biz_step or default_step,
         disposition=disposition or default_disposition,
@@ -275,6 +281,9 @@ def event_record(
                 event=event,
             )
             for target in outputs
+            # An item carried through a transformation (both input and output) is not its
+            # own ancestor.
+            if target.item.pk != source.item.pk
         )
     Genealogy.objects.bulk_create(links)
     return event
@@ -491,10 +500,23 @@ def serial_unit_create(
         document_number=document_number,
     )
     if lot is not None:
-        Genealogy.objects.create(
-            parent_id=lot.pk, child_id=unit.pk, kind=Genealogy.Kind.PRODUCTION_LOT, event=event
-        )
+        production_lot_link(units=[unit], event=event)
     return unit
+
+
+@service
+def production_lot_link(*, units: Iterable[SerialUnit], event: TraceEvent) -> None:
+    """Link units to the lot they were built in, in the genealogy, by the event that made them."""
+    Genealogy.objects.bulk_create(
+        Genealogy(
+            parent_id=unit.lot_id,
+            child_id=unit.pk,
+            kind=Genealogy.Kind.PRODUCTION_LOT,
+            event=event,
+        )
+        for unit in units
+        if unit.lot_id is not None
+    )
 
 
 @service
@@ -502,35 +524,65 @@ def serial_unit_install(
     *, component: SerialUnit, assembly: SerialUnit, acting_user, occurred_at=None, notes=""
 ) -> SerialUnit:
     """Install a component in an assembly; the link stays in the genealogy after removal."""
-    component, assembly = locks.lock_items(component, assembly)
-    if component.installed_in_id is not None:
-        raise ValidationError(
-            INSTALL_ALREADY % {"component": component, "assembly": component.installed_in},
-            code="already_installed",
-        )
-    ancestor = assembly
-    while ancestor is not None:
-        if ancestor.pk == component.pk:
+    serial_units_install(
+        components=[component],
+        assembly=assembly,
+        acting_user=acting_user,
+        occurred_at=occurred_at,
+        notes=notes,
+    )
+    return locks.lock_item(component)
+
+
+@service
+def serial_units_install(
+    *,
+    components: Iterable[SerialUnit],
+    assembly: SerialUnit,
+    acting_user,
+    occurred_at=None,
+    notes="",
+    event_fields: dict | None = None,
+) -> TraceEvent:
+    """Install components in an assembly as one event (an EPCIS AggregationEvent ADD)."""
+    components = list(components)
+    *components, assembly = locks.lock_items(*components, assembly)
+    for component in components:
+        if component.installed_in_id is not None:
             raise ValidationError(
-                INSTALL_CYCLE % {"component": component, "assembly": assembly}, code="cycle"
+                INSTALL_ALREADY % {"component": component, "assembly": component.installed_in},
+                code="already_installed",
             )
-        ancestor = ancestor.installed_in
-    component.installed_in = assembly
-    component.status = SerialUnit.Status.INSTALLED
-    _save(component, acting_user=acting_user, reason=f"Installed in {assembly}")
+        ancestor = assembly
+        while ancestor is not None:
+            if ancestor.pk == component.pk:
+                raise ValidationError(
+                    INSTALL_CYCLE % {"component": component, "assembly": assembly}, code="cycle"
+                )
+            ancestor = ancestor.installed_in
+    for component in components:
+        component.installed_in = assembly
+        component.status = SerialUnit.Status.INSTALLED
+        _save(component, acting_user=acting_user, reason=f"Installed in {assembly}")
     event = event_record(
         event_type=TraceEvent.Type.INSTALL,
         acting_user=acting_user,
         parent=assembly,
-        children=[Line(component)],
+        children=[Line(component) for component in components],
         occurred_at=occurred_at,
-        site=assembly.holder_site,
         notes=notes,
+        **{"site": assembly.holder_site, **(event_fields or {})},
     )
-    Genealogy.objects.create(
-        parent_id=component.pk, child_id=assembly.pk, kind=Genealogy.Kind.INSTALLATION, event=event
+    Genealogy.objects.bulk_create(
+        Genealogy(
+            parent_id=component.pk,
+            child_id=assembly.pk,
+            kind=Genealogy.Kind.INSTALLATION,
+            event=event,
+        )
+        for component in components
     )
-    return component
+    return event
 
 
 @service
@@ -539,24 +591,52 @@ def serial_unit_remove(
 ) -> SerialUnit:
     """Take a component out of its assembly; it returns to stock at the assembly's site."""
     component = locks.lock_item(component)
-    assembly = component.installed_in
-    if assembly is None:
+    if component.installed_in is None:
         raise ValidationError(REMOVE_NOT_INSTALLED % {"component": component}, code="not_installed")
-    component.installed_in = None
-    component.status = SerialUnit.Status.IN_STOCK
-    component.holder_site = assembly.holder_site
-    component.holder_party = None if assembly.holder_site else assembly.holder_party
-    _save(component, acting_user=acting_user, reason=f"Removed from {assembly}")
-    event_record(
+    serial_units_remove(
+        components=[component],
+        assembly=component.installed_in,
+        acting_user=acting_user,
+        occurred_at=occurred_at,
+        notes=notes,
+    )
+    return locks.lock_item(component)
+
+
+@service
+def serial_units_remove(
+    *,
+    components: Iterable[SerialUnit],
+    assembly: SerialUnit,
+    acting_user,
+    occurred_at=None,
+    notes="",
+    event_fields: dict | None = None,
+) -> TraceEvent:
+    """Take components out of an assembly as one event (an EPCIS AggregationEvent DELETE)."""
+    components = list(components)
+    *components, assembly = locks.lock_items(*components, assembly)
+    for component in components:
+        if component.installed_in_id != assembly.pk:
+            raise ValidationError(
+                REMOVE_NOT_INSTALLED_IN % {"component": component, "assembly": assembly},
+                code="not_installed",
+            )
+    for component in components:
+        component.installed_in = None
+        component.status = SerialUnit.Status.IN_STOCK
+        component.holder_site = assembly.holder_site
+        component.holder_party = None if assembly.holder_site else assembly.holder_party
+        _save(component, acting_user=acting_user, reason=f"Removed from {assembly}")
+    return event_record(
         event_type=TraceEvent.Type.REMOVE,
         acting_user=acting_user,
         parent=assembly,
-        children=[Line(component)],
+        children=[Line(component) for component in components],
         occurred_at=occurred_at,
-        site=assembly.holder_site,
         notes=notes,
+        **{"site": assembly.holder_site, **(event_fields or {})},
     )
-    return component
 
 
 # --- Movements --------------------------------------------------------------------------------

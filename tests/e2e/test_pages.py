@@ -93,7 +93,7 @@ def test_the_admin_lists_the_lots_and_shows_a_lots_timeline_and_genealogy(page, 
     expect(page.get_by_role("heading", name=held.code)).to_be_visible()
     timeline = page.locator(".field-event_timeline")
     expect(timeline.get_by_role("row").filter(has_text="transform")).to_contain_text(
-        f"{held.quantity.normalize():f} {held.unit}"
+        f"{held.quantity.normalize():f} {held.get_unit_display()}"
     )
     expect(timeline.get_by_role("row").filter(has_text="status change")).to_have_count(1)
     made_from = page.locator(".field-made_from")

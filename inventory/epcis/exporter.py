@@ -1,0 +1,284 @@
+"""Export trace events as an EPCIS 2.0 JSON-LD document.
+
+Serial units become SGTINs and lots LGTINs (quantity elements) when biip knows the GTIN's
+company prefix length, else GS1 Digital Link URIs (https://id.gs1.org/01/…/21/… or /10/…),
+which EPCIS 2.0 accepts as EPC identifiers. Sites and parties with a GLN become SGLNs and
+PGLNs (or /414/ and /417/ links); ones without a GLN cannot be named and are left out, as
+are the lines of products without a GTIN. Our own bizStep and disposition words that GS1's
+CBV lacks ("transforming", "consuming") are written as urn:tracewell:bizstep:… URNs, which
+the importer reads back as the bare word.
+What an import kept in `extra` (readPoint, bizTransactionList, possessing parties, sensor
+data, extensions, identifiers we do not model) is written back as it was.
+"""
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta, timezone
+
+from django.db.models import Prefetch
+from django.utils import timezone as django_timezone
+
+from ..models import EventLine, Item, Lot, SerialUnit, TraceEvent
+from .importer import OUR_BIZ_STEP_PREFIX, OUR_DISPOSITION_PREFIX
+from .parse import location_epc, lot_epc, party_epc, serial_epc
+
+CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+PRODUCT_VOCABULARY = "urn:epcglobal:epcis:vtype:EPCClass"
+LOCATION_VOCABULARY = "urn:epcglobal:epcis:vtype:BusinessLocation"
+PARTY_VOCABULARY = "urn:epcglobal:epcis:vtype:Party"
+# CBV master data attributes: a product class has a short description, others a name.
+NAME_ATTRIBUTES = {PRODUCT_VOCABULARY: "urn:epcglobal:cbv:mda#descriptionShort"}
+NAME_ATTRIBUTE = "urn:epcglobal:cbv:mda#name"
+# The bizStep and disposition values of GS1's CBV 2.0 that may be written as bare words.
+CBV_BIZ_STEPS = {
+    "accepting", "arriving", "assembling", "collecting", "commissioning", "consigning",
+    "creating_class_instance", "cycle_counting", "decommissioning", "departing", "destroying",
+    "disassembling", "dispensing", "encoding", "entering_exiting", "holding", "inspecting",
+    "installing", "killing", "loading", "other", "packing", "picking", "receiving", "removing",
+    "repackaging", "repairing", "replacing", "reserving", "retail_selling", "shipping",
+    "staging_outbound", "stock_taking", "stocking", "storing", "transporting", "unloading",
+    "unpacking", "void_shipping", "sensor_reporting", "sampling",
+}  # fmt: skip
+CBV_DISPOSITIONS = {
+    "active", "available", "completeness_verified", "completeness_inferred", "conformant",
+    "container_closed", "container_open", "damaged", "destroyed", "dispensed", "disposed",
+    "encoded", "expired", "in_progress", "in_transit", "inactive", "mismatch_instance",
+    "mismatch_class", "mismatch_quantity", "needs_replacement", "no_pedigree_match",
+    "non_conformant", "non_sellable_other", "partially_dispensed", "recalled", "reserved",
+    "retail_sold", "returned", "sellable_accessible", "sellable_not_accessible", "stolen",
+    "unavailable", "unknown",
+}  # fmt: skip
+ADD_TYPES = {TraceEvent.Type.PRODUCE}
+DELETE_TYPES = {TraceEvent.Type.SCRAP, TraceEvent.Type.CONSUME}
+ROLE_LISTS = {
+    EventLine.Role.SUBJECT: ("epcList", "quantityList"),
+    EventLine.Role.INPUT: ("inputEPCList", "inputQuantityList"),
+    EventLine.Role.OUTPUT: ("outputEPCList", "outputQuantityList"),
+    EventLine.Role.CHILD: ("childEPCs", "childQuantityList"),
+}
+
+
+def _vocabulary(value: str, known: set[str], prefix: str) -> str:
+    """A bare CBV word as it is; our own words as URNs, which EPCIS requires of other values."""
+    if not value or value in known or ":" in value:
+        return value
+    return prefix + value
+
+
+def _time(moment: datetime, offset: str) -> str:
+    sign = -1 if offset.startswith("-") else 1
+    hours, minutes = offset[1:].split(":")
+    zone = timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+    return moment.astimezone(zone).isoformat(timespec="milliseconds")
+
+
+class _Names:
+    """Master data for the header: the names behind the identifiers the events use."""
+
+    def __init__(self):
+        self.vocabularies = defaultdict(dict)
+
+    def add(self, kind: str, identifier: str, name: str):
+        self.vocabularies[kind].setdefault(identifier, name)
+
+    def as_list(self) -> list[dict]:
+        return [
+            {
+                "type": kind,
+                "vocabularyElementList": [
+                    {
+                        "id": identifier,
+                        "attributes": [
+                            {"id": NAME_ATTRIBUTES.get(kind, NAME_ATTRIBUTE), "attribute": name}
+                        ],
+                    }
+                    for identifier, name in sorted(elements.items())
+                ],
+            }
+            for kind, elements in sorted(self.vocabularies.items())
+        ]
+
+
+def _item_epc(item, names: _Names) -> tuple[str | None, bool]:
+    """The EPC of a lot or unit and whether it is a serial unit; None without a GTIN."""
+    tracked = item.tracked
+    gtin = tracked.product.gtin
+    if not gtin:
+        return None, False
+    names.add(
+        "urn:epcglobal:epcis:vtype:EPCClass",
+        f"https://id.gs1.org/01/{gtin}",
+        str(tracked.product.name),
+    )
+    if isinstance(tracked, SerialUnit):
+        return serial_epc(gtin, tracked.serial), True
+    return lot_epc(gtin, tracked.code), False
+
+
+def _place(site, names: _Names) -> str | None:
+    if site is None or not site.gln:
+        return None
+    identifier = location_epc(site.gln)
+    names.add(LOCATION_VOCABULARY, identifier, site.name)
+    return identifier
+
+
+def _party(party, names: _Names) -> str | None:
+    if party is None or not party.gln:
+        return None
+    identifier = party_epc(party.gln)
+    names.add(PARTY_VOCABULARY, identifier, party.name)
+    return identifier
+
+
+def _event_type(event: TraceEvent, lines: list[EventLine]) -> str:
+    epcis = event.extra.get("epcis") or {}
+    if epcis.get("type"):
+        return epcis["type"]
+    if any(line.role == EventLine.Role.PARENT for line in lines):
+        return "AggregationEvent"
+    if event.event_type == TraceEvent.Type.TRANSFORM:
+        return "TransformationEvent"
+    return "ObjectEvent"
+
+
+def _action(event: TraceEvent) -> str:
+    epcis = event.extra.get("epcis") or {}
+    if epcis.get("action"):
+        return epcis["action"]
+    if event.event_type in (*ADD_TYPES, TraceEvent.Type.INSTALL):
+        return "ADD"
+    if event.event_type in (*DELETE_TYPES, TraceEvent.Type.REMOVE):
+        return "DELETE"
+    return "OBSERVE"
+
+
+def _event(event: TraceEvent, names: _Names, contexts: list) -> dict:
+    lines = list(event.lines.all())
+    kind = _event_type(event, lines)
+    out = {
+        "type": kind,
+        "eventTime": _time(event.occurred_at, event.time_zone_offset),
+        "recordTime": event.recorded_at.astimezone(UTC).isoformat(timespec="milliseconds"),
+        "eventTimeZoneOffset": event.time_zone_offset,
+        "eventID": event.event_id,
+    }
+    if kind != "TransformationEvent":
+        out["action"] = _action(event)
+    lists = defaultdict(list)
+    for line in lines:
+        epc, serial = _item_epc(line.item, names)
+        if epc is None:
+            continue
+        if line.role == EventLine.Role.PARENT:
+            out["parentID"] = epc
+            continue
+        epc_list, quantity_list = ROLE_LISTS[line.role]
+        if serial:
+            lists[epc_list].append(epc)
+        else:
+            element = {"epcClass": epc}
+            if line.quantity is not None:
+                element["quantity"] = float(line.quantity)
+                element["uom"] = line.unit
+            lists[quantity_list].append(element)
+    if kind == "ObjectEvent":
+        lists.setdefault("epcList", [])
+    out.update(lists)
+    if event.biz_step:
+        out["bizStep"] = _vocabulary(event.biz_step, CBV_BIZ_STEPS, OUR_BIZ_STEP_PREFIX)
+    if event.disposition:
+        out["disposition"] = _vocabulary(
+            event.disposition, CBV_DISPOSITIONS, OUR_DISPOSITION_PREFIX
+        )
+    location = _place(event.site, names)
+    if location:
+        out["bizLocation"] = {"id": location}
+    if event.document_number:
+        out["bizTransactionList"] = [
+            {"type": event.document_type, "bizTransaction": event.document_number}
+            if event.document_type != TraceEvent.DocumentType.OTHER
+            else {"bizTransaction": event.document_number}
+        ]
+    for name, key, party, site in (
+        ("sourceList", "source", event.source_party, event.source_site),
+        ("destinationList", "destination", event.destination_party, event.destination_site),
+    ):
+        entries = []
+        if identifier := _party(party, names):
+            entries.append({"type": "owning_party", key: identifier})
+        if identifier := _place(site, names):
+            entries.append({"type": "location", key: identifier})
+        if entries:
+            out[name] = entries
+    if kind in ("ObjectEvent", "TransformationEvent") and out.get("action", "ADD") == "ADD":
+        ilmd = {}
+        expiry = {line.item.lot.expires_on for line in lines if line.item.kind == Item.Kind.LOT}
+        if len(expiry) == 1 and None not in expiry:
+            ilmd["cbvmda:itemExpirationDate"] = expiry.pop().isoformat()
+        built_in = {
+            line.item.serialunit.lot.code if line.item.serialunit.lot_id else None
+            for line in lines
+            if line.item.kind == Item.Kind.SERIAL and line.role == EventLine.Role.SUBJECT
+        }
+        if len(built_in) == 1 and None not in built_in:
+            # The lot commissioned units were built in (their production-lot genealogy).
+            ilmd["cbvmda:lotNumber"] = built_in.pop()
+        if ilmd:
+            out["ilmd"] = ilmd
+
+    # What an import kept, as it was: it replaces what our columns could only approximate.
+    epcis = event.extra.get("epcis") or {}
+    for key, value in event.extra.items():
+        if key != "epcis":
+            out[key] = value
+    for name, values in (epcis.get("kept") or {}).items():
+        out.setdefault(name, []).extend(values)
+    for entry in epcis.get("context") or []:
+        if entry not in contexts:
+            contexts.append(entry)
+    return out
+
+
+def _events(lots, serial_units, since):
+    events = TraceEvent.objects.all()
+    if lots is not None or serial_units is not None:
+        keys = [obj.pk for obj in (*(lots or ()), *(serial_units or ()))]
+        events = events.filter(pk__in=EventLine.objects.filter(item_id__in=keys).values("event"))
+    if since is not None:
+        if not isinstance(since, datetime):
+            since = datetime.combine(since, datetime.min.time())
+        if django_timezone.is_naive(since):
+            since = django_timezone.make_aware(since)
+        events = events.filter(occurred_at__gte=since)
+    lines = EventLine.objects.select_related(
+        "item__lot__product", "item__serialunit__product", "item__serialunit__lot"
+    ).order_by("role", "pk")
+    return (
+        events.select_related(
+            "site", "source_party", "source_site", "destination_party", "destination_site"
+        )
+        .prefetch_related(Prefetch("lines", queryset=lines))
+        .order_by("occurred_at", "pk")
+    )
+
+
+def epcis_export(
+    *,
+    lots: list[Lot] | None = None,
+    serial_units: list[SerialUnit] | None = None,
+    since: datetime | None = None,
+) -> dict:
+    """An EPCIS 2.0 document of the events naming the given lots and units (all without them)."""
+    names, contexts = _Names(), []
+    event_list = [_event(event, names, contexts) for event in _events(lots, serial_units, since)]
+    document = {
+        "@context": [CONTEXT, *contexts],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": django_timezone.now().astimezone(UTC).isoformat(timespec="milliseconds"),
+        "epcisBody": {"eventList": event_list},
+    }
+    vocabularies = names.as_list()
+    if vocabularies:
+        document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": vocabularies}}
+    return document
