@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from inventory.models import Lot
 from inventory.services import Line, lot_create, serial_unit_create, shipment_create
 
 from .factories import (
@@ -251,6 +252,39 @@ def test_text_shows_the_tree_then_consignees_and_suppliers(bakery):
         "",
         "Suppliers (1):",
         f"  Mill Co (GLN {MILL_GLN}): FLOUR lot F-1",
+    ]
+
+
+def test_text_draws_branches_with_rails_where_siblings_continue(bakery):
+    user = UserFactory(username="baker")
+    bread = Lot.objects.get(code="B-1")
+    toast = lot_create(
+        product=ProductFactory(sku="CRUMBS", gtin=None),
+        code="T-1",
+        quantity=Decimal("20"),
+        inputs=[Line(bread, Decimal("5"))],
+        acting_user=user,
+    )
+    lot_create(
+        product=ProductFactory(sku="CROUTON", gtin=None),
+        code="C-1",
+        quantity=Decimal("5"),
+        inputs=[Line(toast, Decimal("5"))],
+        acting_user=user,
+    )
+
+    assert run_trace("FLOUR lot F-1").splitlines()[1:6] == [
+        "FLOUR lot F-1",
+        "└─ BREAD lot B-1",
+        "   ├─ CRUMBS lot T-1",
+        "   │  └─ CROUTON lot C-1",
+        "   └─ SANDWICH lot S-1",
+    ]
+    assert run_trace("CROUTON lot C-1", "--direction", "backward").splitlines()[1:5] == [
+        "CROUTON lot C-1",
+        "└─ CRUMBS lot T-1",
+        "   └─ BREAD lot B-1",
+        "      └─ FLOUR lot F-1",
     ]
 
 

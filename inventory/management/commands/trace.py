@@ -76,15 +76,37 @@ class Command(BaseCommand):
             f"{result.direction.capitalize()} trace: {len(result.roots)} starting item(s), "
             f"{len(result.items)} reached."
         )
-        for item, level in result.tree():
-            indent = "   " * (level - 1) + "└─ " if level else ""
-            out.write(f"{indent}{item.label}")
+        for prefix, item in _tree_lines(result.tree()):
+            out.write(f"{prefix}{item.label}")
         for title, parties in (("Consignees", result.consignees), ("Suppliers", result.suppliers)):
             out.write(f"\n{title} ({len(parties)}):")
             for traced in parties:
                 gln = f" (GLN {traced.gln})" if traced.gln else ""
                 labels = ", ".join(item.label for item in traced.items)
                 out.write(f"  {traced.name}{gln}: {labels}")
+
+
+def _tree_lines(rows):
+    """Tree rows with box-drawing prefixes: ├─ for an item with siblings below, └─ for the
+    last, and │ where an ancestor's siblings continue further down."""
+    last = []
+    later_sibling = {}
+    for _item, level in reversed(rows):
+        last.append(not later_sibling.get(level, False))
+        later_sibling[level] = True
+        for deeper in [key for key in later_sibling if key > level]:
+            del later_sibling[deeper]
+    last.reverse()
+    continues = {}  # level -> whether the item last seen at that level has siblings below
+    for (item, level), is_last in zip(rows, last, strict=True):
+        if level == 0:
+            yield "", item
+        else:
+            rails = "".join("│  " if continues.get(k) else "   " for k in range(1, level))
+            yield f"{rails}{'└─' if is_last else '├─'} ", item
+        continues[level] = not is_last
+        for deeper in [key for key in continues if key > level]:
+            del continues[deeper]
 
 
 def _queryset(objects):
