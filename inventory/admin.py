@@ -4,7 +4,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -663,13 +662,6 @@ class TraceEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
     ordering = ("-occurred_at", "-pk")
     inlines = (EventLineInline, GenealogyInline)
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related(Prefetch("lines", queryset=EventLine.objects.select_related("item")))
-        )
 
 
 @admin.register(StatusChange)
