@@ -18,11 +18,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
+from simple_history.utils import bulk_create_with_history
 
 from . import locks
 from .models import (
     EventLine,
     Genealogy,
+    Item,
     Lot,
     Party,
     Product,
@@ -32,6 +34,7 @@ from .models import (
     Site,
     StatusChange,
     TraceEvent,
+    TrackedItem,
 )
 
 # GS1 CBV business steps and dispositions recorded for each event type by default.
@@ -180,16 +183,10 @@ def _line_quantity(line: Line) -> tuple[Decimal | None, str]:
 # --- Events -----------------------------------------------------------------------------------
 
 
-@service
-def event_record(
+def _event_build(
     *,
     event_type: str,
     acting_user,
-    subjects: Iterable[Line] = (),
-    inputs: Iterable[Line] = (),
-    outputs: Iterable[Line] = (),
-    parent: SerialUnit | None = None,
-    children: Iterable[Line] = (),
     occurred_at: datetime | date | None = None,
     site: Site | None = None,
     source_party: Party | None = None,
@@ -206,14 +203,9 @@ def event_record(
     extra: dict | None = None,
     time_zone_offset: str = "",
 ) -> TraceEvent:
-    """Record one trace event with its lines; transformation inputs become genealogy.
-
-    `time_zone_offset` is where the event happened (EPCIS eventTimeZoneOffset); by default
-    the offset of the server's time zone at that moment.
-    """
     moment = _aware(occurred_at)
     default_step, default_disposition = EVENT_VOCABULARY[TraceEvent.Type(event_type)]
-    event = TraceEvent(
+    return TraceEvent(
         event_id=event_id or f"urn:uuid:{uuid.uuid4()}",
         event_type=event_type,
         occurred_at=moment,
@@ -232,9 +224,19 @@ def event_record(
         notes=notes,
         extra=extra or {},
     )
-    event.full_clean()
-    event.save()
 
+
+def _event_rows(
+    event: TraceEvent,
+    *,
+    subjects: Iterable[Line] = (),
+    inputs: Iterable[Line] = (),
+    outputs: Iterable[Line] = (),
+    parent: SerialUnit | None = None,
+    children: Iterable[Line] = (),
+) -> tuple[list[EventLine], list[Genealogy]]:
+    """The lines of a saved event, and the genealogy its transformation makes."""
+    inputs, outputs = list(inputs), list(outputs)
     lines = []
     roles = (
         (EventLine.Role.SUBJECT, subjects),
@@ -264,7 +266,6 @@ def event_record(
                 role=EventLine.Role.PARENT,
             )
         )
-    EventLine.objects.bulk_create(lines)
 
     links = []
     for source in inputs:
@@ -283,8 +284,66 @@ def event_record(
             # own ancestor.
             if target.item.pk != source.item.pk
         )
+    return lines, links
+
+
+ITEM_ROLES = ("subjects", "inputs", "outputs", "parent", "children")
+
+
+@service
+def event_record(
+    *,
+    event_type: str,
+    acting_user,
+    subjects: Iterable[Line] = (),
+    inputs: Iterable[Line] = (),
+    outputs: Iterable[Line] = (),
+    parent: SerialUnit | None = None,
+    children: Iterable[Line] = (),
+    **event_fields,
+) -> TraceEvent:
+    """Record one trace event with its lines; transformation inputs become genealogy.
+
+    `event_fields` are the event's own (see _event_build): occurred_at, site, parties,
+    document, biz_step, disposition, event_id, extra, and time_zone_offset, where the event
+    happened (EPCIS eventTimeZoneOffset; by default the server's offset at that moment).
+    """
+    event = _event_build(event_type=event_type, acting_user=acting_user, **event_fields)
+    event.full_clean()
+    event.save()
+    lines, links = _event_rows(
+        event, subjects=subjects, inputs=inputs, outputs=outputs, parent=parent, children=children
+    )
+    EventLine.objects.bulk_create(lines)
     Genealogy.objects.bulk_create(links)
     return event
+
+
+BULK_BATCH = 2000
+
+
+@service
+def events_record_many(*, events: list[dict], acting_user) -> list[TraceEvent]:
+    """Record many events at once, each given as event_record's keyword arguments.
+
+    For imports, which validate every field before: the rows are inserted in batches, not
+    validated one by one (the database's constraints still hold).
+    """
+    built, rows = [], []
+    for fields in events:
+        fields = dict(fields)
+        items = {role: fields.pop(role) for role in ITEM_ROLES if role in fields}
+        built.append(_event_build(acting_user=acting_user, **fields))
+        rows.append(items)
+    TraceEvent.objects.bulk_create(built, batch_size=BULK_BATCH)
+    lines, links = [], []
+    for event, items in zip(built, rows, strict=True):
+        event_lines, event_links = _event_rows(event, **items)
+        lines.extend(event_lines)
+        links.extend(event_links)
+    EventLine.objects.bulk_create(lines, batch_size=BULK_BATCH)
+    Genealogy.objects.bulk_create(links, batch_size=BULK_BATCH)
+    return built
 
 
 # --- Master data ------------------------------------------------------------------------------
@@ -294,6 +353,31 @@ def event_record(
 def record_create(*, instance, acting_user):
     """Validate and save a new product, party or site; the audit trail records who made it."""
     return _save(instance, acting_user=acting_user)
+
+
+@service
+def records_create_many(*, instances: list, acting_user, reason: str = "") -> list:
+    """Save many new records of one model at once, each with its audit trail row.
+
+    For imports, which validate the records before (a full_clean each would cost more than
+    the inserts); the database's constraints still hold. Lots and units get their nodes.
+    """
+    if not instances:
+        return []
+    model = type(instances[0])
+    if issubclass(model, TrackedItem):
+        nodes = Item.objects.bulk_create(
+            [Item(kind=model.item_kind) for _ in instances], batch_size=BULK_BATCH
+        )
+        for instance, node in zip(instances, nodes, strict=True):
+            instance.item = node
+    return bulk_create_with_history(
+        instances,
+        model,
+        batch_size=BULK_BATCH,
+        default_user=acting_user,
+        default_change_reason=Truncator(reason).chars(CHANGE_REASON_LENGTH) or None,
+    )
 
 
 def product_create(*, acting_user, **fields) -> Product:
@@ -505,15 +589,24 @@ def serial_unit_create(
 @service
 def production_lot_link(*, units: Iterable[SerialUnit], event: TraceEvent) -> None:
     """Link units to the lot they were built in, in the genealogy, by the event that made them."""
+    production_lots_link(links=[(unit, event) for unit in units])
+
+
+@service
+def production_lots_link(*, links: Iterable[tuple[SerialUnit, TraceEvent]]) -> None:
+    """production_lot_link for many units and events at once."""
     Genealogy.objects.bulk_create(
-        Genealogy(
-            parent_id=unit.lot_id,
-            child_id=unit.pk,
-            kind=Genealogy.Kind.PRODUCTION_LOT,
-            event=event,
-        )
-        for unit in units
-        if unit.lot_id is not None
+        (
+            Genealogy(
+                parent_id=unit.lot_id,
+                child_id=unit.pk,
+                kind=Genealogy.Kind.PRODUCTION_LOT,
+                event=event,
+            )
+            for unit, event in links
+            if unit.lot_id is not None
+        ),
+        batch_size=BULK_BATCH,
     )
 
 

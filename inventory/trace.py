@@ -264,9 +264,10 @@ def _order(item: TracedItem):
 
 def _breadth_first(nodes, incoming, roots):
     """Every reached item in breadth-first order from the roots, each with its fewest steps
-    and one shortest path. Ties go to the lowest keys, so the chosen path is stable."""
+    and one shortest path. Ties go by SKU and code, so the chosen path is the same in every
+    database that holds the same records (an exported and imported one too)."""
     outgoing = defaultdict(list)
-    for child in sorted(incoming):
+    for child in sorted(incoming, key=lambda key: _order(nodes[key])):
         for parent in incoming[child]:
             if parent in nodes:
                 outgoing[parent].append(child)

@@ -3,8 +3,11 @@
 Serial units become SGTINs and lots LGTINs (quantity elements) when biip knows the GTIN's
 company prefix length, else GS1 Digital Link URIs (https://id.gs1.org/01/…/21/… or /10/…),
 which EPCIS 2.0 accepts as EPC identifiers. Sites and parties with a GLN become SGLNs and
-PGLNs (or /414/ and /417/ links); ones without a GLN cannot be named and are left out, as
-are the lines of products without a GTIN. Our own bizStep and disposition words that GS1's
+PGLNs (or /414/ and /417/ links). Products without a GTIN and sites and parties without a GLN
+get private URNs (urn:tracewell:lot:SKU:CODE, … see parse.py), so every event is exported
+whole; the header's master data describes every product, lot, site and party named (see
+masterdata.py), so the document imports into an empty database with the same traces.
+Our own bizStep and disposition words that GS1's
 CBV lacks ("transforming", "consuming") are written as urn:tracewell:bizstep:… URNs, which
 the importer reads back as the bare word.
 What an import kept in `extra` (readPoint, bizTransactionList, possessing parties, sensor
@@ -18,16 +21,31 @@ from django.db.models import Prefetch
 from django.utils import timezone as django_timezone
 
 from ..models import EventLine, Item, Lot, SerialUnit, TraceEvent
+from . import masterdata
 from .importer import OUR_BIZ_STEP_PREFIX, OUR_DISPOSITION_PREFIX
-from .parse import location_epc, lot_epc, party_epc, serial_epc
+from .masterdata import (
+    LOCATION_VOCABULARY,
+    LOT,
+    PARTY,
+    PARTY_VOCABULARY,
+    PRODUCT,
+    PRODUCT_VOCABULARY,
+    SITE,
+)
+from .parse import (
+    DIGITAL_LINK_BASE,
+    location_epc,
+    lot_epc,
+    party_epc,
+    private_lot_epc,
+    private_party_epc,
+    private_product_class,
+    private_serial_epc,
+    private_site_epc,
+    serial_epc,
+)
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-PRODUCT_VOCABULARY = "urn:epcglobal:epcis:vtype:EPCClass"
-LOCATION_VOCABULARY = "urn:epcglobal:epcis:vtype:BusinessLocation"
-PARTY_VOCABULARY = "urn:epcglobal:epcis:vtype:Party"
-# CBV master data attributes: a product class has a short description, others a name.
-NAME_ATTRIBUTES = {PRODUCT_VOCABULARY: "urn:epcglobal:cbv:mda#descriptionShort"}
-NAME_ATTRIBUTE = "urn:epcglobal:cbv:mda#name"
 # The bizStep and disposition values of GS1's CBV 2.0 that may be written as bare words.
 CBV_BIZ_STEPS = {
     "accepting", "arriving", "assembling", "collecting", "commissioning", "consigning",
@@ -71,63 +89,96 @@ def _time(moment: datetime, offset: str) -> str:
     return moment.astimezone(zone).isoformat(timespec="milliseconds")
 
 
-class _Names:
-    """Master data for the header: the names behind the identifiers the events use."""
+class _MasterData:
+    """The header: what the document says of the products, lots, sites and parties it names."""
 
     def __init__(self):
         self.vocabularies = defaultdict(dict)
 
-    def add(self, kind: str, identifier: str, name: str):
-        self.vocabularies[kind].setdefault(identifier, name)
+    def _add(self, vocabulary: str, identifier: str, build) -> str:
+        elements = self.vocabularies[vocabulary]
+        if identifier not in elements:
+            elements[identifier] = None  # described below; a reference back ends here
+            elements[identifier] = build()
+        return identifier
+
+    def product(self, product) -> str:
+        if product.gtin:
+            identifier = f"{DIGITAL_LINK_BASE}/01/{product.gtin}"
+        else:
+            identifier = private_product_class(product.sku)
+        return self._add(
+            PRODUCT_VOCABULARY, identifier, lambda: masterdata.attributes(PRODUCT, product)
+        )
+
+    def lot(self, lot, identifier: str) -> str:
+        def build():
+            attributes = masterdata.attributes(LOT, lot)
+            if lot.supplier_id:
+                supplier = self.party(lot.supplier)
+                attributes.append({"id": masterdata.LOT_SUPPLIER, "attribute": supplier})
+            if lot.site_id:
+                site = self.site(lot.site)
+                attributes.append({"id": masterdata.LOT_SITE, "attribute": site})
+            return attributes
+
+        return self._add(PRODUCT_VOCABULARY, identifier, build)
+
+    def site(self, site) -> str:
+        identifier = location_epc(site.gln) if site.gln else private_site_epc(site.code)
+
+        def build():
+            attributes = masterdata.attributes(SITE, site)
+            owner = self.party(site.party)
+            return [*attributes, {"id": masterdata.SITE_OWNER, "attribute": owner}]
+
+        return self._add(LOCATION_VOCABULARY, identifier, build)
+
+    def party(self, party) -> str:
+        identifier = party_epc(party.gln) if party.gln else private_party_epc(party.name)
+        return self._add(
+            PARTY_VOCABULARY,
+            identifier,
+            lambda: [*masterdata.attributes(PARTY, party), *masterdata.party_roles(party)],
+        )
 
     def as_list(self) -> list[dict]:
         return [
             {
                 "type": kind,
                 "vocabularyElementList": [
-                    {
-                        "id": identifier,
-                        "attributes": [
-                            {"id": NAME_ATTRIBUTES.get(kind, NAME_ATTRIBUTE), "attribute": name}
-                        ],
-                    }
-                    for identifier, name in sorted(elements.items())
+                    {"id": identifier, "attributes": attributes}
+                    for identifier, attributes in sorted(elements.items())
+                    if attributes
                 ],
             }
             for kind, elements in sorted(self.vocabularies.items())
         ]
 
 
-def _item_epc(item, names: _Names) -> tuple[str | None, bool]:
-    """The EPC of a lot or unit and whether it is a serial unit; None without a GTIN."""
+def _item_epc(item, master: _MasterData) -> tuple[str, bool]:
+    """The EPC of a lot or unit, and whether it is a serial unit."""
     tracked = item.tracked
-    gtin = tracked.product.gtin
-    if not gtin:
-        return None, False
-    names.add(
-        "urn:epcglobal:epcis:vtype:EPCClass",
-        f"https://id.gs1.org/01/{gtin}",
-        str(tracked.product.name),
-    )
+    product = tracked.product
+    master.product(product)
     if isinstance(tracked, SerialUnit):
-        return serial_epc(gtin, tracked.serial), True
-    return lot_epc(gtin, tracked.code), False
+        if product.gtin:
+            return serial_epc(product.gtin, tracked.serial), True
+        return private_serial_epc(product.sku, tracked.serial), True
+    identifier = (
+        lot_epc(product.gtin, tracked.code)
+        if product.gtin
+        else private_lot_epc(product.sku, tracked.code)
+    )
+    return master.lot(tracked, identifier), False
 
 
-def _place(site, names: _Names) -> str | None:
-    if site is None or not site.gln:
-        return None
-    identifier = location_epc(site.gln)
-    names.add(LOCATION_VOCABULARY, identifier, site.name)
-    return identifier
+def _place(site, master: _MasterData) -> str | None:
+    return None if site is None else master.site(site)
 
 
-def _party(party, names: _Names) -> str | None:
-    if party is None or not party.gln:
-        return None
-    identifier = party_epc(party.gln)
-    names.add(PARTY_VOCABULARY, identifier, party.name)
-    return identifier
+def _party(party, master: _MasterData) -> str | None:
+    return None if party is None else master.party(party)
 
 
 def _event_type(event: TraceEvent, lines: list[EventLine]) -> str:
@@ -152,7 +203,7 @@ def _action(event: TraceEvent) -> str:
     return "OBSERVE"
 
 
-def _event(event: TraceEvent, names: _Names, contexts: list) -> dict:
+def _event(event: TraceEvent, names: _MasterData, contexts: list) -> dict:
     lines = list(event.lines.all())
     kind = _event_type(event, lines)
     out = {
@@ -167,8 +218,6 @@ def _event(event: TraceEvent, names: _Names, contexts: list) -> dict:
     lists = defaultdict(list)
     for line in lines:
         epc, serial = _item_epc(line.item, names)
-        if epc is None:
-            continue
         if line.role == EventLine.Role.PARENT:
             out["parentID"] = epc
             continue
@@ -212,13 +261,16 @@ def _event(event: TraceEvent, names: _Names, contexts: list) -> dict:
             out[name] = entries
     if kind in ("ObjectEvent", "TransformationEvent") and out.get("action", "ADD") == "ADD":
         ilmd = {}
-        expiry = {line.item.lot.expires_on for line in lines if line.item.kind == Item.Kind.LOT}
+        made = [
+            line for line in lines if line.role in (EventLine.Role.SUBJECT, EventLine.Role.OUTPUT)
+        ]
+        expiry = {line.item.lot.expires_on for line in made if line.item.kind == Item.Kind.LOT}
         if len(expiry) == 1 and None not in expiry:
             ilmd["cbvmda:itemExpirationDate"] = expiry.pop().isoformat()
         built_in = {
             line.item.serialunit.lot.code if line.item.serialunit.lot_id else None
-            for line in lines
-            if line.item.kind == Item.Kind.SERIAL and line.role == EventLine.Role.SUBJECT
+            for line in made
+            if line.item.kind == Item.Kind.SERIAL
         }
         if len(built_in) == 1 and None not in built_in:
             # The lot commissioned units were built in (their production-lot genealogy).
@@ -251,11 +303,19 @@ def _events(lots, serial_units, since):
             since = django_timezone.make_aware(since)
         events = events.filter(occurred_at__gte=since)
     lines = EventLine.objects.select_related(
-        "item__lot__product", "item__serialunit__product", "item__serialunit__lot"
+        "item__lot__product",
+        "item__lot__supplier",
+        "item__lot__site__party",
+        "item__serialunit__product",
+        "item__serialunit__lot",
     ).order_by("role", "pk")
     return (
         events.select_related(
-            "site", "source_party", "source_site", "destination_party", "destination_site"
+            "site__party",
+            "source_party",
+            "source_site__party",
+            "destination_party",
+            "destination_site__party",
         )
         .prefetch_related(Prefetch("lines", queryset=lines))
         .order_by("occurred_at", "pk")
@@ -269,7 +329,7 @@ def epcis_export(
     since: datetime | None = None,
 ) -> dict:
     """An EPCIS 2.0 document of the events naming the given lots and units (all without them)."""
-    names, contexts = _Names(), []
+    names, contexts = _MasterData(), []
     event_list = [_event(event, names, contexts) for event in _events(lots, serial_units, since)]
     document = {
         "@context": [CONTEXT, *contexts],

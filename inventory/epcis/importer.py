@@ -17,24 +17,26 @@ extensions, …) is kept in the event's `extra`, verbatim, and exported again.
 import hashlib
 import json
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
 from ..models import Lot, Party, Product, SerialUnit, Site, TraceEvent, Unit
 from ..services import (
     Line,
-    event_record,
-    production_lot_link,
-    record_create,
+    events_record_many,
+    production_lots_link,
     record_update,
+    records_create_many,
     serial_units_install,
     serial_units_remove,
 )
-from .parse import GS1_CHARACTERS, Epc, EpcError, Kind, gtin_of_class, parse_epc
+from . import masterdata
+from .parse import GS1_CHARACTERS, Epc, EpcError, Kind, parse_epc
 
 SUPPORTED_TYPES = ("ObjectEvent", "AggregationEvent", "TransformationEvent")
 UNSUPPORTED_TYPE = (
@@ -62,7 +64,6 @@ CBV_PREFIXES = (
 OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
 EXPIRY_KEYS = ("itemExpirationDate", "bestBeforeDate")
 LOT_NUMBER_KEY = "lotNumber"  # cbvmda:lotNumber: the lot commissioned serials were built in
-NAME_ATTRIBUTES = ("name", "descriptionShort", "tradeItemDescription", "regulatedProductName")
 
 # Fields an event's columns and lines hold; everything else is kept in `extra` verbatim
 # (readPoint, bizLocation, source and destination lists, bizTransactionList and ilmd too:
@@ -131,7 +132,7 @@ class _Ref:
 
     @property
     def key(self):
-        return (self.epc.kind, self.epc.gtin, self.epc.code)
+        return (self.epc.kind, self.epc.product_key, self.epc.code)
 
 
 @dataclass
@@ -184,39 +185,6 @@ def _event_list(document) -> list:
     if not isinstance(events, list):
         raise ValidationError(["document: epcisBody has no eventList"], code="epcis")
     return events
-
-
-def _master_data_names(document) -> dict[tuple[str, str], str]:
-    """Names from the header's master data, by ("gtin", GTIN) or ("gln", GLN)."""
-    names = {}
-    header = document.get("epcisHeader") or {}
-    vocabularies = (header.get("epcisMasterData") or {}).get("vocabularyList") or []
-    for vocabulary in vocabularies:
-        for element in (vocabulary or {}).get("vocabularyElementList") or []:
-            identifier = str((element or {}).get("id") or "")
-            name = next(
-                (
-                    str(attribute.get("attribute")).strip()
-                    for attribute in element.get("attributes") or []
-                    if isinstance(attribute, dict)
-                    and re.split(r"[#/:]", str(attribute.get("id") or ""))[-1] in NAME_ATTRIBUTES
-                    and attribute.get("attribute")
-                ),
-                None,
-            )
-            if not name:
-                continue
-            gtin = gtin_of_class(identifier)
-            if gtin:
-                names[("gtin", gtin)] = name[:200]
-                continue
-            try:
-                epc = parse_epc(identifier)
-            except EpcError:
-                continue
-            if epc.gln:
-                names[("gln", epc.gln)] = name[:200]
-    return names
 
 
 def _content_id(event: dict) -> str:
@@ -342,8 +310,10 @@ class _Reader:
             epc = self.epc(f"{name}[{position}].{key}", element.get(key))
             if epc is None:
                 continue
-            if kind == "owning_party" and epc.kind in (Kind.PARTY, Kind.LOCATION) and not party:
+            if kind == "owning_party" and not party and epc.kind == Kind.PARTY:
                 party = epc
+            elif kind == "owning_party" and not party and epc.kind == Kind.LOCATION and epc.gln:
+                party = Epc(epc.text, Kind.PARTY, gln=epc.gln)  # a party named by its SGLN
             elif kind == "location" and epc.kind == Kind.LOCATION and not site:
                 site = epc
         return party, site
@@ -372,10 +342,15 @@ class _Reader:
         if not GS1_CHARACTERS.match(code):
             self.error(f"ilmd.{key}", f"{code!r} is not a lot code (GS1 AI 10)")
             return []
-        gtins = dict.fromkeys(ref.epc.gtin for ref in subjects if ref.epc.kind == Kind.SERIAL)
+        products = dict.fromkeys(
+            (ref.epc.gtin, ref.epc.sku) for ref in subjects if ref.epc.kind == Kind.SERIAL
+        )
         return [
-            _Ref(Epc(f"{gtin} lot {code}", Kind.LOT, gtin=gtin, code=code), f"ilmd.{key}")
-            for gtin in gtins
+            _Ref(
+                Epc(f"{gtin or sku} lot {code}", Kind.LOT, gtin=gtin, sku=sku, code=code),
+                f"ilmd.{key}",
+            )
+            for gtin, sku in products
         ]
 
     def read(self) -> _Event | None:
@@ -447,11 +422,11 @@ class _Reader:
                 document_type = short if short in DOCUMENT_TYPES else TraceEvent.DocumentType.OTHER
                 document_number = number
         expires_on = self.expiry()
-        production_lots = (
-            self.production_lots(roles["subjects"])
-            if kind == "ObjectEvent" and action == "ADD"
-            else []
-        )
+        production_lots = []
+        if kind == "ObjectEvent" and action == "ADD":
+            production_lots = self.production_lots(roles["subjects"])
+        elif kind == "TransformationEvent":
+            production_lots = self.production_lots(roles["outputs"])  # units built of inputs
 
         extra = {key: value for key, value in raw.items() if key not in MODELLED_FIELDS}
         if kind == "AggregationEvent" and raw.get("parentID") is not None and parent is None:
@@ -493,55 +468,143 @@ class _Reader:
         )
 
 
-class _Objects:
-    """The products, lots, units, parties and sites a document names, looked up in batches."""
+IMPORT_REASON = "EPCIS import"
+LOOKUP_CHUNK = 500  # identifiers per IN (...) lookup; SQLite limits a statement's parameters
+HEADER = "epcisHeader, {identifier}"
 
-    def __init__(self, events: list[_Event], names: dict, acting_user):
-        self.names = names
+
+def _chunks(values) -> list[list]:
+    values = list(values)
+    return [values[start : start + LOOKUP_CHUNK] for start in range(0, len(values), LOOKUP_CHUNK)]
+
+
+class _Objects:
+    """The products, lots, units, parties and sites a document names.
+
+    Those we have are found in a few queries per kind; the others are built from their
+    identifiers and the header's master data (see masterdata.py), checked, and saved in bulk
+    with their audit trail before any event is written.
+    """
+
+    def __init__(self, events: list[_Event], master: masterdata.MasterData, acting_user):
+        self.master = master
         self.acting_user = acting_user
-        self.created = dict.fromkeys(("products", "lots", "serial_units", "parties", "sites"), 0)
+        self.errors: list[str] = []
+        self.pending = {kind: [] for kind in CREATED_KINDS}
         refs = [
             *(ref for event in events for refs in event.roles.values() for ref in refs),
             *(_Ref(event.parent, "parentID") for event in events if event.parent),
             *(ref for event in events for ref in event.production_lots),
         ]
-        gtins = {ref.epc.gtin for ref in refs}
-        self.products = {p.gtin: p for p in Product.objects.filter(gtin__in=gtins)}
-        self.serial_gtins = {ref.epc.gtin for ref in refs if ref.epc.kind == Kind.SERIAL}
-        lot_codes = {ref.epc.code for ref in refs if ref.epc.kind == Kind.LOT}
-        serials = {ref.epc.code for ref in refs if ref.epc.kind == Kind.SERIAL}
-        self.lots = {
-            (lot.product.gtin, lot.code): lot
-            for lot in Lot.objects.filter(product__gtin__in=gtins, code__in=lot_codes)
-            .select_related("product")
-            .order_by()
-        }
-        self.units = {
-            (unit.product.gtin, unit.serial): unit
-            for unit in SerialUnit.objects.filter(product__gtin__in=gtins, serial__in=serials)
-            .select_related("product")
-            .order_by()
-        }
-        glns = {
-            epc.gln
-            for event in events
-            for epc in (
-                event.location,
-                event.source_party,
-                event.source_site,
-                event.destination_party,
-                event.destination_site,
-            )
-            if epc is not None
-        }
-        self.parties = {p.gln: p for p in Party.objects.filter(gln__in=glns)}
-        self.sites = {s.gln: s for s in Site.objects.filter(gln__in=glns)}
-        self._owner = None
-        self.new_units = set()  # created here, so their production lot is ours to link
+        self.serial_products = {ref.epc.product_key for ref in refs if ref.epc.kind == Kind.SERIAL}
         self._first_quantity = {}
         for ref in refs:
             if ref.quantity is not None:
                 self._first_quantity.setdefault(ref.key, (ref.quantity, ref.unit))
+        self._find_products({ref.epc.product_key for ref in refs})
+        self._find_items(refs)
+        references = [
+            *(d.references.get("owner") for d in master.sites.values()),
+            *(
+                d.references.get(name)
+                for d in master.lots.values()
+                for name in ("supplier", "site")
+            ),
+        ]
+        places = [
+            *(
+                epc
+                for event in events
+                for epc in (
+                    event.location,
+                    event.source_party,
+                    event.source_site,
+                    event.destination_party,
+                    event.destination_site,
+                )
+                if epc is not None
+            ),
+            *(epc for text in references if text and (epc := self._parse_quietly(text))),
+        ]
+        self._find_places(places)
+        self._owner = None
+        self.new_units = set()  # created here, so their production lot is ours to link
+        # A restored database takes its own company from the document; a partner's document
+        # does not make the partner "internal" in a database that already knows its own.
+        self.trust_internal = not Party.objects.filter(is_internal=True).exists()
+
+    # --- Lookups ----------------------------------------------------------------------------
+
+    def _find_products(self, keys: set[tuple]):
+        gtins = [value for kind, value in keys if kind == "gtin"]
+        skus = {value for kind, value in keys if kind == "sku"}
+        wanted = skus | {
+            d.values["sku"] for key, d in self.master.products.items() if d.values.get("sku")
+        }
+        self.products, self.taken_skus = {}, set()
+        for chunk in _chunks(gtins):
+            for product in Product.objects.filter(gtin__in=chunk):
+                self.products[("gtin", product.gtin)] = product
+                self.taken_skus.add(product.sku)
+        for chunk in _chunks(wanted):
+            for product in Product.objects.filter(sku__in=chunk):
+                self.taken_skus.add(product.sku)
+                if product.sku in skus:
+                    self.products[("sku", product.sku)] = product
+
+    def _find_items(self, refs: list[_Ref]):
+        keys_of = defaultdict(set)  # product pk → the keys documents name it by
+        for key, product in self.products.items():
+            keys_of[product.pk].add(key)
+        self.lots, self.units = {}, {}
+        for model, kind, found, code_field in (
+            (Lot, Kind.LOT, self.lots, "code"),
+            (SerialUnit, Kind.SERIAL, self.units, "serial"),
+        ):
+            codes = {
+                ref.epc.code
+                for ref in refs
+                if ref.epc.kind == kind and ref.epc.product_key in self.products
+            }
+            for chunk in _chunks(codes):
+                records = model.objects.filter(
+                    product_id__in=list(keys_of), **{f"{code_field}__in": chunk}
+                ).order_by()
+                for record in records:
+                    for key in keys_of[record.product_id]:
+                        record.product = self.products[key]
+                        found[(key, getattr(record, code_field))] = record
+
+    def _find_places(self, places: list[Epc]):
+        glns = {epc.gln for epc in places if epc.gln}
+        party_names = {epc.name for epc in places if epc.kind == Kind.PARTY and epc.name}
+        site_codes = {epc.name for epc in places if epc.kind == Kind.LOCATION and epc.name}
+        wanted_codes = site_codes | {
+            d.values["code"] for d in self.master.sites.values() if d.values.get("code")
+        }
+        self.parties, self.sites, self.taken_codes = {}, {}, set()
+        for chunk in _chunks(glns):
+            for party in Party.objects.filter(gln__in=chunk):
+                self.parties[("gln", party.gln)] = party
+            for site in Site.objects.filter(gln__in=chunk):
+                self.sites[("gln", site.gln)] = site
+        for chunk in _chunks(party_names):
+            for party in Party.objects.filter(gln__isnull=True, name__in=chunk).order_by("-pk"):
+                self.parties[("private", party.name)] = party  # the oldest of namesakes
+        for chunk in _chunks(wanted_codes):
+            for site in Site.objects.filter(code__in=chunk):
+                self.taken_codes.add(site.code)
+                if site.code in site_codes:
+                    self.sites[("private", site.code)] = site
+
+    @staticmethod
+    def _parse_quietly(text: str) -> Epc | None:
+        try:
+            return parse_epc(text)
+        except EpcError:
+            return None
+
+    # --- Tracking ---------------------------------------------------------------------------
 
     def check_tracking(self, events: list[_Event]) -> list[str]:
         """Serials of products tracked by lot cannot be imported.
@@ -555,7 +618,8 @@ class _Objects:
             if event.parent:
                 refs.append(_Ref(event.parent, "parentID"))
             for ref in refs:
-                product = self.products.get(ref.epc.gtin)
+                key = ref.epc.product_key
+                product = self.products.get(key)
                 if (
                     ref.epc.kind != Kind.SERIAL
                     or product is None
@@ -563,12 +627,15 @@ class _Objects:
                 ):
                     continue
                 if product.needs_review:
-                    self.products[product.gtin] = record_update(
+                    updated = record_update(
                         instance=product,
                         tracking=Product.Tracking.SERIAL,
                         acting_user=self.acting_user,
                         reason="EPCIS import names serial units of it",
                     )
+                    for other, known in self.products.items():
+                        if known.pk == updated.pk:
+                            self.products[other] = updated
                 else:
                     errors.append(
                         f"event {event.index}, {ref.field}: {ref.epc.text} names a serial unit "
@@ -576,115 +643,262 @@ class _Objects:
                     )
         return errors
 
-    def _create(self, instance, kind):
-        record_create(instance=instance, acting_user=self.acting_user)
-        self.created[kind] += 1
-        return instance
+    # --- Building what is missing -----------------------------------------------------------
 
-    def product(self, gtin: str, unit: str = "") -> Product:
-        if gtin not in self.products:
-            tracking = (
-                Product.Tracking.SERIAL if gtin in self.serial_gtins else Product.Tracking.LOT
+    def _check(self, record, identifier: str, exclude=()):
+        """Check a record built from a document; its errors name the identifier and field."""
+        try:
+            record.full_clean(
+                exclude=list(exclude), validate_unique=False, validate_constraints=False
             )
-            self.products[gtin] = self._create(
-                Product(
-                    sku=gtin,
-                    gtin=gtin,
-                    name=self.names.get(("gtin", gtin), f"GTIN {gtin}"),
-                    tracking=tracking,
-                    unit=unit or Unit.EACH,
-                    needs_review=True,
-                ),
-                "products",
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                where = HEADER.format(identifier=identifier)
+                if name != NON_FIELD_ERRORS:
+                    where = f"{where}, {name}"
+                self.errors.extend(f"{where}: {message}" for message in messages)
+
+    def _pending(self, kind: str, record):
+        self.pending[kind].append(record)
+        return record
+
+    def _number(self, described, name: str) -> int | None:
+        value = described.values.get(name) if described else None
+        if not value:
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            number = -1
+        if number < 0:
+            self.errors.append(
+                f"{HEADER.format(identifier=described.identifier)}, {name}: "
+                f"{value!r} is not a whole number of zero or more"
             )
-        return self.products[gtin]
+            return None
+        return number
+
+    def _date(self, described, name: str) -> date | None:
+        value = described.values.get(name) if described else None
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            self.errors.append(
+                f"{HEADER.format(identifier=described.identifier)}, {name}: "
+                f"{value!r} is not a date (YYYY-MM-DD)"
+            )
+            return None
+
+    def product(self, key: tuple, unit: str = "") -> Product:
+        if key in self.products:
+            return self.products[key]
+        kind, value = key
+        described = self.master.products.get(key)
+        values = described.values if described else {}
+        sku = value
+        if kind == "gtin":
+            wanted = values.get("sku")
+            sku = wanted if wanted and wanted not in self.taken_skus else value
+        self.taken_skus.add(sku)
+        tracking = values.get("tracking")
+        if key in self.serial_products:
+            tracking = Product.Tracking.SERIAL
+        elif tracking not in Product.Tracking.values:
+            tracking = Product.Tracking.LOT
+        if values.get("unit") in Unit.values:
+            unit = values["unit"]
+        product = Product(
+            sku=sku,
+            gtin=value if kind == "gtin" else None,
+            name=values.get("name", "")[:200] or (f"GTIN {value}" if kind == "gtin" else value),
+            tracking=tracking,
+            unit=unit or Unit.EACH,
+            shelf_life_days=self._number(described, "shelf_life_days"),
+            warranty_months=self._number(described, "warranty_months"),
+            on_food_traceability_list=values.get("on_food_traceability_list") == "true",
+            needs_review=True,
+        )
+        identifier = described.identifier if described else f"product {value}"
+        self._check(product, identifier)
+        self.products[key] = self._pending("products", product)
+        return product
 
     def item(self, ref: _Ref, event: _Event) -> Lot | SerialUnit:
         epc = ref.epc
+        key = (epc.product_key, epc.code)
         if epc.kind == Kind.SERIAL:
-            key = (epc.gtin, epc.code)
             if key not in self.units:
                 lot = next(
                     (
                         self.item(lot, event)
                         for lot in event.production_lots
-                        if lot.epc.gtin == epc.gtin
+                        if lot.epc.product_key == epc.product_key
                     ),
                     None,
                 )
-                self.units[key] = self._create(
+                self.units[key] = self._pending(
+                    "serial_units",
                     SerialUnit(
-                        product=self.product(epc.gtin),
+                        product=self.product(epc.product_key),
                         serial=epc.code,
                         lot=lot,
                         produced_on=event.produced_on,
                     ),
-                    "serial_units",
                 )
-                self.new_units.add(key)
+                self.new_units.add(id(self.units[key]))
             return self.units[key]
-        key = (epc.gtin, epc.code)
         if key not in self.lots:
-            quantity, unit = self._first_quantity.get(ref.key, (Decimal(0), ""))
-            product = self.product(epc.gtin, unit)
-            lot = Lot(
-                product=product,
-                code=epc.code,
-                quantity=quantity,
-                unit=unit or product.unit,
-                produced_on=event.produced_on,
-                expires_on=event.expires_on,
-                site=self.site(event.location),
-                # A lot first seen arriving came from the sender.
-                supplier=(
-                    self.party(event.source_party)
-                    if event.event_type == TraceEvent.Type.RECEIVE
-                    else None
-                ),
-            )
-            self.lots[key] = self._create(lot, "lots")
+            self.lots[key] = self._pending("lots", self._lot(ref, event))
         return self.lots[key]
+
+    def _lot(self, ref: _Ref, event: _Event) -> Lot:
+        epc = ref.epc
+        described = self.master.lots.get((epc.product_key, epc.code))
+        references = described.references if described else {}
+        quantity, unit = self._first_quantity.get(ref.key, (Decimal(0), ""))
+        product = self.product(epc.product_key, unit)
+        produced_on = self._date(described, "produced_on") or event.produced_on
+        expires_on = (
+            self._date(described, "expires_on")
+            or event.expires_on
+            or product.expiry_for(produced_on)
+        )
+        where = f"event {event.index}, {ref.field}"
+        if expires_on and produced_on and expires_on < produced_on:
+            self.errors.append(
+                f"{where}: lot {epc.code} would expire on {expires_on}, before it was "
+                f"produced on {produced_on}"
+            )
+        site = self.site(self._reference(references.get("site"), described, Kind.LOCATION))
+        supplier = self.party(self._reference(references.get("supplier"), described, Kind.PARTY))
+        if site is None:
+            site = self.site(event.location)
+        if supplier is None and event.event_type == TraceEvent.Type.RECEIVE:
+            supplier = self.party(
+                event.source_party
+            )  # a lot first seen arriving came from the sender
+        supplier_lot_code = (described.values.get("supplier_lot_code") if described else "") or ""
+        if len(supplier_lot_code) > 64:
+            self.errors.append(
+                f"{HEADER.format(identifier=described.identifier)}, supplier_lot_code: "
+                "is longer than 64 characters"
+            )
+        return Lot(
+            product=product,
+            code=epc.code,
+            quantity=quantity,
+            unit=unit or product.unit,
+            produced_on=produced_on,
+            expires_on=expires_on,
+            site=site,
+            supplier=supplier,
+            supplier_lot_code=supplier_lot_code,
+        )
+
+    def _reference(self, text: str | None, described, kind: Kind) -> Epc | None:
+        """A site or party the header names by identifier (a site's owner, a lot's supplier)."""
+        if not text:
+            return None
+        epc = self._parse_quietly(text)
+        if epc is not None and epc.kind == Kind.LOCATION and kind == Kind.PARTY and epc.gln:
+            epc = Epc(epc.text, Kind.PARTY, gln=epc.gln)
+        if epc is None or epc.kind != kind:
+            what = "party" if kind == Kind.PARTY else "location"
+            self.errors.append(
+                f"{HEADER.format(identifier=described.identifier)}: {text!r} is not a {what} "
+                "identifier"
+            )
+            return None
+        return epc
 
     def party(self, epc: Epc | None) -> Party | None:
         if epc is None:
             return None
-        if epc.gln not in self.parties:
-            self.parties[epc.gln] = self._create(
-                Party(
-                    name=self.names.get(("gln", epc.gln), f"GLN {epc.gln}"),
-                    gln=epc.gln,
-                    needs_review=True,
-                ),
-                "parties",
-            )
-        return self.parties[epc.gln]
+        key = epc.place_key
+        if key in self.parties:
+            return self.parties[key]
+        described = self.master.party(key)
+        values = described.values if described else {}
+        party = Party(
+            # A party without a GLN is known by its name, so the name cannot differ from it.
+            name=epc.name or values.get("name", "")[:200] or f"GLN {epc.gln}",
+            gln=epc.gln,
+            needs_review=True,
+            **{name: values[name][:200] for name in PARTY_DETAILS if values.get(name)},
+        )
+        for role in values.get("roles", "").split():
+            if role in masterdata.ROLE_FIELDS and (role != "internal" or self.trust_internal):
+                setattr(party, masterdata.ROLE_FIELDS[role], True)
+        self._check(party, described.identifier if described else epc.text)
+        self.parties[key] = self._pending("parties", party)
+        return party
 
     def owner(self) -> Party:
         if self._owner is None:
             self._owner = Party.objects.filter(
                 name=UNKNOWN_OWNER, gln__isnull=True, needs_review=True
-            ).first() or self._create(Party(name=UNKNOWN_OWNER, needs_review=True), "parties")
+            ).first() or self._pending("parties", Party(name=UNKNOWN_OWNER, needs_review=True))
         return self._owner
 
     def site(self, epc: Epc | None) -> Site | None:
         if epc is None:
             return None
-        if epc.gln not in self.sites:
-            self.sites[epc.gln] = self._create(
-                Site(
-                    code=f"gln-{epc.gln}",
-                    name=self.names.get(("gln", epc.gln), f"GLN {epc.gln}"),
-                    kind=Site.Kind.OTHER,
-                    gln=epc.gln,
-                    # The owner of a site known only by its GLN is for a person to fill in.
-                    party=self.parties.get(epc.gln) or self.owner(),
-                ),
-                "sites",
+        key = epc.place_key
+        if key in self.sites:
+            return self.sites[key]
+        described = self.master.site(key)
+        values = described.values if described else {}
+        owner = None
+        if described and described.references.get("owner"):
+            owner = self.party(
+                self._reference(described.references["owner"], described, Kind.PARTY)
             )
-        return self.sites[epc.gln]
+        if epc.gln:
+            wanted = values.get("code")
+            code = wanted if wanted and wanted not in self.taken_codes else f"gln-{epc.gln}"
+        else:
+            code = epc.name
+        self.taken_codes.add(code)
+        site = Site(
+            code=code,
+            name=values.get("name", "")[:200] or (f"GLN {epc.gln}" if epc.gln else epc.name),
+            kind=values["kind"] if values.get("kind") in Site.Kind.values else Site.Kind.OTHER,
+            gln=epc.gln,
+            # The owner of a site known only by its GLN is for a person to fill in.
+            party=owner or self.parties.get(("gln", epc.gln)) or self.owner(),
+            **{name: values[name][:200] for name in SITE_DETAILS if values.get(name)},
+        )
+        self._check(site, described.identifier if described else epc.text, exclude=["party"])
+        self.sites[key] = self._pending("sites", site)
+        return site
+
+    def save(self) -> dict[str, int]:
+        """Save what was built, in the order their references need; the counts per kind."""
+        for kind in CREATED_KINDS:
+            records_create_many(
+                instances=self.pending[kind], acting_user=self.acting_user, reason=IMPORT_REASON
+            )
+        return {kind: len(records) for kind, records in self.pending.items()}
 
 
-def _write(event: _Event, objects: _Objects, acting_user) -> TraceEvent:
+PARTY_DETAILS = (
+    "contact_name",
+    "email",
+    "phone",
+    "street",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+)
+SITE_DETAILS = ("street", "city", "region", "postal_code", "country")
+CREATED_KINDS = ("parties", "sites", "products", "lots", "serial_units")  # in saving order
+
+
+def _plan(event: _Event, objects: _Objects) -> dict:
+    """What to record for an event: the services' arguments, with unsaved records in them."""
     lines = {
         role: [
             Line(objects.item(ref, event), ref.quantity, ref.unit)
@@ -709,39 +923,73 @@ def _write(event: _Event, objects: _Objects, acting_user) -> TraceEvent:
         "destination_site": objects.site(event.destination_site),
     }
     site = objects.site(event.location)
+    parent = objects.item(_Ref(event.parent, "parentID"), event) if event.parent else None
     if event.install or event.remove:
-        assembly = objects.item(_Ref(event.parent, "parentID"), event)
-        components = [line.item for line in lines["children"]]
+        if site is not None:
+            fields["site"] = site  # the document says where; else the assembly's site
+        return {"assembly": parent, "children": lines["children"], "fields": fields}
+    return {
+        "fields": {
+            "event_type": event.event_type,
+            "parent": parent,
+            "site": site,
+            **lines,
+            **fields,
+        },
+        "production_units": [
+            line.item
+            for line in (*lines["subjects"], *lines["outputs"])
+            if event.production_lots and id(line.item) in objects.new_units
+        ],
+    }
+
+
+def _write(events: list[_Event], plans: list[dict], acting_user) -> list[TraceEvent]:
+    """Record the planned events in document order: runs of plain events in bulk, each
+    installation or removal through its service (it checks the assembly's state then)."""
+    recorded, batch = [], []
+
+    def flush():
+        if not batch:
+            return
+        made = events_record_many(
+            events=[plan["fields"] for _, plan in batch], acting_user=acting_user
+        )
+        production_lots_link(
+            links=[
+                (unit, event)
+                for (_, plan), event in zip(batch, made, strict=True)
+                for unit in plan["production_units"]
+            ]
+        )
+        recorded.extend(made)
+        batch.clear()
+
+    for event, plan in zip(events, plans, strict=True):
+        if not (event.install or event.remove):
+            batch.append((event, plan))
+            continue
+        flush()
+        assembly, fields = plan["assembly"], plan["fields"]
+        components = [line.item for line in plan["children"]]
         if event.remove and not components:
             components = list(assembly.components.all())
         service = serial_units_install if event.install else serial_units_remove
-        if site is not None:
-            fields["site"] = site  # the document says where; else the assembly's site
-        return service(
-            components=components,
-            assembly=assembly,
-            acting_user=acting_user,
-            occurred_at=fields.pop("occurred_at"),
-            event_fields=fields,
-        )
-    parent = objects.item(_Ref(event.parent, "parentID"), event) if event.parent else None
-    recorded = event_record(
-        event_type=event.event_type,
-        acting_user=acting_user,
-        parent=parent,
-        site=site,
-        **lines,
-        **fields,
-    )
-    if event.production_lots:
-        production_lot_link(
-            units=[
-                line.item
-                for line in lines["subjects"]
-                if (line.item.product.gtin, getattr(line.item, "serial", None)) in objects.new_units
-            ],
-            event=recorded,
-        )
+        try:
+            recorded.append(
+                service(
+                    components=components,
+                    assembly=assembly,
+                    acting_user=acting_user,
+                    occurred_at=fields.pop("occurred_at"),
+                    event_fields=fields,
+                )
+            )
+        except ValidationError as exc:
+            raise ValidationError(
+                [f"event {event.index}: {message}" for message in exc.messages], code="epcis"
+            ) from exc
+    flush()
     return recorded
 
 
@@ -759,11 +1007,11 @@ def epcis_import(*, document: dict, acting_user) -> ImportResult:
     if errors:
         raise ValidationError(errors, code="epcis")
 
-    stored = set(
-        TraceEvent.objects.filter(event_id__in=[e.event_id for e in events]).values_list(
-            "event_id", flat=True
+    stored = set()
+    for chunk in _chunks(event.event_id for event in events):
+        stored.update(
+            TraceEvent.objects.filter(event_id__in=chunk).values_list("event_id", flat=True)
         )
-    )
     result = ImportResult()
     new_events = []
     for event in events:
@@ -773,22 +1021,17 @@ def epcis_import(*, document: dict, acting_user) -> ImportResult:
             seen.add(event.event_id)
             new_events.append(event)
 
-    names = _master_data_names(document)
     with transaction.atomic():
-        objects = _Objects(new_events, names, acting_user)
+        objects = _Objects(new_events, masterdata.read(document), acting_user)
         tracking_errors = objects.check_tracking(new_events)
         if tracking_errors:
             raise ValidationError(tracking_errors, code="epcis")
-        for event in new_events:
-            try:
-                result.events.append(_write(event, objects, acting_user))
-            except ValidationError as exc:
-                raise ValidationError(
-                    [f"event {event.index}: {message}" for message in exc.messages],
-                    code="epcis",
-                ) from exc
+        plans = [_plan(event, objects) for event in new_events]
+        if objects.errors:
+            raise ValidationError(list(dict.fromkeys(objects.errors)), code="epcis")
+        result.created = objects.save()
+        result.events = _write(new_events, plans, acting_user)
     result.imported = len(result.events)
-    result.created = objects.created
     return result
 
 

@@ -3,6 +3,18 @@
 Lots (LGTIN) and serial units (SGTIN) become GTIN-14 + lot or serial; locations (SGLN) and
 parties (PGLN) become GLN-13, each with its computed check digit. Identifiers we do not model
 (SSCC, GRAI, GIAI, class patterns, …) are recognised and kept as they are.
+
+Products without a GTIN, and sites and parties without a GLN, have no GS1 identifier; we name
+them with private URNs, which EPCIS 2.0 allows for identifiers outside GS1's schemes, so an
+export holds every event and imports again whole:
+
+    urn:tracewell:lot:SKU:CODE        a lot of a product without a GTIN
+    urn:tracewell:serial:SKU:SERIAL   a serial unit of such a product
+    urn:tracewell:product:SKU         the product itself (master data)
+    urn:tracewell:site:CODE           a site without a GLN
+    urn:tracewell:party:NAME          a party without a GLN
+
+Each part is percent-encoded, so a ":" inside a SKU or code cannot split it.
 """
 
 import re
@@ -21,6 +33,9 @@ GS1_CHARACTERS = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
 URN_SAFE = "!'()*+,-.:;=_"
 DIGITAL_LINK_BASE = "https://id.gs1.org"
 DIGITAL_LINK = re.compile(r"/(01|414|417)/([^/?#]+)(?:/(10|21|254)/([^/?#]+))?")
+PRIVATE = "urn:tracewell:"
+# Characters a private URN part may carry unescaped (":" separates the parts).
+PRIVATE_SAFE = "!'()*+,-._="
 
 
 class Kind(StrEnum):
@@ -41,6 +56,18 @@ class Epc:
     gln: str | None = None
     code: str | None = None  # the serial or lot code
     extension: str | None = None  # an SGLN's extension, when not "0"
+    sku: str | None = None  # a product without a GTIN (private URN)
+    name: str | None = None  # a site's code or a party's name, without a GLN (private URN)
+
+    @property
+    def product_key(self) -> tuple[str, str]:
+        """How the product of a lot or unit is looked up: by GTIN, else by SKU."""
+        return ("gtin", self.gtin) if self.gtin else ("sku", self.sku)
+
+    @property
+    def place_key(self) -> tuple[str, str]:
+        """How a site or party is looked up: by GLN, else by site code or party name."""
+        return ("gln", self.gln) if self.gln else ("private", self.name)
 
 
 class EpcError(ValueError):
@@ -114,6 +141,8 @@ def parse_epc(text) -> Epc:
     if lowered.startswith("urn:epc:id:pgln:"):
         company, reference = _urn_parts(text, "urn:epc:id:pgln:", 2, "PGLN")
         return Epc(text, Kind.PARTY, gln=_urn_gln(text, company, reference, "PGLN"))
+    if lowered.startswith(PRIVATE):
+        return _parse_private(text)
     if lowered.startswith(("http://", "https://")):
         return _parse_digital_link(text)
     if lowered.startswith("urn:"):
@@ -139,6 +168,46 @@ def _parse_digital_link(text: str) -> Epc:
         extension = unquote(qualifier_value) if qualifier == "254" else None
         return Epc(text, Kind.LOCATION, gln=gln, extension=extension)
     return Epc(text, Kind.PARTY, gln=_gln(text, value, "PGLN"))
+
+
+PRIVATE_MAX = {"sku": 64, "site": 40, "party": 200}
+
+
+def _private_part(text: str, value: str, what: str, limit: int) -> str:
+    part = unquote(value)
+    if not part.strip() or len(part) > limit:
+        raise EpcError(f"{text} is not a valid {what}")
+    return part
+
+
+def _parse_private(text: str) -> Epc:
+    kind, _, rest = text[len(PRIVATE) :].partition(":")
+    parts = rest.split(":")
+    what = f"private {kind} identifier"
+    if kind in ("lot", "serial", "site", "party") and len(parts) != (
+        2 if kind in ("lot", "serial") else 1
+    ):
+        raise EpcError(f"{text} is not a valid {what}")
+    if kind in ("lot", "serial"):
+        sku = _private_part(text, parts[0], what, PRIVATE_MAX["sku"])
+        code = _code(text, parts[1], what)
+        return Epc(text, Kind.LOT if kind == "lot" else Kind.SERIAL, sku=sku, code=code)
+    if kind in ("site", "party"):
+        name = _private_part(text, parts[0], what, PRIVATE_MAX[kind])
+        return Epc(text, Kind.LOCATION if kind == "site" else Kind.PARTY, name=name)
+    return Epc(text, Kind.OTHER)  # ours, but not an identifier (product classes, vocabulary)
+
+
+def private_sku_of_class(text: str) -> str | None:
+    """The SKU of urn:tracewell:product:SKU, for master data."""
+    prefix = f"{PRIVATE}product:"
+    rest = text[len(prefix) :]
+    if not text.lower().startswith(prefix) or ":" in rest:
+        return None
+    try:
+        return _private_part(text, rest, "private product identifier", PRIVATE_MAX["sku"])
+    except EpcError:
+        return None
 
 
 def gtin_of_class(text: str) -> str | None:
@@ -212,3 +281,27 @@ def party_epc(gln: str) -> str:
     if company is None:
         return f"{DIGITAL_LINK_BASE}/417/{gln}"
     return f"urn:epc:id:pgln:{company}.{gln[len(company) : 12]}"
+
+
+def _private(value: str) -> str:
+    return quote(value, safe=PRIVATE_SAFE)
+
+
+def private_lot_epc(sku: str, code: str) -> str:
+    return f"{PRIVATE}lot:{_private(sku)}:{_private(code)}"
+
+
+def private_serial_epc(sku: str, serial: str) -> str:
+    return f"{PRIVATE}serial:{_private(sku)}:{_private(serial)}"
+
+
+def private_product_class(sku: str) -> str:
+    return f"{PRIVATE}product:{_private(sku)}"
+
+
+def private_site_epc(code: str) -> str:
+    return f"{PRIVATE}site:{_private(code)}"
+
+
+def private_party_epc(name: str) -> str:
+    return f"{PRIVATE}party:{_private(name)}"

@@ -11,7 +11,9 @@ import pytest
 from biip.checksums import gs1_standard_check_digit
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
 from inventory.epcis.exporter import epcis_export
 from inventory.epcis.importer import epcis_import
@@ -22,6 +24,10 @@ from inventory.epcis.parse import (
     lot_epc,
     parse_epc,
     party_epc,
+    private_lot_epc,
+    private_party_epc,
+    private_serial_epc,
+    private_site_epc,
     serial_epc,
 )
 from inventory.models import (
@@ -652,62 +658,302 @@ def test_export_since_a_date_leaves_out_earlier_events(graph):
     assert times and min(times) >= "2026-03-04"
 
 
+# --- Private identifiers and master data ------------------------------------------------------
+
+
+def test_private_identifiers_name_what_has_no_gtin_or_gln_and_parse_back():
+    lot = parse_epc(private_lot_epc("DOUGH:01", "D/7"))
+    unit = parse_epc(private_serial_epc("KIT 2", "S-1"))
+    site = parse_epc(private_site_epc("back yard"))
+    party = parse_epc(private_party_epc("Müller & Söhne"))
+
+    assert private_lot_epc("DOUGH:01", "D/7") == "urn:tracewell:lot:DOUGH%3A01:D%2F7"
+    assert (lot.kind, lot.sku, lot.code, lot.gtin) == (Kind.LOT, "DOUGH:01", "D/7", None)
+    assert (unit.kind, unit.sku, unit.code) == (Kind.SERIAL, "KIT 2", "S-1")
+    assert (site.kind, site.name, site.place_key) == (
+        Kind.LOCATION,
+        "back yard",
+        ("private", "back yard"),
+    )
+    assert (party.kind, party.name) == (Kind.PARTY, "Müller & Söhne")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["urn:tracewell:lot:DOUGH", "urn:tracewell:lot::D1", "urn:tracewell:serial:KIT:" + "9" * 21],
+)
+def test_a_malformed_private_identifier_is_named(text):
+    with pytest.raises(EpcError, match="is not a valid private"):
+        parse_epc(text)
+
+
+def _private_graph():
+    """Flour (with a GTIN) into dough (no GTIN) at a site and to a party without GLNs."""
+    user = UserFactory(username="exporter")
+    owner = InternalPartyFactory(name="Bakery", gln=None)
+    kitchen = SiteFactory(party=owner, code="kitchen-1", gln=None, name="Kitchen", country="IE")
+    flour = lot_create(
+        product=ProductFactory(sku="FLOUR", gtin=_check("0061414100011")),
+        code="F-1",
+        quantity=Decimal("50"),
+        supplier=PartyFactory(name="Corner Mill", gln=None, is_supplier=True),
+        supplier_lot_code="MILL 0042",
+        site=kitchen,
+        produced_on=date(2026, 3, 1),
+        acting_user=user,
+    )
+    dough = lot_create(
+        product=ProductFactory(sku="DOUGH", gtin=None, name="Dough", shelf_life_days=3),
+        code="D/1",
+        quantity=Decimal("40"),
+        inputs=[Line(flour, Decimal("40"))],
+        site=kitchen,
+        produced_on=date(2026, 3, 2),
+        acting_user=user,
+    )
+    shipment_create(
+        lots=[Line(dough, Decimal("10"))],
+        from_site=kitchen,
+        to_party=PartyFactory(name="Café Rue", gln=None, email="qa@cafe.example"),
+        shipped_at=date(2026, 3, 3),
+        acting_user=user,
+    )
+
+
+@pytest.mark.django_db
+def test_products_sites_and_parties_without_gs1_identifiers_round_trip():
+    lots = [("FLOUR", "F-1")]
+    before, document = _export_from_a_rolled_back_database(_private_graph, lots, [])
+    _validate(document)
+    shipment = next(e for e in document["epcisBody"]["eventList"] if e.get("bizStep") == "shipping")
+    assert shipment["quantityList"][0]["epcClass"] == "urn:tracewell:lot:DOUGH:D%2F1"
+    assert shipment["destinationList"] == [
+        {"type": "owning_party", "destination": "urn:tracewell:party:Caf%C3%A9%20Rue"}
+    ]
+
+    epcis_import(document=document, acting_user=None)
+
+    assert _answers(lots, []) == before
+    assert [p["name"] for p in before[Direction.FORWARD]["consignees"]] == ["Café Rue"]
+    assert [p["name"] for p in before[Direction.BACKWARD]["suppliers"]] == ["Corner Mill"]
+    dough = Lot.objects.select_related("product", "site__party").get(code="D/1")
+    assert (dough.product.sku, dough.product.name, dough.product.shelf_life_days) == (
+        "DOUGH",
+        "Dough",
+        3,
+    )
+    assert (dough.site.code, dough.site.name, dough.site.country) == ("kitchen-1", "Kitchen", "IE")
+    assert (dough.site.party.name, dough.site.party.is_internal) == ("Bakery", True)
+    assert Lot.objects.get(code="F-1").supplier_lot_code == "MILL 0042"
+    assert Party.objects.get(name="Café Rue").email == "qa@cafe.example"
+
+
+@pytest.mark.django_db
+def test_a_partners_document_does_not_make_its_company_internal_here():
+    InternalPartyFactory(name="Us")
+    header = {
+        "epcisMasterData": {
+            "vocabularyList": [
+                {
+                    "type": "urn:epcglobal:epcis:vtype:Party",
+                    "vocabularyElementList": [
+                        {
+                            "id": "urn:epc:id:pgln:0614141.00001",
+                            "attributes": [
+                                {"id": "urn:epcglobal:cbv:mda#name", "attribute": "Mill Co"},
+                                {"id": "urn:tracewell:mda#roles", "attribute": "internal supplier"},
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+    event = _object_event(
+        bizStep="receiving",
+        sourceList=[{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.00001"}],
+    )
+
+    epcis_import(document=_document(event, header=header), acting_user=None)
+
+    mill = Party.objects.get(gln=MILL_GLN)
+    assert (mill.name, mill.is_supplier, mill.is_internal) == ("Mill Co", True, False)
+
+
+@pytest.mark.django_db
+def test_bad_master_data_for_a_record_to_create_is_named_and_nothing_is_written():
+    site = "urn:tracewell:site:yard"
+    header = {
+        "epcisMasterData": {
+            "vocabularyList": [
+                {
+                    "type": "urn:epcglobal:epcis:vtype:BusinessLocation",
+                    "vocabularyElementList": [
+                        {
+                            "id": site,
+                            "attributes": [
+                                {"id": "urn:epcglobal:cbv:mda#countryCode", "attribute": "ie"}
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+    event = _object_event(bizLocation={"id": site})
+
+    with pytest.raises(ValidationError) as raised:
+        epcis_import(document=_document(event, header=header), acting_user=None)
+
+    assert raised.value.messages == [
+        f"epcisHeader, {site}, country: Use the two-letter ISO country code, e.g. US."
+    ]
+    assert not Site.objects.exists() and not TraceEvent.objects.exists()
+    assert not Product.objects.exists() and not Party.objects.exists()
+
+
+def _shipments(count: int) -> dict:
+    return _document(
+        *(
+            _object_event(
+                event_id=f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
+                epcList=[f"urn:epc:id:sgtin:0614141.107346.{n}"],
+                quantityList=[
+                    {"epcClass": f"urn:epc:class:lgtin:0614141.107346.L{n}", "quantity": 1}
+                ],
+                bizLocation={"id": "urn:epc:id:sgln:0614141.00001.0"},
+                destinationList=[
+                    {"type": "owning_party", "destination": f"urn:tracewell:party:Shop%20{n}"}
+                ],
+            )
+            for n in range(count)
+        )
+    )
+
+
+@pytest.mark.django_db
+def test_an_import_runs_no_query_per_event_only_per_batch_of_rows(
+    django_assert_max_num_queries,
+):
+    with CaptureQueriesContext(connection) as small, transaction.atomic():
+        epcis_import(document=_shipments(5), acting_user=None)
+        transaction.set_rollback(True)
+
+    # SQLite takes at most 999 parameters per statement, so 60 rows may be 2 inserts.
+    with django_assert_max_num_queries(len(small.captured_queries) + 4):
+        result = epcis_import(document=_shipments(60), acting_user=None)
+
+    assert result.imported == 60
+    assert SerialUnit.objects.count() == 60
+    assert Party.objects.count() == 61  # the shops and the unknown owner of the site
+
+
 # --- Round trip -------------------------------------------------------------------------------
 
 
 def _answers(lots, units) -> dict:
-    """What a trace says, in identifiers that survive EPCIS (GTIN + lot or serial, GLNs)."""
-
-    def label(item):
-        return (item.gtin, item.lot if item.kind == "lot" else "", item.serial or "", item.depth)
-
+    """What forward and backward traces from the given lots and units say, whole."""
     answers = {}
     for direction in Direction:
+        query = Q()
+        for sku, code in lots:
+            query |= Q(product__sku=sku, code=code)
+        unit_query = Q()
+        for sku, serial in units:
+            unit_query |= Q(product__sku=sku, serial=serial)
         result = trace(
             direction=direction,
-            lots=Lot.objects.filter(
-                product__gtin__in=[g for g, _ in lots], code__in=[c for _, c in lots]
-            ),
-            serial_units=SerialUnit.objects.filter(serial__in=[s for _, s in units]),
+            lots=Lot.objects.filter(query) if lots else None,
+            serial_units=SerialUnit.objects.filter(unit_query) if units else None,
         )
-        answers[direction] = {
-            "items": sorted(label(item) for item in result.items),
-            "roots": sorted(label(item) for item in result.roots),
-            "consignees": sorted(party.gln for party in result.consignees),
-            "suppliers": sorted(party.gln for party in result.suppliers),
-        }
+        answers[direction] = result.as_dict()
     return answers
+
+
+def _export_from_a_rolled_back_database(build, lots, units):
+    """Build, trace and export inside a savepoint that is then rolled back, which leaves the
+    test database as empty as a fresh one."""
+    with transaction.atomic():
+        build()
+        before = _answers(lots, units)
+        document = json.loads(json.dumps(epcis_export()))
+        transaction.set_rollback(True)
+    assert not Lot.objects.exists() and not TraceEvent.objects.exists()
+    assert not Party.objects.exists() and not Product.objects.exists()
+    return before, document
 
 
 @pytest.mark.django_db
 def test_round_trip_export_then_import_into_an_empty_database_gives_the_same_traces():
-    """The graph is built, traced and exported inside a savepoint that is then rolled back,
-    which leaves the test database as empty as a fresh one; importing the document into it
-    must give the same forward and backward traces."""
-    flour_key = (_check("0061414100011"), "F-1")
-    batch_key = (_check("0061414100035"), "PL-1")
-    pack_key = (_check("0061414100035"), "P1")
-    with transaction.atomic():
-        _build_graph()
-        before = _answers([flour_key, batch_key], [pack_key])
-        document = epcis_export()
-        transaction.set_rollback(True)
-    assert not Lot.objects.exists() and not TraceEvent.objects.exists()
+    lots, units = [("FLOUR", "F-1"), ("PACK", "PL-1")], [("PACK", "P1")]
+    before, document = _export_from_a_rolled_back_database(_build_graph, lots, units)
 
-    result = epcis_import(document=json.loads(json.dumps(document)), acting_user=None)
+    result = epcis_import(document=document, acting_user=None)
 
     assert result.imported == len(document["epcisBody"]["eventList"])
-    assert _answers([flour_key, batch_key], [pack_key]) == before
-    assert (pack_key[0], "", "P2", 1) in before[Direction.FORWARD]["items"]  # production lot
-    assert (_check("0200000000025"), "", "K/9", 1) in before[Direction.BACKWARD]["items"]
-    assert (UNKNOWN_GTIN, "B/1", "", 1) in before[Direction.FORWARD]["items"]
-    assert before[Direction.FORWARD]["consignees"] == [SHOP_GLN]
-    assert before[Direction.BACKWARD]["suppliers"] == [MILL_GLN]
+    assert _answers(lots, units) == before
+    forward = [item["path"][-1] for item in before[Direction.FORWARD]["items"]]
+    assert {"PACK serial P2", "BREAD lot B/1"} <= set(forward)  # production lot, no GTIN
+    backward = [item["path"][-1] for item in before[Direction.BACKWARD]["items"]]
+    assert "CTRL serial K/9" in backward  # installed
+    assert [p["gln"] for p in before[Direction.FORWARD]["consignees"]] == [SHOP_GLN]
+    assert [p["gln"] for p in before[Direction.BACKWARD]["suppliers"]] == [MILL_GLN]
+
+
+@pytest.mark.django_db
+def test_round_trip_keeps_master_data_the_traces_and_recall_contacts_need():
+    lots, units = [("FLOUR", "F-1")], []
+    _, document = _export_from_a_rolled_back_database(_build_graph, lots, units)
+
+    epcis_import(document=document, acting_user=None)
+
     bread = Lot.objects.get(code="B/1")
-    assert bread.product.needs_review and bread.product.sku == UNKNOWN_GTIN
-    assert Party.objects.get(gln=SHOP_GLN).name == "Shop Ltd"  # from the header's master data
-    assert Lot.objects.get(code="F-1").supplier.gln == MILL_GLN  # received from the mill
+    assert bread.product.sku == "BREAD" and bread.product.gtin == UNKNOWN_GTIN
+    assert bread.product.needs_review  # created by an import: a person confirms it
+    flour = Lot.objects.get(code="F-1")
+    assert flour.supplier.gln == MILL_GLN
+    assert (flour.produced_on, flour.site.code) == (date(2026, 3, 1), "plant")
+    assert Party.objects.get(gln=SHOP_GLN).name == "Shop Ltd"
     assert SerialUnit.objects.get(serial="P2").lot.code == "PL-1"  # ilmd cbvmda:lotNumber
+
+
+@pytest.mark.django_db
+def test_round_trip_of_the_demo_gives_the_same_trace_from_every_lot_and_unit():
+    """The demo has products without a GTIN (intermediates) and a diamond, installations,
+    production lots, returns and distributors: every trace survives export and import."""
+    from inventory.demo import demo_load
+
+    def every_item():
+        return (
+            list(Lot.objects.values_list("product__sku", "code")),
+            list(SerialUnit.objects.values_list("product__sku", "serial")),
+        )
+
+    with transaction.atomic():
+        demo_load()
+        lots, units = every_item()
+        before = {key: _answers([key], []) for key in lots}
+        before.update({key: _answers([], [key]) for key in units})
+        document = json.loads(json.dumps(epcis_export()))
+        transaction.set_rollback(True)
+    assert not Lot.objects.exists() and not Product.objects.exists()
+    assert any(not product.get("gtin") for product in _traced_products(before))
+
+    epcis_import(document=document, acting_user=None)
+
+    assert [sorted(keys) for keys in every_item()] == [sorted(lots), sorted(units)]
+    after = {key: _answers([key], []) for key in lots}
+    after.update({key: _answers([], [key]) for key in units})
+    assert after == before
+
+
+def _traced_products(answers: dict) -> list[dict]:
+    return [
+        item
+        for by_direction in answers.values()
+        for result in by_direction.values()
+        for item in result["items"]
+    ]
 
 
 # --- Commands ---------------------------------------------------------------------------------
