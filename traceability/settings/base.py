@@ -17,6 +17,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "simple_history",
+    "import_export",
     "inventory",
     "recalls",
 ]
@@ -96,6 +97,15 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = BASE_DIR / "media"
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
+
+# Spreadsheet import and export in the admin (django-import-export; see inventory/resources.py).
+# Every import runs in one transaction and is rolled back if any row is invalid; importing needs
+# the add permission (the admin also asks for change), exporting the view permission. Imports
+# also appear in the admin's recent actions; simple_history keeps the full audit trail.
+IMPORT_EXPORT_USE_TRANSACTIONS = True
+IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "add"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 
 # The product's name, shown in the header, the admin and reports.
 PRODUCT_NAME = "Tracewell"
