@@ -9,6 +9,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ImportExportMixin
+from import_export.forms import SelectableFieldsExportForm
+from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import selectors, services
@@ -24,6 +27,14 @@ from .models import (
     Site,
     StatusChange,
     TraceEvent,
+)
+from .resources import (
+    FORMATS,
+    LotResource,
+    PartyResource,
+    ProductResource,
+    SerialUnitResource,
+    SiteResource,
 )
 
 admin.site.site_header = _("%(product)s administration") % {"product": settings.PRODUCT_NAME}
@@ -77,6 +88,72 @@ class HistoryAdmin(SimpleHistoryAdmin):
         if request.method == "POST":
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+
+IMPORTED = _(
+    "Imported %(source)s: %(new)d new, %(updated)d updated and %(unchanged)d unchanged %(items)s."
+)
+
+
+class ExportColumnsForm(SelectableFieldsExportForm):
+    def _get_field_label(self, resource, field_name):
+        # The column's heading, as in the file; not "Produced On (Production or receipt date)".
+        return resource.fields[field_name].column_name
+
+
+class SpreadsheetMixin(ImportExportMixin):
+    """Import and Export on the change list: CSV or XLSX, a preview first, then all rows or none."""
+
+    formats = list(FORMATS.values())
+    export_form_class = ExportColumnsForm
+    import_template_name = "admin/inventory/spreadsheet_import.html"
+    # Excel reads a CSV file as UTF-8 only when it starts with a byte-order mark.
+    to_encoding = "utf-8-sig"
+
+    def has_import_permission(self, request):
+        # An import both adds and changes records.
+        return super().has_import_permission(request) and self.has_change_permission(request)
+
+    def get_import_context_data(self, **kwargs):
+        resource = self.resource_classes[0]()
+        return {
+            "row_finds": resource.row_finds,
+            "read_only_columns": [resource.fields[name].column_name for name in resource.read_only],
+        }
+
+    def add_success_message(self, result, request):
+        totals = result.totals
+        messages.success(
+            request,
+            IMPORTED
+            % {
+                "source": request.POST.get("original_file_name") or _("the file"),
+                "new": totals[RowResult.IMPORT_TYPE_NEW],
+                "updated": totals[RowResult.IMPORT_TYPE_UPDATE],
+                "unchanged": totals[RowResult.IMPORT_TYPE_SKIP],
+                "items": self.opts.verbose_name_plural,
+            },
+        )
+
+    def process_result(self, result, request):
+        if not result.failed:
+            return super().process_result(result, request)
+        # The records changed between the preview and the confirmation, and a row no longer
+        # passes: nothing was written; show why, as the preview would have.
+        form = self.get_import_form_class(request)(
+            self.get_import_formats(), self.get_import_resource_classes(request)
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            **self.get_import_context_data(),
+            "title": _("Import"),
+            "form": form,
+            "opts": self.opts,
+            "media": self.media + form.media,
+            "result": result,
+            "import_error_display": self.import_error_display,
+        }
+        return TemplateResponse(request, [self.import_template_name], context)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -298,7 +375,8 @@ class HasStatusPermissionMixin:
 
 
 @admin.register(Party)
-class PartyAdmin(ServiceSaveMixin, HistoryAdmin):
+class PartyAdmin(SpreadsheetMixin, ServiceSaveMixin, HistoryAdmin):
+    resource_classes = [PartyResource]
     list_display = ("name", "gln", "roles", "contact_name", "email", "phone", "country", "active")
     list_filter = (
         "is_internal",
@@ -330,7 +408,8 @@ class PartyAdmin(ServiceSaveMixin, HistoryAdmin):
 
 
 @admin.register(Site)
-class SiteAdmin(ServiceSaveMixin, HistoryAdmin):
+class SiteAdmin(SpreadsheetMixin, ServiceSaveMixin, HistoryAdmin):
+    resource_classes = [SiteResource]
     list_display = ("code", "name", "kind", "party", "gln", "city", "country", "active")
     list_filter = ("kind", "active", "party__is_internal", "country")
     search_fields = ("code", "name", "gln", "party__name")
@@ -344,7 +423,8 @@ class SiteAdmin(ServiceSaveMixin, HistoryAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(ServiceSaveMixin, HistoryAdmin):
+class ProductAdmin(SpreadsheetMixin, ServiceSaveMixin, HistoryAdmin):
+    resource_classes = [ProductResource]
     list_display = (
         "sku",
         "name",
@@ -408,7 +488,14 @@ class ExpiryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Lot)
-class LotAdmin(HasStatusPermissionMixin, TrackedItemRecordsMixin, ServiceSaveMixin, HistoryAdmin):
+class LotAdmin(
+    SpreadsheetMixin,
+    HasStatusPermissionMixin,
+    TrackedItemRecordsMixin,
+    ServiceSaveMixin,
+    HistoryAdmin,
+):
+    resource_classes = [LotResource]
     list_display = (
         "code",
         "product",
@@ -477,8 +564,13 @@ class LotAdmin(HasStatusPermissionMixin, TrackedItemRecordsMixin, ServiceSaveMix
 
 @admin.register(SerialUnit)
 class SerialUnitAdmin(
-    HasStatusPermissionMixin, TrackedItemRecordsMixin, ServiceSaveMixin, HistoryAdmin
+    SpreadsheetMixin,
+    HasStatusPermissionMixin,
+    TrackedItemRecordsMixin,
+    ServiceSaveMixin,
+    HistoryAdmin,
 ):
+    resource_classes = [SerialUnitResource]
     list_display = (
         "serial",
         "product",
