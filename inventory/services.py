@@ -18,9 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
-from simple_history.utils import bulk_create_with_history
 
-from . import locks
+from . import bulk, locks
 from .models import (
     EventLine,
     Genealogy,
@@ -202,10 +201,11 @@ def _event_build(
     corrects: TraceEvent | None = None,
     extra: dict | None = None,
     time_zone_offset: str = "",
-) -> TraceEvent:
+) -> dict:
+    """A trace event's fields, with their defaults (the event is built from them)."""
     moment = _aware(occurred_at)
     default_step, default_disposition = EVENT_VOCABULARY[TraceEvent.Type(event_type)]
-    return TraceEvent(
+    return dict(  # noqa: C408 (the keywords match TraceEvent's)
         event_id=event_id or f"urn:uuid:{uuid.uuid4()}",
         event_type=event_type,
         occurred_at=moment,
@@ -227,15 +227,16 @@ def _event_build(
 
 
 def _event_rows(
-    event: TraceEvent,
+    event_key: int,
+    event_type: str,
     *,
     subjects: Iterable[Line] = (),
     inputs: Iterable[Line] = (),
     outputs: Iterable[Line] = (),
     parent: SerialUnit | None = None,
     children: Iterable[Line] = (),
-) -> tuple[list[EventLine], list[Genealogy]]:
-    """The lines of a saved event, and the genealogy its transformation makes."""
+) -> tuple[list[dict], list[dict]]:
+    """The lines of a saved event, and the genealogy its transformation makes, as row values."""
     inputs, outputs = list(inputs), list(outputs)
     lines = []
     roles = (
@@ -248,37 +249,39 @@ def _event_rows(
         for line in role_lines:
             quantity, unit = _line_quantity(line)
             lines.append(
-                EventLine(
-                    event=event,
-                    event_type=event.event_type,
-                    item_id=line.item.pk,
-                    role=role,
-                    quantity=quantity,
-                    unit=unit,
-                )
+                {
+                    "event_id": event_key,
+                    "event_type": event_type,
+                    "item_id": line.item.pk,
+                    "role": role,
+                    "quantity": quantity,
+                    "unit": unit,
+                }
             )
     if parent is not None:
         lines.append(
-            EventLine(
-                event=event,
-                event_type=event.event_type,
-                item_id=parent.pk,
-                role=EventLine.Role.PARENT,
-            )
+            {
+                "event_id": event_key,
+                "event_type": event_type,
+                "item_id": parent.pk,
+                "role": EventLine.Role.PARENT,
+                "quantity": None,
+                "unit": "",
+            }
         )
 
     links = []
     for source in inputs:
         quantity, unit = _line_quantity(source)
         links.extend(
-            Genealogy(
-                parent_id=source.item.pk,
-                child_id=target.item.pk,
-                kind=Genealogy.Kind.TRANSFORMATION,
-                quantity=quantity,
-                unit=unit,
-                event=event,
-            )
+            {
+                "parent_id": source.item.pk,
+                "child_id": target.item.pk,
+                "kind": Genealogy.Kind.TRANSFORMATION,
+                "quantity": quantity,
+                "unit": unit,
+                "event_id": event_key,
+            }
             for target in outputs
             # An item carried through a transformation (both input and output) is not its
             # own ancestor.
@@ -308,42 +311,57 @@ def event_record(
     document, biz_step, disposition, event_id, extra, and time_zone_offset, where the event
     happened (EPCIS eventTimeZoneOffset; by default the server's offset at that moment).
     """
-    event = _event_build(event_type=event_type, acting_user=acting_user, **event_fields)
+    event = TraceEvent(
+        **_event_build(event_type=event_type, acting_user=acting_user, **event_fields)
+    )
     event.full_clean()
     event.save()
     lines, links = _event_rows(
-        event, subjects=subjects, inputs=inputs, outputs=outputs, parent=parent, children=children
+        event.pk,
+        event.event_type,
+        subjects=subjects,
+        inputs=inputs,
+        outputs=outputs,
+        parent=parent,
+        children=children,
     )
-    EventLine.objects.bulk_create(lines)
-    Genealogy.objects.bulk_create(links)
+    EventLine.objects.bulk_create(EventLine(**line) for line in lines)
+    Genealogy.objects.bulk_create(Genealogy(**link) for link in links)
     return event
 
 
-BULK_BATCH = 2000
-
-
 @service
-def events_record_many(*, events: list[dict], acting_user) -> list[TraceEvent]:
-    """Record many events at once, each given as event_record's keyword arguments.
+def events_record_many(*, events: list[dict], acting_user) -> list[int]:
+    """Record many events at once, each given as event_record's keyword arguments; return
+    their primary keys.
 
-    For imports, which validate every field before: the rows are inserted in batches, not
-    validated one by one (the database's constraints still hold).
+    For imports, which validate every field first: the rows are streamed in (bulk.py), not
+    validated one by one; the database's constraints still hold.
     """
-    built, rows = [], []
+    relations = {
+        field.name: field.attname for field in TraceEvent._meta.concrete_fields if field.is_relation
+    }
+    now = timezone.now()
+    rows, items = [], []
     for fields in events:
         fields = dict(fields)
-        items = {role: fields.pop(role) for role in ITEM_ROLES if role in fields}
-        built.append(_event_build(acting_user=acting_user, **fields))
-        rows.append(items)
-    TraceEvent.objects.bulk_create(built, batch_size=BULK_BATCH)
+        items.append({role: fields.pop(role) for role in ITEM_ROLES if role in fields})
+        row = {"recorded_at": now}
+        for name, value in _event_build(acting_user=acting_user, **fields).items():
+            if name in relations:
+                row[relations[name]] = value.pk if value is not None else None
+            else:
+                row[name] = value
+        rows.append(row)
+    keys = bulk.insert_rows(TraceEvent, rows)
     lines, links = [], []
-    for event, items in zip(built, rows, strict=True):
-        event_lines, event_links = _event_rows(event, **items)
+    for key, row, event_items in zip(keys, rows, items, strict=True):
+        event_lines, event_links = _event_rows(key, row["event_type"], **event_items)
         lines.extend(event_lines)
         links.extend(event_links)
-    EventLine.objects.bulk_create(lines, batch_size=BULK_BATCH)
-    Genealogy.objects.bulk_create(links, batch_size=BULK_BATCH)
-    return built
+    bulk.insert_rows(EventLine, lines)
+    bulk.insert_rows(Genealogy, links)
+    return keys
 
 
 # --- Master data ------------------------------------------------------------------------------
@@ -366,18 +384,23 @@ def records_create_many(*, instances: list, acting_user, reason: str = "") -> li
         return []
     model = type(instances[0])
     if issubclass(model, TrackedItem):
-        nodes = Item.objects.bulk_create(
-            [Item(kind=model.item_kind) for _ in instances], batch_size=BULK_BATCH
-        )
+        nodes = bulk.insert_rows(Item, [{"kind": model.item_kind} for _ in instances])
         for instance, node in zip(instances, nodes, strict=True):
-            instance.item = node
-    return bulk_create_with_history(
-        instances,
-        model,
-        batch_size=BULK_BATCH,
-        default_user=acting_user,
-        default_change_reason=Truncator(reason).chars(CHANGE_REASON_LENGTH) or None,
+            instance.item_id = node
+    bulk.insert(instances)
+    history = model.history.model
+    fields = [field.attname for field in history.tracked_fields]
+    audit = {
+        "history_date": timezone.now(),
+        "history_user_id": acting_user.pk if acting_user else None,
+        "history_change_reason": Truncator(reason).chars(CHANGE_REASON_LENGTH) or None,
+        "history_type": "+",
+    }
+    bulk.insert_rows(
+        history,
+        [{**audit, **{name: getattr(instance, name) for name in fields}} for instance in instances],
     )
+    return instances
 
 
 def product_create(*, acting_user, **fields) -> Product:
@@ -589,24 +612,26 @@ def serial_unit_create(
 @service
 def production_lot_link(*, units: Iterable[SerialUnit], event: TraceEvent) -> None:
     """Link units to the lot they were built in, in the genealogy, by the event that made them."""
-    production_lots_link(links=[(unit, event) for unit in units])
+    production_lots_link(links=[(unit, event.pk) for unit in units])
 
 
 @service
-def production_lots_link(*, links: Iterable[tuple[SerialUnit, TraceEvent]]) -> None:
-    """production_lot_link for many units and events at once."""
-    Genealogy.objects.bulk_create(
-        (
-            Genealogy(
-                parent_id=unit.lot_id,
-                child_id=unit.pk,
-                kind=Genealogy.Kind.PRODUCTION_LOT,
-                event=event,
-            )
-            for unit, event in links
+def production_lots_link(*, links: Iterable[tuple[SerialUnit, int]]) -> None:
+    """production_lot_link for many units at once, each with the key of the event that made it."""
+    bulk.insert_rows(
+        Genealogy,
+        [
+            {
+                "parent_id": unit.lot_id,
+                "child_id": unit.pk,
+                "kind": Genealogy.Kind.PRODUCTION_LOT,
+                "quantity": None,
+                "unit": "",
+                "event_id": event_key,
+            }
+            for unit, event_key in links
             if unit.lot_id is not None
-        ),
-        batch_size=BULK_BATCH,
+        ],
     )
 
 

@@ -107,13 +107,13 @@ BIZ_STEP_TYPES = {
     "stock_taking": TraceEvent.Type.ADJUST,
 }
 DOCUMENT_TYPES = set(TraceEvent.DocumentType.values)
+UNITS = frozenset(Unit.values)
 
 
 @dataclass
 class ImportResult:
     imported: int = 0
     duplicates: int = 0
-    events: list[TraceEvent] = field(default_factory=list)
     created: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
             ("products", "lots", "serial_units", "parties", "sites"), 0
@@ -257,7 +257,7 @@ class _Reader:
                     self.error(f"{where}.quantity", "must be greater than zero and below 10^11")
                     continue
                 unit = element.get("uom") or Unit.EACH
-                if unit not in Unit.values:
+                if unit not in UNITS:
                     self.error(
                         f"{where}.uom",
                         f"{unit} is not a unit we record ({', '.join(Unit.values)})",
@@ -707,7 +707,7 @@ class _Objects:
             tracking = Product.Tracking.SERIAL
         elif tracking not in Product.Tracking.values:
             tracking = Product.Tracking.LOT
-        if values.get("unit") in Unit.values:
+        if values.get("unit") in UNITS:
             unit = values["unit"]
         product = Product(
             sku=sku,
@@ -897,16 +897,23 @@ SITE_DETAILS = ("street", "city", "region", "postal_code", "country")
 CREATED_KINDS = ("parties", "sites", "products", "lots", "serial_units")  # in saving order
 
 
+def _unique_refs(event: _Event) -> dict[str, list[_Ref]]:
+    """EPCIS lists may repeat an item; an event names each item once per role."""
+    unique = {}
+    for role, refs in event.roles.items():
+        seen, unique[role] = set(), []
+        for ref in refs:
+            if ref.key not in seen:
+                seen.add(ref.key)
+                unique[role].append(ref)
+    return unique
+
+
 def _plan(event: _Event, objects: _Objects) -> dict:
     """What to record for an event: the services' arguments, with unsaved records in them."""
     lines = {
-        role: [
-            Line(objects.item(ref, event), ref.quantity, ref.unit)
-            for ref in refs
-            # EPCIS lists may repeat an item; an event names each item once per role.
-            if ref is next(r for r in refs if r.key == ref.key)
-        ]
-        for role, refs in event.roles.items()
+        role: [Line(objects.item(ref, event), ref.quantity, ref.unit) for ref in refs]
+        for role, refs in _unique_refs(event).items()
     }
     fields = {
         "event_id": event.event_id,
@@ -944,25 +951,27 @@ def _plan(event: _Event, objects: _Objects) -> dict:
     }
 
 
-def _write(events: list[_Event], plans: list[dict], acting_user) -> list[TraceEvent]:
+def _write(events: list[_Event], plans: list[dict], acting_user) -> int:
     """Record the planned events in document order: runs of plain events in bulk, each
-    installation or removal through its service (it checks the assembly's state then)."""
-    recorded, batch = [], []
+    installation or removal through its service (it checks the assembly's state then).
+    Return how many were recorded."""
+    recorded, batch = 0, []
 
     def flush():
+        nonlocal recorded
         if not batch:
             return
-        made = events_record_many(
+        keys = events_record_many(
             events=[plan["fields"] for _, plan in batch], acting_user=acting_user
         )
         production_lots_link(
             links=[
-                (unit, event)
-                for (_, plan), event in zip(batch, made, strict=True)
+                (unit, key)
+                for (_, plan), key in zip(batch, keys, strict=True)
                 for unit in plan["production_units"]
             ]
         )
-        recorded.extend(made)
+        recorded += len(keys)
         batch.clear()
 
     for event, plan in zip(events, plans, strict=True):
@@ -976,19 +985,18 @@ def _write(events: list[_Event], plans: list[dict], acting_user) -> list[TraceEv
             components = list(assembly.components.all())
         service = serial_units_install if event.install else serial_units_remove
         try:
-            recorded.append(
-                service(
-                    components=components,
-                    assembly=assembly,
-                    acting_user=acting_user,
-                    occurred_at=fields.pop("occurred_at"),
-                    event_fields=fields,
-                )
+            service(
+                components=components,
+                assembly=assembly,
+                acting_user=acting_user,
+                occurred_at=fields.pop("occurred_at"),
+                event_fields=fields,
             )
         except ValidationError as exc:
             raise ValidationError(
                 [f"event {event.index}: {message}" for message in exc.messages], code="epcis"
             ) from exc
+        recorded += 1
     flush()
     return recorded
 
@@ -1030,8 +1038,7 @@ def epcis_import(*, document: dict, acting_user) -> ImportResult:
         if objects.errors:
             raise ValidationError(list(dict.fromkeys(objects.errors)), code="epcis")
         result.created = objects.save()
-        result.events = _write(new_events, plans, acting_user)
-    result.imported = len(result.events)
+        result.imported = _write(new_events, plans, acting_user)
     return result
 
 

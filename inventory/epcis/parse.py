@@ -17,6 +17,7 @@ export holds every event and imports again whole:
 Each part is percent-encoded, so a ":" inside a SKU or code cannot split it.
 """
 
+import functools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -74,6 +75,7 @@ class EpcError(ValueError):
     """An identifier of a kind we model is malformed; the message names it."""
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _digits_check(body: str) -> str:
     return body + str(gs1_standard_check_digit(body))
 
@@ -124,6 +126,12 @@ def parse_epc(text) -> Epc:
     """Read an EPC URN or Digital Link URI; raise EpcError for a malformed one we model."""
     if not isinstance(text, str) or not text.strip():
         raise EpcError(f"{text!r} is not an identifier")
+    return _parse_epc(text)
+
+
+# A document names the same lots, units and places again and again; check digits cost.
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_epc(text: str) -> Epc:
     text = text.strip()
     lowered = text.lower()
     if lowered.startswith("urn:epc:id:sgtin:"):

@@ -1023,3 +1023,21 @@ def test_time_offsets_survive_export(db):
     assert exported["eventTime"] == "2026-03-01T08:00:00.000-06:00"
     assert exported["eventTimeZoneOffset"] == "-06:00"
     assert datetime.fromisoformat(exported["eventTime"]).utcoffset() == timedelta(hours=-6)
+
+
+@pytest.mark.django_db
+def test_records_an_import_creates_have_an_audit_trail_naming_the_user():
+    user = UserFactory(username="importer")
+
+    epcis_import(document=_shipments(2), acting_user=user)
+
+    lot = Lot.objects.order_by("code").first()
+    entry = lot.history.get()
+    assert (entry.history_type, entry.history_user, entry.history_change_reason) == (
+        "+",
+        user,
+        "EPCIS import",
+    )
+    assert (entry.code, entry.product_id) == (lot.code, lot.product_id)
+    assert TraceEvent.objects.filter(recorded_by=user).count() == 2
+    assert SerialUnit.objects.get(serial="0").history.get().history_user == user
