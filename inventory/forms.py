@@ -1,6 +1,10 @@
 """Forms validate what people type or scan; the services and selectors do the rest."""
 
+import json
+
 from django import forms
+from django.core.validators import FileExtensionValidator
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from .identifiers import IdentifierError
@@ -18,6 +22,23 @@ TRACE_DATES_NEED_PRODUCT = _("Give the product whose production dates these are.
 UNKNOWN_PRODUCT = _("No product has the SKU or GTIN %(value)s.")
 # The page shows these as messages above the form, away from the fields, so each names its field.
 STATUS_REQUIRED = _("Choose the new status.")
+
+# The page reads the whole document into memory; bigger ones go through `manage.py import_epcis`.
+EPCIS_MAX_UPLOAD_SIZE = 50 * 1024 * 1024
+EPCIS_FILE_REQUIRED = _("Choose an EPCIS document (.json or .jsonld) to upload.")
+EPCIS_FILE_EXTENSION = _("%(value)s is not a .json or .jsonld file.")
+EPCIS_FILE_EMPTY = _("%(name)s is empty.")
+EPCIS_FILE_TOO_BIG = _(
+    "%(name)s is %(size)s; this page takes documents up to %(limit)s. Split it, or ask an "
+    "administrator to import it with manage.py import_epcis."
+)
+EPCIS_NOT_UTF8 = _(
+    "%(name)s is not UTF-8 text: line %(line)s, column %(column)s holds the byte 0x%(byte)s. "
+    "Save it as UTF-8."
+)
+EPCIS_NOT_JSON = _("%(name)s is not valid JSON: line %(line)s, column %(column)s: %(problem)s.")
+EPCIS_NOT_JSON_VALUE = _("%(name)s is not valid JSON: %(problem)s.")
+EPCIS_TOO_DEEP = _("%(name)s is not valid JSON: its objects and lists are nested too deeply.")
 
 
 class TraceForm(forms.Form):
@@ -124,3 +145,80 @@ class StatusChangeForm(forms.Form):
         self.fields["status"].choices = [("", _("Choose…"))] + [
             (status, labels[status]) for status in item.MANUAL_STATUSES if status != item.status
         ]
+
+
+class _NotJson(ValueError):
+    """A value Python's json module reads but JSON does not have (NaN, Infinity)."""
+
+
+def _refuse_constant(name):
+    raise _NotJson(_("%(name)s is not a JSON value") % {"name": name})
+
+
+class EpcisImportForm(forms.Form):
+    """An uploaded EPCIS 2.0 JSON or JSON-LD document, parsed; the importer checks the rest."""
+
+    document = forms.FileField(
+        label=_("EPCIS document"),
+        allow_empty_file=True,  # clean_document says so, naming the file
+        validators=[
+            FileExtensionValidator(["json", "jsonld"], message=EPCIS_FILE_EXTENSION),
+        ],
+        error_messages={"required": EPCIS_FILE_REQUIRED},
+        widget=forms.FileInput(
+            attrs={"accept": ".json,.jsonld,application/json,application/ld+json"}
+        ),
+    )
+
+    def clean_document(self):
+        upload = self.cleaned_data["document"]
+        self.file_name = name = upload.name
+        if upload.size > EPCIS_MAX_UPLOAD_SIZE:
+            raise forms.ValidationError(
+                EPCIS_FILE_TOO_BIG,
+                code="too_big",
+                params={
+                    "name": name,
+                    "size": filesizeformat(upload.size),
+                    "limit": filesizeformat(EPCIS_MAX_UPLOAD_SIZE),
+                },
+            )
+        data = upload.read()
+        if not data:
+            raise forms.ValidationError(EPCIS_FILE_EMPTY, code="empty", params={"name": name})
+        try:
+            text = data.decode("utf-8-sig")  # a byte order mark is harmless; accept it
+        except UnicodeDecodeError as exc:
+            line_start = data.rfind(b"\n", 0, exc.start) + 1
+            raise forms.ValidationError(
+                EPCIS_NOT_UTF8,
+                code="not_utf8",
+                params={
+                    "name": name,
+                    "line": data.count(b"\n", 0, exc.start) + 1,
+                    "column": exc.start - line_start + 1,
+                    "byte": f"{data[exc.start]:02X}",
+                },
+            ) from exc
+        try:
+            return json.loads(text, parse_constant=_refuse_constant)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                EPCIS_NOT_JSON,
+                code="not_json",
+                params={"name": name, "line": exc.lineno, "column": exc.colno, "problem": exc.msg},
+            ) from exc
+        except _NotJson as exc:
+            raise forms.ValidationError(
+                EPCIS_NOT_JSON_VALUE, code="not_json", params={"name": name, "problem": exc}
+            ) from exc
+        except ValueError as exc:  # Python refuses integers of more than 4,300 digits
+            raise forms.ValidationError(
+                EPCIS_NOT_JSON_VALUE,
+                code="not_json",
+                params={"name": name, "problem": _("a number has too many digits")},
+            ) from exc
+        except RecursionError as exc:
+            raise forms.ValidationError(
+                EPCIS_TOO_DEEP, code="not_json", params={"name": name}
+            ) from exc

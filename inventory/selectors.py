@@ -11,6 +11,7 @@ from .models import (
     Genealogy,
     Lot,
     Party,
+    Product,
     SerialUnit,
     ServicePart,
     ServiceRecord,
@@ -247,3 +248,15 @@ def search_items(text: str) -> tuple[list[Lot], list[SerialUnit]]:
         .order_by("product__sku", "serial")[:SEARCH_LIMIT]
     )
     return list(lots), list(units)
+
+
+def awaiting_review(limit: int = 10) -> dict:
+    """Products and parties created automatically (e.g. by an EPCIS import), newest first."""
+    products = Product.objects.filter(needs_review=True).order_by("-pk")
+    parties = Party.objects.filter(needs_review=True).order_by("-pk")
+    return {
+        "products": list(products[:limit]),
+        "products_total": products.count(),
+        "parties": list(parties[:limit]),
+        "parties_total": parties.count(),
+    }

@@ -7,16 +7,27 @@ urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("trace/", views.TraceView.as_view(), name="trace"),
     path("search/", views.SearchView.as_view(), name="search"),
+    path("epcis/import/", views.EpcisImportView.as_view(), name="epcis_import"),
     path("lots/<int:pk>/", views.LotDetailView.as_view(), name="lot_detail"),
     path(
         "lots/<int:pk>/status/",
         views.StatusChangeView.as_view(model=Lot),
         name="lot_status",
     ),
+    path(
+        "lots/<int:pk>/epcis/",
+        views.TrackedItemEpcisView.as_view(model=Lot),
+        name="lot_epcis",
+    ),
     path("serials/<int:pk>/", views.SerialUnitDetailView.as_view(), name="serial_detail"),
     path(
         "serials/<int:pk>/status/",
         views.StatusChangeView.as_view(model=SerialUnit),
         name="serial_status",
+    ),
+    path(
+        "serials/<int:pk>/epcis/",
+        views.TrackedItemEpcisView.as_view(model=SerialUnit),
+        name="serial_epcis",
     ),
 ]

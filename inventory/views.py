@@ -1,24 +1,45 @@
 """Thin views: forms validate, selectors read, services write."""
 
+import json
+import logging
+import re
+
 from django.contrib import messages
-from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.contrib.auth.mixins import PermissionRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import urlencode
+from django.utils.http import content_disposition_header, urlencode
+from django.utils.translation import gettext_lazy as _
+from django.views import View
 from django.views.generic import FormView, TemplateView
 from django_tables2 import RequestConfig
 from django_tables2.export.export import TableExport
 
+from traceability.roles import QUALITY_MANAGERS, user_roles
+
 from . import selectors, services
-from .forms import StatusChangeForm, TraceForm
-from .models import Lot, SerialUnit
+from .epcis.exporter import epcis_export
+from .epcis.importer import epcis_import
+from .forms import EPCIS_MAX_UPLOAD_SIZE, EpcisImportForm, StatusChangeForm, TraceForm
+from .models import Item, Lot, SerialUnit
 from .tables import TracedItemTable, traced_rows
 from .trace import Direction, trace
 
 TREE_ROWS_SHOWN = 300
+EPCIS_EXPORT = "epcis"  # ?_export=epcis, beside django-tables2's csv and xlsx
+EPCIS_CONTENT_TYPE = "application/ld+json"
+EPCIS_IMPORT_SUMMARY = "epcis_import_summary"
+EPCIS_IMPORT_FAILED = _(
+    "The import stopped on an unexpected error, which has been logged for the developers. "
+    "If the document is valid EPCIS 2.0, send it to them with the time of the upload."
+)
+# The importer's messages: "event 3, epcList[0]: …", "event 3: …" or "document: …".
+EPCIS_PROBLEM = re.compile(r"^event (?P<event>\d+)(?:, (?P<field>.+?))?: (?P<text>.*)$", re.S)
+
+logger = logging.getLogger(__name__)
 
 
 class HomeView(TemplateView):
@@ -48,6 +69,33 @@ def _trace_context(result, *, limit=TREE_ROWS_SHOWN):
     }
 
 
+def _epcis_download(document: dict, *name_parts: str) -> HttpResponse:
+    """An EPCIS document as a JSON-LD attachment named epcis-<part>-<part>….jsonld."""
+    stem = "-".join(re.sub(r"[^A-Za-z0-9._-]+", "_", part) for part in ("epcis", *name_parts))
+    response = HttpResponse(
+        json.dumps(document, indent=2, ensure_ascii=False), content_type=EPCIS_CONTENT_TYPE
+    )
+    response["Content-Disposition"] = content_disposition_header(True, f"{stem}.jsonld")
+    return response
+
+
+def _trace_epcis_download(result) -> HttpResponse:
+    """The events naming any item of a trace, its roots included."""
+    keys = {kind: [item.pk for item in result.all_items if item.kind == kind] for kind in Item.Kind}
+    # Lists, even empty ones: without lots and units the exporter would export every event.
+    document = epcis_export(
+        lots=list(Lot.objects.filter(pk__in=keys[Item.Kind.LOT])),
+        serial_units=list(SerialUnit.objects.filter(pk__in=keys[Item.Kind.SERIAL])),
+    )
+    name = ["trace", str(result.direction)]
+    if result.roots:
+        first = result.roots[0]
+        name += [first.sku, first.kind, first.lot if first.kind == Item.Kind.LOT else first.serial]
+    if len(result.roots) > 1:
+        name.append(f"and-{len(result.roots) - 1}-more")
+    return _epcis_download(document, *name)
+
+
 class TraceView(PermissionRequiredMixin, TemplateView):
     """Type or scan an identifier and see everything it went into or came from."""
 
@@ -67,6 +115,8 @@ class TraceView(PermissionRequiredMixin, TemplateView):
                 lots=form.lots,
                 serial_units=form.serial_units,
             )
+            if request.GET.get("_export") == EPCIS_EXPORT:
+                return _trace_epcis_download(result)
             table = TracedItemTable(traced_rows(result))
             RequestConfig(request).configure(table)
             export_format = request.GET.get("_export")
@@ -198,5 +248,94 @@ class SearchView(PermissionRequiredMixin, TemplateView):
             units=units,
             limit=selectors.SEARCH_LIMIT,
             today=timezone.localdate(),
+        )
+        return self.render_to_response(context)
+
+
+class TrackedItemEpcisView(PermissionRequiredMixin, View):
+    """The events naming one lot or serial unit, as an EPCIS 2.0 JSON-LD file."""
+
+    model = None
+
+    def get_permission_required(self):
+        return (f"inventory.view_{self.model._meta.model_name}",)
+
+    def get(self, request, pk):
+        item = self.model.objects.select_related("product").filter(pk=pk).first()
+        if item is None:
+            raise Http404(f"No {self.model._meta.verbose_name} {pk}.")
+        if self.model is Lot:
+            document = epcis_export(lots=[item])
+            return _epcis_download(document, item.product.sku, "lot", item.code)
+        document = epcis_export(serial_units=[item])
+        return _epcis_download(document, item.product.sku, "serial", item.serial)
+
+
+class QualityManagerRequiredMixin(UserPassesTestMixin):
+    """Quality managers only (a superuser holds every role).
+
+    A role, not a permission: importing creates products, parties and sites, which Quality
+    managers may not add by hand, and Quality staff hold the other permissions it needs.
+    """
+
+    def test_func(self):
+        return QUALITY_MANAGERS in user_roles(self.request.user)
+
+
+def _problem(message: str) -> dict:
+    """An importer's message split into event index, field and problem for the table."""
+    match = EPCIS_PROBLEM.match(message)
+    if match:
+        return match.groupdict()
+    where, separator, text = message.partition(": ")
+    if separator and where == "document":
+        return {"event": None, "field": where, "text": text}
+    return {"event": None, "field": None, "text": message}
+
+
+class EpcisImportView(QualityManagerRequiredMixin, FormView):
+    """A quality manager uploads an EPCIS 2.0 document: every event is imported, or none."""
+
+    form_class = EpcisImportForm
+    template_name = "inventory/epcis_import.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(max_upload_size=EPCIS_MAX_UPLOAD_SIZE, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        # The summary is shown once, after the redirect, so a reload neither imports again
+        # nor repeats it.
+        summary = request.session.pop(EPCIS_IMPORT_SUMMARY, None)
+        context = {"summary": summary}
+        if summary and any(summary["created"].values()):
+            context["review"] = selectors.awaiting_review()
+        return self.render_to_response(self.get_context_data(**context))
+
+    def form_valid(self, form):
+        try:
+            result = epcis_import(
+                document=form.cleaned_data["document"], acting_user=self.request.user
+            )
+        except ValidationError as exc:
+            return self._refused(form, exc.messages)
+        except Exception:
+            # The importer refuses a document it cannot take with a ValidationError; anything
+            # else is a fault of ours, so it is logged, and the page still answers. The import
+            # writes in one transaction, so nothing was written.
+            logger.exception("EPCIS import of %s failed", form.file_name)
+            return self._refused(form, [str(EPCIS_IMPORT_FAILED)])
+        self.request.session[EPCIS_IMPORT_SUMMARY] = {
+            "file_name": form.file_name,
+            "imported": result.imported,
+            "duplicates": result.duplicates,
+            "created": dict(result.created),
+        }
+        return redirect("epcis_import")
+
+    def _refused(self, form, errors):
+        context = self.get_context_data(
+            form=form,
+            file_name=form.file_name,
+            problems=[_problem(message) for message in errors],
         )
         return self.render_to_response(context)

@@ -1,6 +1,7 @@
 """What a person sees in a real browser: signing in, the dashboard, roles, and the admin."""
 
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -9,7 +10,7 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from inventory.demo import DEMO_PASSWORD
-from inventory.models import Lot
+from inventory.models import Lot, TraceEvent
 from traceability.roles import NO_ROLE_MESSAGE
 
 from .conftest import login
@@ -19,6 +20,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 WRONG_PASSWORD = AuthenticationForm.error_messages["invalid_login"] % {"username": "username"}
 REASON = "Customer complaint CC-118: foreign body found in one quiche."
+GS1_TRANSFORMATION = Path("/work/shared/epcis/examples/Example_9.6.4-TransformationEvent.jsonld")
 
 
 def tile(page, label: str):
@@ -147,3 +149,20 @@ def test_the_sign_in_form_works_with_the_keyboard_alone(page, demo, screenshot):
 
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
     expect(page.locator(".who")).to_contain_text("Maria Okafor")
+
+
+def test_a_manager_uploads_an_epcis_document_and_sees_what_was_imported(page, demo, screenshot):
+    events_before = TraceEvent.objects.count()
+    login(page, "manager")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Import EPCIS").click()
+    expect(page.get_by_role("heading", name="Import EPCIS", level=1)).to_be_visible()
+    page.get_by_label("EPCIS document").set_input_files(GS1_TRANSFORMATION)
+    screenshot("chosen")
+    page.get_by_role("button", name="Import", exact=True).click()
+
+    expect(page.get_by_role("heading", name=f"Imported {GS1_TRANSFORMATION.name}")).to_be_visible()
+    expect(tile(page, "event imported").locator(".figure")).to_have_text("1")
+    expect(tile(page, "duplicates skipped").locator(".figure")).to_have_text("0")
+    expect(page.get_by_role("heading", name="Awaiting review")).to_be_visible()
+    assert TraceEvent.objects.count() == events_before + 1
