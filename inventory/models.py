@@ -643,6 +643,19 @@ class EventType(models.TextChoices):
     STATUS_CHANGE = "status_change", _("status change")
 
 
+class FsmaCte(models.TextChoices):
+    """FSMA 204 critical tracking events (21 CFR 1.1310); see inventory/fsma.py for the mapping."""
+
+    HARVESTING = "harvesting", _("Harvesting")
+    COOLING = "cooling", _("Cooling")
+    INITIAL_PACKING = "initial_packing", _("Initial Packing")
+    FIRST_LAND_BASED_RECEIVING = "first_land_based_receiving", _("First Land-Based Receiving")
+    SHIPPING = "shipping", _("Shipping")
+    RECEIVING = "receiving", _("Receiving")
+    TRANSFORMATION = "transformation", _("Transformation")
+    NONE = "none", _("not a critical tracking event")
+
+
 class TraceEvent(AppendOnlyModel):
     """A critical tracking event: what happened to which items, when, where and why.
 
@@ -653,6 +666,7 @@ class TraceEvent(AppendOnlyModel):
     """
 
     Type = EventType
+    Cte = FsmaCte
 
     class DocumentType(models.TextChoices):
         """GS1 CBV business transaction types."""
@@ -704,6 +718,21 @@ class TraceEvent(AppendOnlyModel):
         max_length=100,
         blank=True,
         help_text=_("GS1 CBV disposition, e.g. in_transit."),
+    )
+    fsma_cte = models.CharField(
+        _("FSMA 204 critical tracking event"),
+        max_length=30,
+        choices=FsmaCte.choices,
+        blank=True,
+        default="",
+        # Bulk loaders that insert rows directly (generate_dataset) leave it to the database.
+        db_default="",
+        help_text=_(
+            "Left empty, it follows from the event type: ship is Shipping, receive and return "
+            "are Receiving, transform is Transformation, a transfer to another site is "
+            "Shipping, anything else is none. Harvesting, cooling, initial packing and first "
+            "land-based receiving are only ever recorded here."
+        ),
     )
     site = models.ForeignKey(
         Site,
@@ -785,6 +814,11 @@ class TraceEvent(AppendOnlyModel):
                 condition=Q(document_number="") | ~Q(document_type=""),
                 name="event_document_number_has_type",
                 violation_error_message=_("Say what kind of document the reference number is."),
+            ),
+            models.CheckConstraint(
+                condition=Q(fsma_cte__in=["", *FsmaCte.values]),
+                name="event_fsma_cte_valid",
+                violation_error_message=_("Unknown FSMA 204 critical tracking event."),
             ),
         ]
         indexes = [

@@ -196,6 +196,7 @@ def _event_build(
     document_number: str = "",
     biz_step: str = "",
     disposition: str = "",
+    fsma_cte: str = "",
     notes: str = "",
     event_id: str = "",
     corrects: TraceEvent | None = None,
@@ -213,6 +214,7 @@ def _event_build(
         recorded_by=acting_user,
         biz_step=biz_step or default_step,
         disposition=disposition or default_disposition,
+        fsma_cte=fsma_cte,
         site=site,
         source_party=source_party,
         source_site=source_site,
@@ -453,6 +455,7 @@ def lot_create(
     document_type: str = "",
     document_number: str = "",
     notes: str = "",
+    fsma_cte: str = "",
 ) -> Lot:
     """Create a lot and its origin event: received from a supplier, or produced from inputs."""
     lot = _save(
@@ -491,6 +494,7 @@ def lot_create(
         document_type=document_type,
         document_number=document_number,
         notes=notes,
+        fsma_cte=fsma_cte,
     )
     return lot
 
