@@ -7,6 +7,7 @@ from django.core.validators import FileExtensionValidator
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from .fsma import file_stem, lots_named_by, product_by_code
 from .identifiers import IdentifierError
 from .models import Lot, Product, SerialUnit
 from .selectors import resolve_identifiers
@@ -22,6 +23,12 @@ TRACE_DATES_NEED_PRODUCT = _("Give the product whose production dates these are.
 UNKNOWN_PRODUCT = _("No product has the SKU or GTIN %(value)s.")
 # The page shows these as messages above the form, away from the fields, so each names its field.
 STATUS_REQUIRED = _("Choose the new status.")
+FSMA_NEEDS_INPUT = _("Type or scan a traceability lot code, or give a product and dates.")
+FSMA_ONE_WAY = _("Give either a lot code or a product with dates, not both.")
+FSMA_NEEDS_DATES = _("Give both the first and the last event date.")
+FSMA_DATES_ORDER = _("The first event date must not be after the last.")
+FSMA_DATES_NEED_PRODUCT = _("Give the product whose events these dates select.")
+FSMA_BAD_DATE = _("Give a date as YYYY-MM-DD.")
 
 # The page reads the whole document into memory; bigger ones go through `manage.py import_epcis`.
 EPCIS_MAX_UPLOAD_SIZE = 50 * 1024 * 1024
@@ -122,6 +129,101 @@ class TraceForm(forms.Form):
         self.serial_units = SerialUnit.objects.filter(
             product=product, produced_on__range=(start, end)
         )
+
+
+class Fsma204Form(forms.Form):
+    """A traceability lot (any identifier the trace takes), or a product and event dates."""
+
+    q = forms.CharField(
+        label=_("Traceability lot code, lot or GS1 code"),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(
+            attrs={
+                "autofocus": True,
+                "data-scan": True,
+                "autocomplete": "off",
+                "spellcheck": "false",
+                "placeholder": _("e.g. CVG-F12-B0311, FG-KIT-SPF lot SK-26100, (01)…(10)…"),
+            }
+        ),
+    )
+    direction = forms.ChoiceField(
+        label=_("Lots"),
+        choices=[
+            ("", _("Only the named lots")),
+            (Direction.FORWARD.value, _("Also every listed food made from them (forward)")),
+            (Direction.BACKWARD.value, _("Also every listed food they were made from (backward)")),
+        ],
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    product = forms.CharField(label=_("Product SKU or GTIN"), required=False, max_length=64)
+    date_from = forms.DateField(
+        label=_("Events from"),
+        required=False,
+        error_messages={"invalid": FSMA_BAD_DATE},
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    date_to = forms.DateField(
+        label=_("Events to"),
+        required=False,
+        error_messages={"invalid": FSMA_BAD_DATE},
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        text, value = (data.get("q") or "").strip(), (data.get("product") or "").strip()
+        self.lots, self.product = [], None
+        if text and value:
+            raise forms.ValidationError(FSMA_ONE_WAY)
+        if text:
+            try:
+                self.lots = lots_named_by(text)
+            except IdentifierError as exc:
+                raise forms.ValidationError({"q": str(exc)}) from exc
+        elif value:
+            self.product = product_by_code(value)
+            if self.product is None:
+                raise forms.ValidationError({"product": UNKNOWN_PRODUCT % {"value": value}})
+            start, end = data.get("date_from"), data.get("date_to")
+            if start is None or end is None:
+                if not self.errors:
+                    raise forms.ValidationError(FSMA_NEEDS_DATES)
+            elif start > end:
+                raise forms.ValidationError(FSMA_DATES_ORDER)
+        elif data.get("date_from") or data.get("date_to"):
+            raise forms.ValidationError({"product": FSMA_DATES_NEED_PRODUCT})
+        elif not self.errors:
+            raise forms.ValidationError(FSMA_NEEDS_INPUT)
+        return data
+
+    @property
+    def selection(self) -> dict:
+        """fsma204_rows' arguments."""
+        data = self.cleaned_data
+        if self.product is not None:
+            return {
+                "lots": Lot.objects.filter(product=self.product),
+                "start": data["date_from"],
+                "end": data["date_to"],
+                "direction": data.get("direction") or None,
+            }
+        return {"lots": self.lots, "direction": data.get("direction") or None}
+
+    @property
+    def products(self) -> list:
+        """The products the request names, once each."""
+        if self.product is not None:
+            return [self.product]
+        return list({lot.product_id: lot.product for lot in self.lots}.values())
+
+    def file_stem(self, today) -> str:
+        data = self.cleaned_data
+        if self.product is not None:
+            return file_stem(self.product.sku, data["date_from"], "to", data["date_to"])
+        return file_stem(self.lots[0], today)
 
 
 class StatusChangeForm(forms.Form):

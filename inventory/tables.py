@@ -2,7 +2,11 @@
 
 import django_tables2 as tables
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+
+from .fsma import COLUMNS, MISSING
 
 
 class TracedItemTable(tables.Table):
@@ -59,3 +63,66 @@ def traced_rows(result) -> list[dict]:
             row.update(role=role, pk=item.pk, label=item.label, url=reverse(name, args=[item.pk]))
             rows.append(row)
     return rows
+
+
+class KdeColumn(tables.Column):
+    """A key data element: "(missing)" stands out; an empty cell (does not apply) stays empty."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("empty_values", ())
+        super().__init__(*args, **kwargs)
+
+    def render(self, value):
+        if value == MISSING:
+            return format_html('<span class="kde-missing">{}</span>', value)
+        return value
+
+
+class LinesColumn(KdeColumn):
+    """Parts joined by "; " one a line: a location's business, site, address, phone and GLN,
+    or input lot codes."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("attrs", {"td": {"class": "lines"}})
+        super().__init__(*args, **kwargs)
+
+    def render(self, value):
+        if value in (MISSING, ""):
+            return super().render(value)
+        return format_html_join(mark_safe("<br>"), "{}", ((part,) for part in value.split("; ")))
+
+
+class Fsma204Table(tables.Table):
+    """The FSMA 204 sortable spreadsheet on a page; its files are written by inventory.fsma."""
+
+    event_type = KdeColumn(verbose_name=COLUMNS[0])
+    traceability_lot_code = KdeColumn(
+        verbose_name=COLUMNS[1],
+        linkify=lambda record: reverse("lot_detail", args=[record.lot_pk]),
+        attrs={"td": {"class": "code"}},
+    )
+    product_description = KdeColumn(verbose_name=COLUMNS[2])
+    quantity = KdeColumn(
+        verbose_name=COLUMNS[3], order_by=("quantity_key",), attrs={"td": {"class": "number"}}
+    )
+    unit_of_measure = KdeColumn(verbose_name=COLUMNS[4])
+    location_description = LinesColumn(verbose_name=COLUMNS[5])
+    immediate_previous_source = LinesColumn(verbose_name=COLUMNS[6])
+    immediate_subsequent_recipient = LinesColumn(verbose_name=COLUMNS[7])
+    event_date = tables.DateColumn(
+        verbose_name=COLUMNS[8],
+        format="Y-m-d",
+        order_by=("event_date", "occurred_at"),
+        attrs={"td": {"class": "date"}},
+    )
+    traceability_lot_code_source = LinesColumn(verbose_name=COLUMNS[9])
+    reference_document_type = KdeColumn(verbose_name=COLUMNS[10])
+    reference_document_number = KdeColumn(
+        verbose_name=COLUMNS[11], attrs={"td": {"class": "reference"}}
+    )
+    input_traceability_lot_codes = LinesColumn(verbose_name=COLUMNS[12])
+
+    class Meta:
+        attrs = {"class": "data fsma204"}
+        per_page = 100
+        empty_text = _("No critical tracking events are recorded for these lots.")

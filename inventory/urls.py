@@ -6,6 +6,7 @@ from .models import Lot, SerialUnit
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     path("trace/", views.TraceView.as_view(), name="trace"),
+    path("fsma204/", views.Fsma204View.as_view(), name="fsma204"),
     path("search/", views.SearchView.as_view(), name="search"),
     path("epcis/import/", views.EpcisImportView.as_view(), name="epcis_import"),
     path("lots/<int:pk>/", views.LotDetailView.as_view(), name="lot_detail"),

@@ -23,9 +23,10 @@ from traceability.roles import QUALITY_MANAGERS, user_roles
 from . import selectors, services
 from .epcis.exporter import epcis_export
 from .epcis.importer import epcis_import
-from .forms import EPCIS_MAX_UPLOAD_SIZE, EpcisImportForm, StatusChangeForm, TraceForm
+from .forms import EPCIS_MAX_UPLOAD_SIZE, EpcisImportForm, Fsma204Form, StatusChangeForm, TraceForm
+from .fsma import FILE_FORMATS, fsma204_rows
 from .models import Item, Lot, SerialUnit
-from .tables import TracedItemTable, traced_rows
+from .tables import Fsma204Table, TracedItemTable, traced_rows
 from .trace import Direction, trace
 
 TREE_ROWS_SHOWN = 300
@@ -124,6 +125,38 @@ class TraceView(PermissionRequiredMixin, TemplateView):
                 name = f"trace-{result.direction}.{export_format}"
                 return TableExport(export_format, table).response(name)
             context.update(_trace_context(result), table=table)
+        return self.render_to_response(self.get_context_data(**context))
+
+
+class Fsma204View(PermissionRequiredMixin, TemplateView):
+    """The FSMA 204 sortable spreadsheet of traceability lots, or of a product's events on
+    some dates, as a table and as CSV or XLSX."""
+
+    permission_required = ("inventory.view_lot", "inventory.view_traceevent")
+    template_name = "inventory/fsma204.html"
+
+    def get(self, request, *args, **kwargs):
+        asked = any(request.GET.get(name) for name in ("q", "product", "date_from", "date_to"))
+        form = Fsma204Form(request.GET if asked else None)
+        context = {"form": form}
+        if form.is_bound and form.is_valid():
+            rows = fsma204_rows(**form.selection)
+            export = request.GET.get("export")
+            if export in FILE_FORMATS:
+                write, content_type = FILE_FORMATS[export]
+                response = HttpResponse(write(rows), content_type=content_type)
+                name = f"{form.file_stem(timezone.localdate())}.{export}"
+                response["Content-Disposition"] = content_disposition_header(True, name)
+                return response
+            table = Fsma204Table(rows)
+            RequestConfig(request).configure(table)
+            context.update(
+                table=table,
+                rows=rows,
+                lots=form.lots,
+                product=form.product,
+                not_listed=[p for p in form.products if not p.on_food_traceability_list],
+            )
         return self.render_to_response(self.get_context_data(**context))
 
 
