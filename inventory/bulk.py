@@ -33,20 +33,23 @@ def _next_keys(model, count: int) -> list[int]:
         return list(range(last + 1, last + 1 + count))
 
 
-def insert_rows(model, rows: list[dict]) -> list:
+def insert_rows(model, rows: list[dict], *, keys: bool = True) -> list:
     """Insert rows given as {attname: value}; left-out fields take their defaults (a callable
     default is called once for all rows: fine for timezone.now, wrong for uuid4).
 
-    Return each row's primary key (drawn here when the rows do not give it).
+    Return each row's primary key, drawn here when the rows do not give it; with keys=False
+    the database numbers the rows itself (cheaper) and nothing is returned.
     """
     if not rows:
         return []
     meta = model._meta
     fields = _columns(model)
     pk = meta.pk.attname
-    if pk not in rows[0]:
+    if pk not in rows[0] and keys:
         for row, key in zip(rows, _next_keys(model, len(rows)), strict=True):
             row[pk] = key
+    elif pk not in rows[0]:
+        fields = [field for field in fields if field.attname != pk]
     defaults = {}
     for field in fields:
         if field.attname not in rows[0] and field.has_default():
@@ -79,7 +82,7 @@ def insert_rows(model, rows: list[dict]) -> list:
             sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
             for start in range(0, len(values), SQLITE_BATCH):
                 cursor.executemany(sql, values[start : start + SQLITE_BATCH])
-    return [row[pk] for row in rows]
+    return [row[pk] for row in rows] if keys else []
 
 
 def insert(objs: list) -> list:

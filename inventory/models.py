@@ -327,7 +327,10 @@ class TrackedItem(models.Model):
     """What lots and serial units share: their graph node, product and history."""
 
     item = models.OneToOneField(Item, on_delete=models.PROTECT, primary_key=True, editable=False)
-    product = models.ForeignKey(Product, verbose_name=_("product"), on_delete=models.PROTECT)
+    # Unique (product, code) and (product, serial) serve lookups by product; no index of its own.
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, db_index=False
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
 
     item_kind = None
@@ -705,6 +708,7 @@ class TraceEvent(AppendOnlyModel):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # nobody looks events up by who typed them; every index slows imports
         help_text=_("Empty for events imported from another system."),
     )
     biz_step = models.CharField(
@@ -758,6 +762,7 @@ class TraceEvent(AppendOnlyModel):
         null=True,
         blank=True,
         related_name="events_as_source",
+        db_index=False,  # events are found by their site and parties, not by a sending site
     )
     destination_party = models.ForeignKey(
         Party,
@@ -774,6 +779,7 @@ class TraceEvent(AppendOnlyModel):
         null=True,
         blank=True,
         related_name="events_as_destination",
+        db_index=False,
     )
     document_type = models.CharField(
         _("reference document type"), max_length=20, choices=DocumentType.choices, blank=True
@@ -786,6 +792,7 @@ class TraceEvent(AppendOnlyModel):
         null=True,
         blank=True,
         related_name="corrections",
+        db_index=False,
         help_text=_("The earlier event this one corrects."),
     )
     notes = models.TextField(_("notes"), blank=True)
@@ -846,11 +853,20 @@ class EventLine(AppendOnlyModel):
         PARENT = "parent", _("parent")
         CHILD = "child", _("child")
 
+    # Indexed by the unique (event, item, role) and by (item, event type, event).
     event = models.ForeignKey(
-        TraceEvent, verbose_name=_("event"), on_delete=models.PROTECT, related_name="lines"
+        TraceEvent,
+        verbose_name=_("event"),
+        on_delete=models.PROTECT,
+        related_name="lines",
+        db_index=False,
     )
     item = models.ForeignKey(
-        Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="event_lines"
+        Item,
+        verbose_name=_("item"),
+        on_delete=models.PROTECT,
+        related_name="event_lines",
+        db_index=False,
     )
     role = models.CharField(_("role"), max_length=7, choices=Role.choices, default=Role.SUBJECT)
     event_type = models.CharField(
@@ -899,7 +915,6 @@ class EventLine(AppendOnlyModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["item", "event"], name="event_line_item_idx"),
             models.Index(fields=["item", "event_type", "event"], name="event_line_item_type_idx"),
         ]
 
@@ -925,6 +940,7 @@ class Genealogy(AppendOnlyModel):
         verbose_name=_("went into"),
         on_delete=models.PROTECT,
         related_name="child_links",
+        db_index=False,  # genealogy_forward_idx (parent, child) serves it
         help_text=_("The input or component."),
     )
     child = models.ForeignKey(
@@ -932,6 +948,7 @@ class Genealogy(AppendOnlyModel):
         verbose_name=_("became"),
         on_delete=models.PROTECT,
         related_name="parent_links",
+        db_index=False,  # genealogy_backward_idx (child, parent) serves it
         help_text=_("The output or assembly."),
     )
     kind = models.CharField(

@@ -361,8 +361,8 @@ def events_record_many(*, events: list[dict], acting_user) -> list[int]:
         event_lines, event_links = _event_rows(key, row["event_type"], **event_items)
         lines.extend(event_lines)
         links.extend(event_links)
-    bulk.insert_rows(EventLine, lines)
-    bulk.insert_rows(Genealogy, links)
+    bulk.insert_rows(EventLine, lines, keys=False)
+    bulk.insert_rows(Genealogy, links, keys=False)
     return keys
 
 
@@ -401,6 +401,7 @@ def records_create_many(*, instances: list, acting_user, reason: str = "") -> li
     bulk.insert_rows(
         history,
         [{**audit, **{name: getattr(instance, name) for name in fields}} for instance in instances],
+        keys=False,
     )
     return instances
 
@@ -636,6 +637,7 @@ def production_lots_link(*, links: Iterable[tuple[SerialUnit, int]]) -> None:
             for unit, event_key in links
             if unit.lot_id is not None
         ],
+        keys=False,
     )
 
 

@@ -60,12 +60,12 @@ class Epc:
     sku: str | None = None  # a product without a GTIN (private URN)
     name: str | None = None  # a site's code or a party's name, without a GLN (private URN)
 
-    @property
+    @functools.cached_property
     def product_key(self) -> tuple[str, str]:
         """How the product of a lot or unit is looked up: by GTIN, else by SKU."""
         return ("gtin", self.gtin) if self.gtin else ("sku", self.sku)
 
-    @property
+    @functools.cached_property
     def place_key(self) -> tuple[str, str]:
         """How a site or party is looked up: by GLN, else by site code or party name."""
         return ("gln", self.gln) if self.gln else ("private", self.name)

@@ -5,7 +5,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.epcis.importer import epcis_import
+from inventory.epcis.importer import cycle_collection_paused, epcis_import
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for path in options["files"]:
             try:
-                with open(path, encoding="utf-8") as handle:
+                with open(path, encoding="utf-8") as handle, cycle_collection_paused():
                     document = json.load(handle)
             except (OSError, ValueError) as exc:
                 raise CommandError(
