@@ -17,12 +17,13 @@ extensions, …) is kept in the event's `extra`, verbatim, and exported again.
 import gc
 import hashlib
 import json
+import math
 import re
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
@@ -180,7 +181,8 @@ def _event_list(document) -> list:
     body = document.get("epcisBody")
     kind = document.get("type")
     if kind == "EPCISQueryDocument" and isinstance(body, dict):
-        body = (body.get("queryResults") or {}).get("resultsBody")
+        results = body.get("queryResults")
+        body = results.get("resultsBody") if isinstance(results, dict) else None
     elif kind != "EPCISDocument":
         raise ValidationError(
             [f"document: type {kind!r} is not EPCISDocument or EPCISQueryDocument"], code="epcis"
@@ -252,16 +254,24 @@ class _Reader:
                 continue
             quantity, unit = None, ""
             if element.get("quantity") is not None:
-                try:
-                    quantity = Decimal(str(element["quantity"])).quantize(Decimal("0.001"))
-                except InvalidOperation:
-                    self.error(f"{where}.quantity", f"{element['quantity']!r} is not a number")
+                value = element["quantity"]
+                # Python's json reads NaN and Infinity, which JSON has not.
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, (int, float))
+                    or not math.isfinite(value)
+                ):
+                    self.error(f"{where}.quantity", f"{value!r} is not a number")
                     continue
-                if quantity <= 0 or quantity >= Decimal("1e11"):
+                if not 0 < value < 1e11:
+                    self.error(f"{where}.quantity", "must be greater than zero and below 10^11")
+                    continue
+                quantity = Decimal(str(value)).quantize(Decimal("0.001"))
+                if quantity <= 0:  # below a thousandth
                     self.error(f"{where}.quantity", "must be greater than zero and below 10^11")
                     continue
                 unit = element.get("uom") or Unit.EACH
-                if unit not in UNITS:
+                if not isinstance(unit, str) or unit not in UNITS:
                     self.error(
                         f"{where}.uom",
                         f"{unit} is not a unit we record ({', '.join(Unit.values)})",
@@ -298,13 +308,19 @@ class _Reader:
             minutes = int(moment.utcoffset().total_seconds() // 60)
             sign = "+" if minutes >= 0 else "-"
             offset = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        if offset is None and moment is None:
+            return None, ""  # the eventTime error says it all
         if not OFFSET.match(str(offset)):
             self.error("eventTimeZoneOffset", f"{offset!r} is not ±HH:MM")
         return moment, str(offset)
 
     def sources(self, name: str, key: str) -> tuple[Epc | None, Epc | None]:
         party = site = None
-        for position, element in enumerate(self.raw.get(name) or []):
+        elements = self.raw.get(name) or []
+        if not isinstance(elements, list):
+            self.error(name, "must be a list")
+            return None, None
+        for position, element in enumerate(elements):
             if not isinstance(element, dict):
                 self.error(f"{name}[{position}]", "must be an object")
                 continue
@@ -373,6 +389,9 @@ class _Reader:
         event_id = raw.get("eventID") or _content_id(raw)
         if not isinstance(event_id, str) or len(event_id) > 255:
             self.error("eventID", "must be a URI of at most 255 characters")
+        for name in ("bizStep", "disposition"):
+            if raw.get(name) is not None and not isinstance(raw[name], str):
+                self.error(name, "must be a string (a CBV value or a URI)")
         biz_step, disposition = _short(raw.get("bizStep")), _short(raw.get("disposition"))
         for name, value in (("bizStep", biz_step), ("disposition", disposition)):
             if len(value) > 100:
@@ -417,9 +436,18 @@ class _Reader:
         source_party, source_site = self.sources("sourceList", "source")
         destination_party, destination_site = self.sources("destinationList", "destination")
         document_type = document_number = ""
-        for position, element in enumerate(raw.get("bizTransactionList") or []):
-            number = str((element or {}).get("bizTransaction") or "")
-            if not number:
+        transactions = raw.get("bizTransactionList") or []
+        if not isinstance(transactions, list):
+            self.error("bizTransactionList", "must be a list")
+            transactions = []
+        for position, element in enumerate(transactions):
+            if not isinstance(element, dict):
+                self.error(f"bizTransactionList[{position}]", "must be an object")
+                continue
+            number = element.get("bizTransaction") or ""
+            if not isinstance(number, str):
+                self.error(f"bizTransactionList[{position}].bizTransaction", "must be a string")
+            elif not number:
                 self.error(f"bizTransactionList[{position}]", "has no bizTransaction")
             elif not document_number and len(number) <= 100:
                 short = _short(element.get("type"))

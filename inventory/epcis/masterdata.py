@@ -131,7 +131,8 @@ _REFERENCES = {SITE_OWNER: "owner", LOT_SUPPLIER: "supplier", LOT_SITE: "site"}
 def _values(kind: str, element: dict) -> Described:
     described = Described(str(element.get("id")))
     fields = _FIELDS_BY_ATTRIBUTE[kind]
-    for attribute in element.get("attributes") or []:
+    attributes = element.get("attributes") or []
+    for attribute in attributes if isinstance(attributes, list) else []:
         if not isinstance(attribute, dict):
             continue
         attribute_id = str(attribute.get("id") or "")
@@ -158,7 +159,10 @@ def read(document: dict) -> MasterData:
     header = document.get("epcisHeader") if isinstance(document, dict) else None
     if not isinstance(header, dict):
         return master
-    vocabularies = (header.get("epcisMasterData") or {}).get("vocabularyList") or []
+    master_data = header.get("epcisMasterData")
+    if not isinstance(master_data, dict):
+        return master
+    vocabularies = master_data.get("vocabularyList") or []
     for vocabulary in vocabularies if isinstance(vocabularies, list) else []:
         if not isinstance(vocabulary, dict):
             continue

@@ -1041,3 +1041,24 @@ def test_records_an_import_creates_have_an_audit_trail_naming_the_user():
     assert (entry.code, entry.product_id) == (lot.code, lot.product_id)
     assert TraceEvent.objects.filter(recorded_by=user).count() == 2
     assert SerialUnit.objects.get(serial="0").history.get().history_user == user
+
+
+@pytest.mark.django_db
+def test_import_command_names_the_user_for_the_audit_trail(tmp_path):
+    user = UserFactory(username="edi")
+    path = tmp_path / "events.jsonld"
+    path.write_text(json.dumps(_shipments(1)))
+
+    call_command("import_epcis", str(path), "--user", "edi", stdout=io.StringIO())
+
+    assert Lot.objects.get().history.get().history_user == user
+
+
+@pytest.mark.django_db
+def test_import_command_refuses_an_unknown_user(tmp_path):
+    path = tmp_path / "events.jsonld"
+    path.write_text(json.dumps(_shipments(1)))
+
+    with pytest.raises(CommandError, match=r"There is no active user nobody\."):
+        call_command("import_epcis", str(path), "--user", "nobody")
+    assert not TraceEvent.objects.exists()

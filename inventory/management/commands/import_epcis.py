@@ -1,7 +1,8 @@
-"""python manage.py import_epcis FILE [FILE …]"""
+"""python manage.py import_epcis FILE [FILE …] [--user USERNAME]"""
 
 import json
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -17,8 +18,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("files", nargs="+", metavar="FILE")
+        parser.add_argument(
+            "--user",
+            metavar="USERNAME",
+            help="Who imports, for the audit trail (by default no one: another system).",
+        )
 
     def handle(self, *args, **options):
+        user = None
+        if options["user"]:
+            user = get_user_model().objects.filter(username=options["user"], is_active=True).first()
+            if user is None:
+                raise CommandError(f"There is no active user {options['user']}.", returncode=2)
         for path in options["files"]:
             try:
                 with open(path, encoding="utf-8") as handle, cycle_collection_paused():
@@ -28,7 +39,7 @@ class Command(BaseCommand):
                     f"{path}: cannot read it as JSON ({exc}).", returncode=2
                 ) from exc
             try:
-                result = epcis_import(document=document, acting_user=None)
+                result = epcis_import(document=document, acting_user=user)
             except ValidationError as exc:
                 lines = "\n".join(f"  {message}" for message in exc.messages)
                 raise CommandError(
