@@ -22,7 +22,7 @@ from django.utils import timezone as django_timezone
 
 from ..models import EventLine, Item, Lot, SerialUnit, TraceEvent
 from . import masterdata
-from .importer import OUR_BIZ_STEP_PREFIX, OUR_DISPOSITION_PREFIX
+from .importer import CTE_FIELD, OUR_BIZ_STEP_PREFIX, OUR_CONTEXT, OUR_DISPOSITION_PREFIX
 from .masterdata import (
     LOCATION_VOCABULARY,
     LOT,
@@ -277,6 +277,11 @@ def _event(event: TraceEvent, names: _MasterData, contexts: list) -> dict:
             ilmd["cbvmda:lotNumber"] = built_in.pop()
         if ilmd:
             out["ilmd"] = ilmd
+
+    if event.fsma_cte:
+        out[CTE_FIELD] = event.fsma_cte
+        if OUR_CONTEXT not in contexts:
+            contexts.append(OUR_CONTEXT)
 
     # What an import kept, as it was: it replaces what our columns could only approximate.
     epcis = event.extra.get("epcis") or {}

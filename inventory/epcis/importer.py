@@ -28,7 +28,7 @@ from decimal import Decimal
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 
-from ..models import Lot, Party, Product, SerialUnit, Site, TraceEvent, Unit
+from ..models import FsmaCte, Lot, Party, Product, SerialUnit, Site, TraceEvent, Unit
 from ..services import (
     Line,
     events_record_many,
@@ -48,6 +48,9 @@ UNSUPPORTED_TYPE = (
 UNKNOWN_OWNER = "Unknown owner (EPCIS import)"
 OUR_BIZ_STEP_PREFIX = "urn:tracewell:bizstep:"
 OUR_DISPOSITION_PREFIX = "urn:tracewell:disp:"
+# An extension field: the FSMA 204 critical tracking event an event was recorded as.
+CTE_FIELD = "tracewell:fsmaCte"
+OUR_CONTEXT = {"tracewell": "urn:tracewell:epcis:"}
 CBV_PREFIXES = (
     "urn:epcglobal:cbv:bizstep:",
     "urn:epcglobal:cbv:disp:",
@@ -89,6 +92,7 @@ MODELLED_FIELDS = {
     "parentID",
     "childEPCs",
     "childQuantityList",
+    CTE_FIELD,
 }
 
 # The event type an ObjectEvent's bizStep (short CBV name) records.
@@ -159,6 +163,7 @@ class _Event:
     destination_site: Epc | None = None
     document_type: str = ""
     document_number: str = ""
+    fsma_cte: str = ""
     expires_on: date | None = None
     produced_on: date | None = None
     production_lots: list[_Ref] = field(default_factory=list)
@@ -454,6 +459,10 @@ class _Reader:
                 document_type = short if short in DOCUMENT_TYPES else TraceEvent.DocumentType.OTHER
                 document_number = number
         expires_on = self.expiry()
+        fsma_cte = raw.get(CTE_FIELD) or ""
+        if fsma_cte not in FsmaCte.values and fsma_cte != "":
+            self.error(CTE_FIELD, f"{fsma_cte!r} is not one of {', '.join(FsmaCte.values)}")
+            fsma_cte = ""
         production_lots = []
         if kind == "ObjectEvent" and action == "ADD":
             production_lots = self.production_lots(roles["subjects"])
@@ -494,6 +503,7 @@ class _Reader:
             destination_site=destination_site,
             document_type=document_type,
             document_number=document_number,
+            fsma_cte=fsma_cte,
             expires_on=expires_on,
             produced_on=moment.date() if action == "ADD" or kind == "TransformationEvent" else None,
             production_lots=production_lots,
@@ -955,6 +965,7 @@ def _plan(event: _Event, objects: _Objects) -> dict:
         "disposition": event.disposition,
         "document_type": event.document_type,
         "document_number": event.document_number,
+        "fsma_cte": event.fsma_cte,
         "extra": event.extra,
         "source_party": objects.party(event.source_party),
         "source_site": objects.site(event.source_site),

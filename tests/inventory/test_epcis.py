@@ -1062,3 +1062,42 @@ def test_import_command_refuses_an_unknown_user(tmp_path):
     with pytest.raises(CommandError, match=r"There is no active user nobody\."):
         call_command("import_epcis", str(path), "--user", "nobody")
     assert not TraceEvent.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_events_fsma_204_cte_goes_out_as_an_extension_and_comes_back():
+    def build():
+        lot_create(
+            product=ProductFactory(sku="KALE", gtin=_check("0061414100042")),
+            code="K-1",
+            quantity=Decimal("40"),
+            site=SiteFactory(party=InternalPartyFactory(name="Farm"), code="farm", gln=PLANT_GLN),
+            produced_on=date(2026, 3, 1),
+            fsma_cte=TraceEvent.Cte.HARVESTING,
+            acting_user=UserFactory(username="grower"),
+        )
+
+    _, document = _export_from_a_rolled_back_database(build, [("KALE", "K-1")], [])
+    _validate(document)
+    (event,) = document["epcisBody"]["eventList"]
+    assert event["tracewell:fsmaCte"] == "harvesting"
+    assert {"tracewell": "urn:tracewell:epcis:"} in document["@context"]
+
+    epcis_import(document=document, acting_user=None)
+
+    recorded = TraceEvent.objects.get()
+    assert recorded.fsma_cte == TraceEvent.Cte.HARVESTING
+    assert "tracewell:fsmaCte" not in recorded.extra
+
+
+@pytest.mark.django_db
+def test_an_unknown_fsma_cte_is_refused():
+    with pytest.raises(ValidationError) as raised:
+        epcis_import(
+            document=_document(_object_event(**{"tracewell:fsmaCte": "picking"})), acting_user=None
+        )
+
+    assert raised.value.messages == [
+        "event 0, tracewell:fsmaCte: 'picking' is not one of harvesting, cooling, "
+        "initial_packing, first_land_based_receiving, shipping, receiving, transformation, none"
+    ]
