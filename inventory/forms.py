@@ -88,8 +88,9 @@ class TraceForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        extra = self.data.getlist("q")[1:] if hasattr(self.data, "getlist") else []
-        texts = [text for text in [data.get("q", ""), *extra] if text and text.strip()]
+        # Several q= (a scanned list) trace together; the field itself keeps only the last.
+        asked = self.data.getlist("q") if hasattr(self.data, "getlist") else [data.get("q", "")]
+        texts = [text.strip() for text in asked if text and text.strip()]
         self.lots = self.serial_units = None
         if texts and data.get("product"):
             raise forms.ValidationError(TRACE_ONE_WAY)

@@ -1418,3 +1418,13 @@ def test_edit_in_admin_shows_only_to_admin_users_who_may_change_the_record(
 
     admin_url = reverse(f"admin:inventory_{kind}_change", args=[item.pk])
     assert (f'href="{admin_url}">Edit in admin</a>' in response.content.decode()) is shown
+
+
+def test_several_codes_in_one_trace_start_from_every_one_of_them(manager_client, chain):
+    response = manager_client.get(
+        "/trace/", {"q": ["RESIN lot R-77", "DRILL lot PL-0303"], "direction": "forward"}
+    )
+
+    assert response.status_code == 200
+    roots = {item.label for item in response.context["result"].roots}
+    assert roots == {"RESIN lot R-77", "DRILL lot PL-0303"}
