@@ -48,11 +48,10 @@ EPCIS_NOT_JSON_VALUE = _("%(name)s is not valid JSON: %(problem)s.")
 EPCIS_TOO_DEEP = _("%(name)s is not valid JSON: its objects and lists are nested too deeply.")
 
 
-class TraceForm(forms.Form):
-    """One identifier (typed or scanned), or a product and a range of production dates."""
-
-    q = forms.CharField(
-        label=_("Lot, serial or GS1 code"),
+def _scan_field(label, placeholder) -> forms.CharField:
+    """The box a person types a code into or a scanner sends one to (app.js selects it)."""
+    return forms.CharField(
+        label=label,
         required=False,
         max_length=500,
         widget=forms.TextInput(
@@ -61,9 +60,18 @@ class TraceForm(forms.Form):
                 "data-scan": True,
                 "autocomplete": "off",
                 "spellcheck": "false",
-                "placeholder": _("e.g. QUICHE-LOR lot Q-0412, (01)…(10)…, https://id.gs1.org/…"),
+                "placeholder": placeholder,
             }
         ),
+    )
+
+
+class TraceForm(forms.Form):
+    """One identifier (typed or scanned), or a product and a range of production dates."""
+
+    q = _scan_field(
+        _("Lot, serial or GS1 code"),
+        _("e.g. QUICHE-LOR lot Q-0412, (01)…(10)…, https://id.gs1.org/…"),
     )
     direction = forms.ChoiceField(
         label=_("Direction"),
@@ -88,6 +96,8 @@ class TraceForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if "q" in self.errors:
+            return data
         # Several q= (a scanned list) trace together; the field itself keeps only the last.
         asked = self.data.getlist("q") if hasattr(self.data, "getlist") else [data.get("q", "")]
         texts = [text.strip() for text in asked if text and text.strip()]
@@ -135,19 +145,9 @@ class TraceForm(forms.Form):
 class Fsma204Form(forms.Form):
     """A traceability lot (any identifier the trace takes), or a product and event dates."""
 
-    q = forms.CharField(
-        label=_("Traceability lot code, lot or GS1 code"),
-        required=False,
-        max_length=500,
-        widget=forms.TextInput(
-            attrs={
-                "autofocus": True,
-                "data-scan": True,
-                "autocomplete": "off",
-                "spellcheck": "false",
-                "placeholder": _("e.g. CVG-F12-B0311, FG-KIT-SPF lot SK-26100, (01)…(10)…"),
-            }
-        ),
+    q = _scan_field(
+        _("Traceability lot code, lot or GS1 code"),
+        _("e.g. CVG-F12-B0311, FG-KIT-SPF lot SK-26100, (01)…(10)…"),
     )
     direction = forms.ChoiceField(
         label=_("Lots"),
