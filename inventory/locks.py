@@ -23,6 +23,11 @@ def lock_item(item: Lot | SerialUnit) -> Lot | SerialUnit:
     return lock_items(item)[0]
 
 
+def lock_queryset(queryset) -> list:
+    """Lock every row of a queryset for update and return them, fresh from the database."""
+    return list(queryset.order_by("pk").select_for_update(of=("self",)))
+
+
 def lock_record(instance):
     """Lock any one row for update and return it fresh from the database."""
     if isinstance(instance, Lot | SerialUnit):

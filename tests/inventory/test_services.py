@@ -316,6 +316,100 @@ def test_a_serial_unit_status_change_is_recorded_too(user):
     assert StatusChange.objects.get().item_id == unit.pk
 
 
+# --- items_change_status_many -----------------------------------------------------------------
+
+
+def test_many_statuses_change_at_once_each_with_its_event_and_status_change(user, plant):
+    lots = [LotFactory(site=plant) for _ in range(3)]
+    unit = SerialUnitFactory(holder_site=plant)
+
+    changed = services.items_change_status_many(
+        status=Lot.Status.RECALLED,
+        reason="Recall RC-2026-0001",
+        lots=Lot.objects.all(),
+        serial_units=SerialUnit.objects.all(),
+        acting_user=user,
+    )
+
+    assert {item.pk for item in changed} == {*(lot.pk for lot in lots), unit.pk}
+    assert set(Lot.objects.values_list("status", flat=True)) == {"recalled"}
+    assert SerialUnit.objects.get().status == "recalled"
+    changes = StatusChange.objects.select_related("event")
+    assert len(changes) == 4
+    for change in changes:
+        assert (change.to_status, change.reason, change.changed_by) == (
+            "recalled",
+            "Recall RC-2026-0001",
+            user,
+        )
+        assert change.event.event_type == TraceEvent.Type.STATUS_CHANGE
+        assert change.event.site == plant
+        assert change.event.disposition == "recalled"
+        assert [line.item_id for line in change.event.lines.all()] == [change.item_id]
+    history = Lot.history.filter(history_type="~")
+    assert {(h.item_id, h.status, h.history_user) for h in history} == {
+        (lot.pk, "recalled", user) for lot in lots
+    }
+
+
+def test_items_already_in_the_status_are_left_alone(user):
+    LotFactory(status=Lot.Status.RECALLED)
+    released = LotFactory()
+
+    changed = services.items_change_status_many(
+        status=Lot.Status.RECALLED, reason="Recall", lots=Lot.objects.all(), acting_user=user
+    )
+
+    assert [item.pk for item in changed] == [released.pk]
+    assert StatusChange.objects.get().item_id == released.pk
+
+
+def test_many_status_changes_need_a_reason(user):
+    LotFactory()
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.items_change_status_many(
+            status=Lot.Status.ON_HOLD, reason=" ", lots=Lot.objects.all(), acting_user=user
+        )
+
+    assert exc_info.value.message_dict == {"reason": [services.REASON_REQUIRED]}
+
+
+def test_a_status_the_model_does_not_have_is_refused(user):
+    SerialUnitFactory()
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.items_change_status_many(
+            status=Lot.Status.REJECTED,
+            reason="Bad",
+            serial_units=SerialUnit.objects.all(),
+            acting_user=user,
+        )
+
+    assert exc_info.value.messages == [services.UNKNOWN_STATUS % {"status": "rejected"}]
+    assert SerialUnit.objects.get().status == SerialUnit.Status.IN_STOCK
+
+
+@pytest.mark.parametrize("size", [2, 20])
+def test_many_status_changes_take_a_constant_number_of_queries(
+    user, size, django_assert_max_num_queries
+):
+    for _ in range(size):
+        LotFactory()
+        SerialUnitFactory()
+
+    with django_assert_max_num_queries(16):
+        services.items_change_status_many(
+            status=Lot.Status.ON_HOLD,
+            reason="Hold",
+            lots=Lot.objects.all(),
+            serial_units=SerialUnit.objects.all(),
+            acting_user=user,
+        )
+
+    assert StatusChange.objects.count() == 2 * size
+
+
 # --- shipment_create --------------------------------------------------------------------------
 
 
@@ -375,6 +469,25 @@ def test_a_lot_can_be_shipped_on_its_expiry_date(user, customer):
     )
 
     assert event.event_type == TraceEvent.Type.SHIP
+
+
+@pytest.mark.parametrize(
+    ("status", "label"),
+    [
+        (SerialUnit.Status.ON_HOLD, "on hold"),
+        (SerialUnit.Status.QUARANTINED, "quarantined"),
+        (SerialUnit.Status.RECALLED, "recalled"),
+        (SerialUnit.Status.SCRAPPED, "scrapped"),
+    ],
+)
+def test_a_blocked_unit_cannot_be_shipped(user, customer, status, label):
+    unit = SerialUnitFactory(serial="SN-1", product__sku="SCOOTER", status=status)
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.shipment_create(serial_units=[unit], to_party=customer, acting_user=user)
+
+    assert exc_info.value.messages == [f"SCOOTER serial SN-1 is {label} and cannot be shipped."]
+    assert not TraceEvent.objects.filter(event_type=TraceEvent.Type.SHIP).exists()
 
 
 def test_a_unit_held_by_a_party_cannot_be_shipped(user, customer):
