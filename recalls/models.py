@@ -1,1 +1,575 @@
-"""Recall campaigns (filled in by the recall issue; the app exists so migrations have a home)."""
+"""Recall campaigns: what was recalled and why, the frozen snapshot of what it reached, the
+consignees to notify, and the campaign's timeline.
+
+A campaign's affected items and consignee notices are written once, in bulk, when it opens
+(recalls/services.py); later trace events do not change them. An affected item has a row for
+every trading partner that received it (from us, or passed on by a consignee: `shipped_by`),
+with the quantity shipped to them. A lot also has a row for what was still on hand and one for
+what went into other lots (or was destroyed): those and the rows of what we shipped add up to
+the quantity produced. A unit also has a row for where it was, unless a partner held it.
+"""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from inventory.models import AppendOnlyModel, Item, Party, Product, Site, Unit
+
+REFERENCE_PATTERN = r"^RC-[0-9]{4}-[0-9]{4,}$"
+
+
+class RecallSequence(models.Model):
+    """The last campaign number given out in a year; its row is locked while a number is taken."""
+
+    year = models.PositiveIntegerField(_("year"), unique=True)
+    last_number = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        verbose_name = _("recall reference sequence")
+        verbose_name_plural = _("recall reference sequences")
+
+    def __str__(self):
+        return f"{self.year}: {self.last_number}"
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    ONGOING = "ongoing", _("ongoing")
+    COMPLETED = "completed", _("completed")
+    TERMINATED = "terminated", _("terminated")
+
+
+class Classification(models.TextChoices):
+    CLASS_I = "I", _("Class I")
+    CLASS_II = "II", _("Class II")
+    CLASS_III = "III", _("Class III")
+
+
+class Depth(models.TextChoices):
+    CONSUMER = "consumer", _("consumer or user")
+    RETAIL = "retail", _("retail")
+    WHOLESALE = "wholesale", _("wholesale")
+
+
+class PublicWarning(models.TextChoices):
+    NONE = "none", _("none")
+    GENERAL = "general", _("general (news media)")
+    SPECIALISED = "specialised", _("specialised (trade or professional press)")
+
+
+class EffectivenessCheck(models.TextChoices):
+    A = "A", _("Level A: 100% of consignees")
+    B = "B", _("Level B: between 10% and 100%")
+    C = "C", _("Level C: 10%")
+    D = "D", _("Level D: 2%")
+    E = "E", _("Level E: no effectiveness checks")
+
+
+class RecallCampaign(models.Model):
+    """A recall (or a mock-recall drill): its strategy under 21 CFR 7.42 and its lifecycle."""
+
+    Status = CampaignStatus
+    Classification = Classification
+    Depth = Depth
+    PublicWarning = PublicWarning
+    EffectivenessCheck = EffectivenessCheck
+
+    reference = models.CharField(
+        _("reference"),
+        max_length=16,
+        unique=True,
+        editable=False,
+        help_text=_("RC-YEAR-NUMBER, numbered in sequence within each year."),
+    )
+    year = models.PositiveIntegerField(_("year"), editable=False)
+    number = models.PositiveIntegerField(_("number"), editable=False)
+    title = models.CharField(_("title"), max_length=200)
+    reason = models.TextField(_("reason"), help_text=_("Why the products are recalled."))
+    hazard = models.TextField(
+        _("hazard"), blank=True, help_text=_("The health hazard or defect, as assessed.")
+    )
+    classification = models.CharField(
+        _("classification"), max_length=3, choices=Classification.choices
+    )
+    depth = models.CharField(
+        _("depth"),
+        max_length=10,
+        choices=Depth.choices,
+        default=Depth.CONSUMER,
+        help_text=_("The level of the distribution chain the recall extends to."),
+    )
+    public_warning = models.CharField(
+        _("public warning"),
+        max_length=12,
+        choices=PublicWarning.choices,
+        default=PublicWarning.NONE,
+    )
+    effectiveness_check = models.CharField(
+        _("effectiveness-check level"),
+        max_length=1,
+        choices=EffectivenessCheck.choices,
+        default=EffectivenessCheck.A,
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        related_name="recall_campaigns",
+        help_text=_("The manager responsible for the campaign."),
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT, editable=False
+    )
+    is_drill = models.BooleanField(
+        _("mock recall (drill)"),
+        default=False,
+        editable=False,
+        help_text=_("A drill never changes stock status and never notifies real consignees."),
+    )
+    scope = models.JSONField(
+        _("scope"),
+        default=list,
+        editable=False,
+        help_text=_("What the campaign was opened for, as given: identifiers, lots and units."),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    opened_at = models.DateTimeField(_("opened"), null=True, blank=True, editable=False)
+    trace_duration = models.DurationField(
+        _("time to trace"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("From the request to the affected set being known."),
+    )
+    estimated_completion_on = models.DateField(_("estimated completion"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True, editable=False)
+    terminated_at = models.DateTimeField(_("terminated"), null=True, blank=True, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("recall campaign")
+        verbose_name_plural = _("recall campaigns")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "number"],
+                name="recall_unique_number_per_year",
+                violation_error_message=_("This year already has a campaign with this number."),
+            ),
+            models.CheckConstraint(
+                condition=Q(reference__regex=REFERENCE_PATTERN),
+                name="recall_reference_format",
+                violation_error_message=_("A campaign reference reads RC-YEAR-NUMBER."),
+            ),
+            models.CheckConstraint(
+                condition=Q(number__gt=0),
+                name="recall_number_positive",
+                violation_error_message=_("Campaign numbers start at 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CampaignStatus.values),
+                name="recall_status_valid",
+                violation_error_message=_("Unknown campaign status."),
+            ),
+            models.CheckConstraint(
+                condition=Q(classification__in=Classification.values),
+                name="recall_classification_valid",
+                violation_error_message=_("A recall is Class I, II or III."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(title=""),
+                name="recall_has_title",
+                violation_error_message=_("Give the campaign a title."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(reason=""),
+                name="recall_has_reason",
+                violation_error_message=_("Say why the products are recalled."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status=CampaignStatus.DRAFT) | Q(opened_at__isnull=False),
+                name="recall_opened_has_date",
+                violation_error_message=_("A campaign past its draft needs its opening time."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=CampaignStatus.COMPLETED) | Q(completed_at__isnull=False),
+                name="recall_completed_has_date",
+                violation_error_message=_("A completed campaign needs its completion time."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=CampaignStatus.TERMINATED) | Q(terminated_at__isnull=False),
+                name="recall_terminated_has_date",
+                violation_error_message=_("A terminated campaign needs its termination time."),
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "opened_at"], name="recall_status_opened_idx")]
+
+    def __str__(self):
+        drill = _(" (drill)") if self.is_drill else ""
+        return f"{self.reference} {self.title}{drill}"
+
+    def get_absolute_url(self):
+        return reverse("admin:recalls_recallcampaign_change", args=[self.pk])
+
+
+class Whereabouts(models.TextChoices):
+    ON_HAND = "on_hand", _("on hand at our site")
+    SHIPPED = "shipped", _("shipped to a consignee")
+    INSTALLED = "installed", _("installed in a unit")
+    USED = "used", _("used up or destroyed")
+
+
+class Resolution(models.TextChoices):
+    LOCATED = "located", _("located")
+    RETURNED = "returned", _("returned")
+    DESTROYED = "destroyed", _("destroyed")
+    CORRECTED = "corrected", _("reworked or corrected")
+    CONSUMED = "consumed", _("consumed or sold (unrecoverable)")
+    NOT_FOUND = "not_found", _("not found")
+
+
+class AffectedItem(models.Model):
+    """Where (part of) an affected lot or unit was when the campaign opened, and its outcome."""
+
+    Whereabouts = Whereabouts
+    Resolution = Resolution
+
+    campaign = models.ForeignKey(
+        RecallCampaign,
+        verbose_name=_("campaign"),
+        on_delete=models.PROTECT,
+        related_name="affected_items",
+        db_index=False,  # the unique constraints start with the campaign
+    )
+    item = models.ForeignKey(
+        Item, verbose_name=_("item"), on_delete=models.PROTECT, related_name="recall_lines"
+    )
+    kind = models.CharField(_("kind"), max_length=6, choices=Item.Kind.choices)
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+"
+    )
+    lot_code = models.CharField(
+        _("lot code"),
+        max_length=20,
+        blank=True,
+        default="",
+        help_text=_("A unit's production lot, if any."),
+    )
+    serial = models.CharField(_("serial number"), max_length=20, blank=True, default="")
+    depth = models.PositiveIntegerField(
+        _("depth"), help_text=_("Steps from the recalled scope; 0 for the scope itself.")
+    )
+    position = models.PositiveIntegerField(
+        _("position"), help_text=_("The item's place in the trace, which lists the scope first.")
+    )
+    path = models.JSONField(
+        _("path"), default=list, help_text=_("The chain of items that made this one affected.")
+    )
+    status_at_opening = models.CharField(_("status at opening"), max_length=12)
+    put_on_hold = models.BooleanField(
+        _("put on hold"), default=False, help_text=_("Opening the campaign marked it recalled.")
+    )
+    whereabouts = models.CharField(_("where at opening"), max_length=9, choices=Whereabouts)
+    site = models.ForeignKey(
+        Site,
+        verbose_name=_("on hand at"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    consignee = models.ForeignKey(
+        Party,
+        verbose_name=_("shipped to"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    shipped_by = models.ForeignKey(
+        Party,
+        verbose_name=_("shipped by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The consignee who passed it on; empty when we shipped it."),
+    )
+    shipped_at = models.DateTimeField(_("shipped"), null=True, blank=True)
+    installed_in = models.ForeignKey(
+        Item,
+        verbose_name=_("installed in"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    quantity = models.DecimalField(
+        _("quantity"), max_digits=14, decimal_places=3, validators=[MinValueValidator(0)]
+    )
+    unit = models.CharField(_("unit"), max_length=3, choices=Unit)
+    resolution = models.CharField(
+        _("resolution"), max_length=9, choices=Resolution, blank=True, default=""
+    )
+    resolved_quantity = models.DecimalField(
+        _("quantity resolved"),
+        max_digits=14,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    evidence = models.TextField(_("evidence"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("affected item")
+        verbose_name_plural = _("affected items")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "item", "consignee"],
+                condition=Q(consignee__isnull=False, shipped_by__isnull=True),
+                name="affected_unique_per_consignee",
+                violation_error_message=_("The campaign already lists this item at this party."),
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "item", "consignee", "shipped_by"],
+                condition=Q(shipped_by__isnull=False),
+                name="affected_unique_per_reshipment",
+                violation_error_message=_("The campaign already lists this item at this party."),
+            ),
+            models.UniqueConstraint(
+                fields=["campaign", "item", "whereabouts"],
+                condition=Q(consignee__isnull=True),
+                name="affected_unique_per_whereabouts",
+                violation_error_message=_("The campaign already lists this item there."),
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=0),
+                name="affected_quantity_not_negative",
+                violation_error_message=_("A quantity cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_quantity__isnull=True) | Q(resolved_quantity__gte=0),
+                name="affected_resolved_not_negative",
+                violation_error_message=_("A quantity cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(whereabouts__in=Whereabouts.values),
+                name="affected_whereabouts_valid",
+                violation_error_message=_("Unknown whereabouts."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(whereabouts=Whereabouts.SHIPPED) | Q(consignee__isnull=False),
+                name="affected_shipped_has_consignee",
+                violation_error_message=_("Say which consignee the item was shipped to."),
+            ),
+            models.CheckConstraint(
+                condition=Q(consignee__isnull=False) | Q(shipped_by__isnull=True),
+                name="affected_shipped_by_has_consignee",
+                violation_error_message=_("Say whom the consignee passed the item on to."),
+            ),
+            models.CheckConstraint(
+                condition=Q(whereabouts=Whereabouts.SHIPPED) | Q(consignee__isnull=True),
+                name="affected_consignee_only_if_shipped",
+                violation_error_message=_("Only a shipped item has a consignee."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(whereabouts=Whereabouts.INSTALLED) | Q(installed_in__isnull=False),
+                name="affected_installed_has_assembly",
+                violation_error_message=_("Say which unit the item was installed in."),
+            ),
+            models.CheckConstraint(
+                condition=Q(resolution__in=["", *Resolution.values]),
+                name="affected_resolution_valid",
+                violation_error_message=_("Unknown resolution."),
+            ),
+            models.CheckConstraint(
+                condition=Q(resolution="", resolved_at__isnull=True)
+                | (~Q(resolution="") & Q(resolved_at__isnull=False)),
+                name="affected_resolution_has_date",
+                violation_error_message=_(
+                    "A resolution needs its date, and a date its resolution."
+                ),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "position"], name="affected_campaign_order_idx"),
+        ]
+
+    def __str__(self):
+        code = self.serial if self.kind == Item.Kind.SERIAL else self.lot_code
+        word = "serial" if self.kind == Item.Kind.SERIAL else "lot"
+        return f"{self.product.sku} {word} {code}"
+
+    @property
+    def label(self):
+        """As the trace names the item: 'SKU lot CODE' or 'SKU serial NUMBER'."""
+        return self.path[-1] if self.path else str(self)
+
+
+class NoticeMethod(models.TextChoices):
+    EMAIL = "email", _("e-mail")
+    LETTER = "letter", _("letter")
+    PHONE = "phone", _("telephone")
+    FAX = "fax", _("fax")
+    IN_PERSON = "visit", _("in person")
+
+
+class CheckResult(models.TextChoices):
+    EFFECTIVE = "effective", _("effective")
+    INEFFECTIVE = "ineffective", _("ineffective")
+    NO_RESPONSE = "no_response", _("no response")
+
+
+class ConsigneeNotice(models.Model):
+    """A party that received affected items: what they got, the notice and their response."""
+
+    Method = NoticeMethod
+    CheckResult = CheckResult
+
+    campaign = models.ForeignKey(
+        RecallCampaign,
+        verbose_name=_("campaign"),
+        on_delete=models.PROTECT,
+        related_name="notices",
+        db_index=False,  # campaign + party is unique
+    )
+    party = models.ForeignKey(
+        Party, verbose_name=_("consignee"), on_delete=models.PROTECT, related_name="recall_notices"
+    )
+    received = models.JSONField(
+        _("received"),
+        default=list,
+        blank=True,
+        help_text=_("What they were shipped, as at opening: item, quantity, unit, when."),
+    )
+    method = models.CharField(_("method"), max_length=6, choices=Method, blank=True, default="")
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
+    unit = models.CharField(
+        _("unit"),
+        max_length=3,
+        choices=Unit,
+        blank=True,
+        default="",
+        help_text=_("Of the quantities below."),
+    )
+    quantity_on_hand = models.DecimalField(
+        _("quantity on hand when notified"), max_digits=14, decimal_places=3, null=True, blank=True
+    )
+    quantity_returned = models.DecimalField(
+        _("quantity returned"), max_digits=14, decimal_places=3, null=True, blank=True
+    )
+    quantity_destroyed = models.DecimalField(
+        _("quantity destroyed"), max_digits=14, decimal_places=3, null=True, blank=True
+    )
+    quantity_corrected = models.DecimalField(
+        _("quantity corrected"), max_digits=14, decimal_places=3, null=True, blank=True
+    )
+    check_result = models.CharField(
+        _("effectiveness-check result"), max_length=11, choices=CheckResult, blank=True, default=""
+    )
+    notes = models.TextField(_("notes"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("consignee notice")
+        verbose_name_plural = _("consignee notices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "party"],
+                name="notice_unique_per_party",
+                violation_error_message=_("The campaign already has a notice for this consignee."),
+            ),
+            models.CheckConstraint(
+                condition=Q(method="", sent_at__isnull=True)
+                | (~Q(method="") & Q(sent_at__isnull=False)),
+                name="notice_sent_has_method",
+                violation_error_message=_("A sent notice needs its method, and a method its date."),
+            ),
+            models.CheckConstraint(
+                condition=Q(acknowledged_at__isnull=True)
+                | Q(sent_at__isnull=True)
+                | Q(acknowledged_at__gte=F("sent_at")),
+                name="notice_acknowledged_after_sent",
+                violation_error_message=_("A notice cannot be acknowledged before it was sent."),
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__isnull": True}) | Q(**{f"{name}__gte": 0}),
+                    name=f"notice_{name}_not_negative",
+                    violation_error_message=_("A quantity cannot be negative."),
+                )
+                for name in (
+                    "quantity_on_hand",
+                    "quantity_returned",
+                    "quantity_destroyed",
+                    "quantity_corrected",
+                )
+            ),
+            models.CheckConstraint(
+                condition=Q(check_result__in=["", *CheckResult.values]),
+                name="notice_check_result_valid",
+                violation_error_message=_("Unknown effectiveness-check result."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.campaign.reference} → {self.party}"
+
+
+class CampaignEvent(AppendOnlyModel):
+    """One entry of a campaign's timeline: who did what, when."""
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", _("opened")
+        HELD = "held", _("stock put on hold")
+        CHANGED = "changed", _("details changed")
+
+    campaign = models.ForeignKey(
+        RecallCampaign,
+        verbose_name=_("campaign"),
+        on_delete=models.PROTECT,
+        related_name="timeline",
+        db_index=False,  # campaign_event_timeline_idx serves it
+    )
+    kind = models.CharField(_("what"), max_length=10, choices=Kind)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("who"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+    )
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    message = models.TextField(_("message"))
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign timeline entry")
+        verbose_name_plural = _("campaign timeline")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(message=""),
+                name="campaign_event_has_message",
+                violation_error_message=_("Say what happened."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "occurred_at"], name="campaign_event_timeline_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
