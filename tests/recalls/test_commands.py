@@ -1,0 +1,179 @@
+"""`manage.py recall open`: the reference, the JSON contract, and exit status 2 for bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from inventory.models import Lot, SerialUnit, StatusChange
+from recalls.models import RecallCampaign
+
+from ..inventory.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+OPEN = ["open", "--title", "Peanut traces", "--reason", "Supplier alert", "--classification", "I"]
+
+
+def _recall(*args):
+    out = StringIO()
+    call_command("recall", *args, stdout=out)
+    return out.getvalue()
+
+
+def _trace(*identifiers):
+    out = StringIO()
+    call_command("trace", *identifiers, "--format", "json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def test_open_prints_the_new_campaigns_reference(manager, graph):
+    output = _recall(*OPEN, "FLOUR lot FL-1", "--user", "manager")
+
+    campaign = RecallCampaign.objects.get()
+    assert output == f"{campaign.reference}\n"
+    assert (campaign.title, campaign.reason, campaign.classification) == (
+        "Peanut traces",
+        "Supplier alert",
+        "I",
+    )
+    assert campaign.owner == manager
+
+
+def test_json_gives_the_affected_items_and_consignees_as_the_trace_does(manager, graph):
+    identifiers = ["FLOUR lot FL-1", "CELL lot CE-1"]
+    traced = _trace(*identifiers)
+
+    data = json.loads(_recall(*OPEN, *identifiers, "--user", "manager", "--format", "json"))
+
+    assert list(data) == ["reference", "affected", "consignees"]
+    assert data["reference"] == RecallCampaign.objects.get().reference
+    assert data["affected"] == traced["roots"] + traced["items"]
+    assert data["consignees"] == traced["consignees"]
+    assert next(item for item in data["affected"] if item["sku"] == "FLOUR") == {
+        "kind": "lot",
+        "sku": "FLOUR",
+        "gtin": graph["flour"].product.gtin,
+        "lot": "FL-1",
+        "serial": None,
+        "depth": 0,
+        "path": ["FLOUR lot FL-1"],
+    }
+
+
+def test_a_drill_changes_no_stock_status(manager, graph):
+    _recall(*OPEN, "FLOUR lot FL-1", "--drill", "--user", "manager")
+
+    assert RecallCampaign.objects.get().is_drill
+    assert set(Lot.objects.values_list("status", flat=True)) == {"released"}
+    assert not StatusChange.objects.exists()
+
+
+def test_a_recall_holds_affected_stock(manager, graph):
+    _recall(*OPEN, "CELL lot CE-1", "--user", "manager")
+
+    assert SerialUnit.objects.get(serial="P-2").status == SerialUnit.Status.RECALLED
+
+
+def test_the_audit_trail_names_the_first_active_superuser_by_default(graph):
+    UserFactory(username="retired", is_superuser=True, is_active=False)
+    boss = UserFactory(username="boss", is_superuser=True)
+
+    _recall(*OPEN, "FLOUR lot FL-1")
+
+    campaign = RecallCampaign.objects.get()
+    assert campaign.owner == boss
+    assert campaign.timeline.first().actor == boss
+
+
+def _refused(*args):
+    with pytest.raises(CommandError) as exc_info:
+        _recall(*args)
+    assert exc_info.value.returncode == 2
+    assert not RecallCampaign.objects.exists()
+    assert not StatusChange.objects.exists()
+    return str(exc_info.value)
+
+
+def test_an_unknown_identifier_is_refused_with_status_2_and_nothing_written(manager, graph):
+    message = _refused(*OPEN, "FLOUR lot FL-1", "NOPE-9", "--user", "manager")
+
+    assert message == "No lot or serial unit matches NOPE-9."
+
+
+def test_a_missing_title_is_refused_with_status_2(manager, graph):
+    message = _refused("open", "FLOUR lot FL-1", "--reason", "R", "--classification", "I")
+
+    assert message == "recall open: the following arguments are required: --title"
+
+
+def test_an_unknown_classification_is_refused_with_status_2(manager, graph):
+    message = _refused(*OPEN[:-1], "IV", "FLOUR lot FL-1", "--user", "manager")
+
+    assert "argument --classification: invalid choice: 'IV'" in message
+
+
+def test_without_a_superuser_the_command_asks_for_a_user(graph):
+    message = _refused(*OPEN, "FLOUR lot FL-1")
+
+    assert message == "There is no superuser for the audit trail to name; give --user USERNAME."
+
+
+def test_an_unknown_user_is_refused(graph):
+    assert _refused(*OPEN, "FLOUR lot FL-1", "--user", "nobody") == "There is no user nobody."
+
+
+@pytest.fixture(scope="module")
+def fresh_database(tmp_path_factory):
+    """The environment of a command line run against a new, migrated SQLite file."""
+    path = tmp_path_factory.mktemp("recall-cli") / "db.sqlite3"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{path}",
+        "DJANGO_SETTINGS_MODULE": "traceability.settings.test",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    return env
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            [*OPEN, "NOPE-1", "--user", "x"],
+            "CommandError: There is no user x.",
+        ),
+        (
+            ["open", "NOPE-1", "--title", "T", "--reason", "R", "--classification", "IV"],
+            "CommandError: manage.py recall open: argument --classification: invalid choice: "
+            "'IV' (choose from 'I', 'II', 'III')",
+        ),
+        ([], "CommandError: manage.py recall: the following arguments are required: ACTION"),
+    ],
+    ids=["unknown user", "bad classification", "no action"],
+)
+def test_command_line_exits_with_status_2_and_one_line_on_stderr(fresh_database, args, line):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "recall", *args],
+        cwd=settings.BASE_DIR,
+        env=fresh_database,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [line]
+    assert result.stdout == ""
