@@ -1,0 +1,153 @@
+"""The admin's view of recalls: campaigns with their frozen snapshot and timeline.
+
+Campaigns are opened by `manage.py recall open` (and later from the pages), which freezes the
+snapshot and holds the stock; the admin changes a campaign's details through the service and
+shows everything else read-only.
+"""
+
+from django.contrib import admin
+
+from inventory.admin import HistoryAdmin, ReadOnlyAdmin, ReadOnlyInline
+
+from . import services
+from .models import AffectedItem, CampaignEvent, ConsigneeNotice, RecallCampaign
+
+AFFECTED_FIELDS = (
+    "label",
+    "depth",
+    "whereabouts",
+    "site",
+    "consignee",
+    "shipped_by",
+    "shipped_at",
+    "installed_in",
+    "quantity",
+    "unit",
+    "status_at_opening",
+    "put_on_hold",
+    "resolution",
+)
+NOTICE_FIELDS = (
+    "party",
+    "method",
+    "sent_at",
+    "acknowledged_at",
+    "quantity_on_hand",
+    "quantity_returned",
+    "quantity_destroyed",
+    "quantity_corrected",
+    "unit",
+    "check_result",
+)
+TIMELINE_FIELDS = ("occurred_at", "kind", "actor", "message")
+
+
+class AffectedItemInline(ReadOnlyInline):
+    model = AffectedItem
+    fields = AFFECTED_FIELDS
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("product", "site", "consignee", "shipped_by", "installed_in")
+            .order_by("position", "pk")
+        )
+
+
+class ConsigneeNoticeInline(ReadOnlyInline):
+    model = ConsigneeNotice
+    fields = NOTICE_FIELDS
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("party").order_by("party__name")
+
+
+class CampaignEventInline(ReadOnlyInline):
+    model = CampaignEvent
+    fields = TIMELINE_FIELDS
+    readonly_fields = fields
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor").order_by("occurred_at", "pk")
+
+
+@admin.register(RecallCampaign)
+class RecallCampaignAdmin(HistoryAdmin):
+    list_display = ("reference", "title", "classification", "status", "is_drill", "opened_at")
+    list_filter = ("status", "classification", "is_drill")
+    search_fields = ("reference", "title")
+    ordering = ("-year", "-number")
+    fields = (
+        "reference",
+        "status",
+        "is_drill",
+        "title",
+        "reason",
+        "hazard",
+        "classification",
+        "depth",
+        "public_warning",
+        "effectiveness_check",
+        "owner",
+        "scope",
+        "opened_at",
+        "trace_duration",
+        "estimated_completion_on",
+        "completed_at",
+        "terminated_at",
+    )
+    readonly_fields = (
+        "reference",
+        "status",
+        "is_drill",
+        "scope",
+        "opened_at",
+        "trace_duration",
+        "completed_at",
+        "terminated_at",
+    )
+    inlines = [CampaignEventInline, ConsigneeNoticeInline, AffectedItemInline]
+
+    def has_add_permission(self, request):
+        # Opening freezes the snapshot and holds stock: `manage.py recall open` does it.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Once opened, a campaign is evidence; only a draft may go.
+        if obj is not None and obj.status != RecallCampaign.Status.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        if changed:
+            services.campaign_update(campaign=obj, acting_user=request.user, **changed)
+
+
+@admin.register(AffectedItem)
+class AffectedItemAdmin(ReadOnlyAdmin):
+    list_display = ("campaign", "label", "whereabouts", "consignee", "quantity", "unit")
+    list_filter = ("whereabouts", "put_on_hold", "resolution")
+    search_fields = ("campaign__reference", "lot_code", "serial", "product__sku")
+    list_select_related = ("campaign", "product", "consignee")
+
+
+@admin.register(ConsigneeNotice)
+class ConsigneeNoticeAdmin(ReadOnlyAdmin):
+    list_display = ("campaign", "party", "method", "sent_at", "acknowledged_at", "check_result")
+    search_fields = ("campaign__reference", "party__name")
+    list_select_related = ("campaign", "party")
+
+
+@admin.register(CampaignEvent)
+class CampaignEventAdmin(ReadOnlyAdmin):
+    list_display = ("campaign", "occurred_at", "kind", "actor", "message")
+    list_filter = ("kind",)
+    search_fields = ("campaign__reference", "message")
+    list_select_related = ("campaign", "actor")

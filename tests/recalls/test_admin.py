@@ -1,0 +1,106 @@
+"""The recall admin: campaigns with read-only snapshot and timeline, edits via the service."""
+
+import pytest
+from django.urls import reverse
+
+from recalls import services
+from recalls.models import CampaignEvent, RecallCampaign
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def campaign(manager, graph):
+    return services.recall_open(
+        identifiers=["FLOUR lot FL-1"],
+        title="Peanut traces",
+        reason="Supplier alert",
+        classification=RecallCampaign.Classification.CLASS_I,
+        acting_user=manager,
+    )
+
+
+@pytest.fixture
+def staff_client(client):
+    """Sign a role holder in to the admin (which needs staff status)."""
+
+    def signed_in(user):
+        user.is_staff = True
+        user.save()
+        client.force_login(user)
+        return client
+
+    return signed_in
+
+
+def test_a_manager_sees_the_campaign_with_its_snapshot_and_timeline(
+    staff_client, manager, campaign
+):
+    client = staff_client(manager)
+
+    listing = client.get(reverse("admin:recalls_recallcampaign_changelist"))
+    page = client.get(reverse("admin:recalls_recallcampaign_change", args=[campaign.pk]))
+
+    assert listing.status_code == 200
+    assert campaign.reference in listing.content.decode()
+    content = page.content.decode()
+    assert page.status_code == 200
+    assert "BREAD lot BR-1" in content
+    assert "Corner Shop" in content
+    assert services.HELD % {"lots": 2, "units": 0} in content
+
+
+def test_quality_staff_see_campaigns(staff_client, staff, campaign):
+    client = staff_client(staff)
+
+    page = client.get(reverse("admin:recalls_recallcampaign_change", args=[campaign.pk]))
+
+    assert page.status_code == 200
+    assert "BREAD lot BR-1" in page.content.decode()
+
+
+def test_campaigns_are_not_added_in_the_admin(staff_client, manager):
+    client = staff_client(manager)
+
+    assert client.get(reverse("admin:recalls_recallcampaign_add")).status_code == 403
+
+
+def test_an_ongoing_campaign_cannot_be_deleted(admin_client, campaign):
+    response = admin_client.get(reverse("admin:recalls_recallcampaign_delete", args=[campaign.pk]))
+
+    assert response.status_code == 403
+
+
+def test_a_change_in_the_admin_goes_on_the_timeline_and_in_the_history(
+    staff_client, manager, campaign
+):
+    client = staff_client(manager)
+    url = reverse("admin:recalls_recallcampaign_change", args=[campaign.pk])
+
+    response = client.post(
+        url,
+        {
+            "title": campaign.title,
+            "reason": campaign.reason,
+            "hazard": "Severe allergic reactions",
+            "classification": "I",
+            "depth": campaign.depth,
+            "public_warning": "general",
+            "effectiveness_check": "A",
+            "owner": manager.pk,
+            "estimated_completion_on": "",
+            **{
+                f"{prefix}-{key}": value
+                for prefix in ("timeline", "notices", "affected_items")
+                for key, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))
+            },
+        },
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    campaign.refresh_from_db()
+    assert (campaign.hazard, campaign.public_warning) == ("Severe allergic reactions", "general")
+    entry = campaign.timeline.get(kind=CampaignEvent.Kind.CHANGED)
+    assert entry.actor == manager
+    assert entry.message == "Changed hazard, public warning."
+    assert campaign.history.latest("history_date").history_user == manager
