@@ -16,7 +16,7 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.text import Truncator
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 
 from . import bulk, locks
@@ -71,7 +71,7 @@ STATUS_DISPOSITION = {
 WRONG_TRACKING_SERIAL = _("%(product)s is tracked by lot; it has no serial units.")
 LOT_OF_OTHER_PRODUCT = _("Lot %(lot)s belongs to %(lot_product)s, not to %(product)s.")
 SAME_STATUS = _("%(item)s is already %(status)s.")
-UNKNOWN_STATUS = _("%(status)s is not a status.")
+UNKNOWN_STATUS = _("%(items)s have no status “%(status)s”.")
 REASON_REQUIRED = _("Say why the status changes.")
 SHIP_BLOCKED = _("%(item)s is %(status)s and cannot be shipped.")
 SHIP_EXPIRED = _("%(item)s expired on %(date)s and cannot be shipped.")
@@ -556,7 +556,11 @@ def items_change_status_many(
         if queryset is None:
             continue
         if status not in model.Status.values:
-            raise ValidationError(UNKNOWN_STATUS % {"status": status}, code="unknown_status")
+            raise ValidationError(
+                UNKNOWN_STATUS
+                % {"items": capfirst(model._meta.verbose_name_plural), "status": status},
+                code="unknown_status",
+            )
         queryset = queryset.exclude(status=status)
         items = locks.lock_queryset(queryset)
         if not items:

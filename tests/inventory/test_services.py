@@ -386,7 +386,7 @@ def test_a_status_the_model_does_not_have_is_refused(user):
             acting_user=user,
         )
 
-    assert exc_info.value.messages == [services.UNKNOWN_STATUS % {"status": "rejected"}]
+    assert exc_info.value.messages == ["Serial units have no status “rejected”."]
     assert SerialUnit.objects.get().status == SerialUnit.Status.IN_STOCK
 
 
