@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db import connection
 from django.db.models.expressions import RawSQL
 
-from .models import AffectedItem, RecallCampaign
+from .models import AffectedItem, CampaignEvent, ConsigneeNotice, RecallCampaign
 
 
 def keys_in(keys: Iterable[int]) -> RawSQL:
@@ -67,3 +67,31 @@ def campaign_snapshot(campaign: RecallCampaign) -> dict:
             for party in parties
         ],
     }
+
+
+def campaign_by_reference(reference: str) -> RecallCampaign:
+    """The campaign with this reference (RecallCampaign.DoesNotExist if none)."""
+    return RecallCampaign.objects.select_related("owner").get(reference=reference.strip())
+
+
+def report_items(campaign: RecallCampaign):
+    """The snapshot's rows with everything a report shows of them."""
+    return affected_items(campaign).select_related(
+        "resolved_by", "installed_in__serialunit__product"
+    )
+
+
+def consignee_notices(campaign: RecallCampaign):
+    return (
+        ConsigneeNotice.objects.filter(campaign=campaign)
+        .select_related("party")
+        .order_by("party__name", "party__pk")
+    )
+
+
+def campaign_timeline(campaign: RecallCampaign):
+    return (
+        CampaignEvent.objects.filter(campaign=campaign)
+        .select_related("actor")
+        .order_by("occurred_at", "pk")
+    )

@@ -1,5 +1,7 @@
-"""`manage.py recall open`: the reference, the JSON contract, and exit status 2 for bad input."""
+"""`manage.py recall open` and `recall report`: the reference, the JSON contract, the report
+files, and exit status 2 for bad input."""
 
+import csv
 import json
 import os
 import subprocess
@@ -10,9 +12,12 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from openpyxl import load_workbook
 
 from inventory.models import Lot, SerialUnit, StatusChange
+from recalls.management.commands.recall import NO_CAMPAIGN, NO_PDF
 from recalls.models import RecallCampaign
+from recalls.reports import COLUMNS
 
 from ..inventory.factories import UserFactory
 
@@ -177,3 +182,86 @@ def test_command_line_exits_with_status_2_and_one_line_on_stderr(fresh_database,
     assert result.returncode == 2
     assert result.stderr.splitlines() == [line]
     assert result.stdout == ""
+
+
+# --- recall report ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def opened(manager, graph):
+    _recall(*OPEN, "FLOUR lot FL-1", "CELL lot CE-1", "--user", "manager")
+    return RecallCampaign.objects.get()
+
+
+def test_the_csv_report_has_a_row_per_snapshot_row_with_its_consignee(opened, tmp_path):
+    path = tmp_path / "report.csv"
+
+    output = _recall("report", opened.reference, "--format", "csv", "--output", str(path))
+
+    assert output == f"Wrote the report of {opened.reference} to {path}.\n"
+    rows = list(csv.DictReader(path.open()))
+    assert list(rows[0]) == COLUMNS
+    assert len(rows) == opened.affected_items.count()
+    passed_on = next(row for row in rows if row["shipped by"])
+    assert (passed_on["sku"], passed_on["consignee"], passed_on["shipped by"]) == (
+        "BREAD",
+        "Corner Shop",
+        "Dist Co",
+    )
+    assert passed_on["quantity"] == "5.000"
+    installed = next(row for row in rows if row["serial"] == "P-3")
+    assert installed["installed in"] == "DEVICE serial D-1"
+    assert installed["where at opening"] == "installed in a unit"
+
+
+def test_the_xlsx_report_holds_the_same_rows(opened, tmp_path):
+    path = tmp_path / "report.xlsx"
+
+    _recall("report", opened.reference, "--format", "xlsx", "--output", str(path))
+
+    sheet = load_workbook(path).active
+    rows = list(sheet.values)
+    assert list(rows[0]) == COLUMNS
+    assert len(rows) - 1 == opened.affected_items.count()
+
+
+def test_the_json_report_holds_the_campaign_its_items_notices_and_timeline(opened, tmp_path):
+    path = tmp_path / "report.json"
+
+    _recall("report", opened.reference, "--format", "json", "--output", str(path))
+
+    data = json.loads(path.read_text())
+    assert (data["reference"], data["title"], data["classification"]) == (
+        opened.reference,
+        "Peanut traces",
+        "I",
+    )
+    assert len(data["affected"]) == opened.affected_items.count()
+    assert {"consignee", "shipped_by", "quantity", "resolution"} <= data["affected"][0].keys()
+    assert [party["name"] for party in data["consignees"]] == [
+        "Anna's Deli",
+        "Corner Shop",
+        "Dist Co",
+    ]
+    assert [entry["kind"] for entry in data["timeline"]] == ["opened", "held"]
+
+
+def test_a_report_of_an_unknown_campaign_is_refused_and_no_file_written(graph, tmp_path):
+    path = tmp_path / "report.csv"
+
+    with pytest.raises(CommandError) as exc_info:
+        _recall("report", "RC-2026-9999", "--format", "csv", "--output", str(path))
+
+    assert exc_info.value.returncode == 2
+    assert str(exc_info.value) == NO_CAMPAIGN.format(reference="RC-2026-9999")
+    assert not path.exists()
+
+
+def test_a_pdf_report_is_not_available_yet(opened, tmp_path):
+    path = tmp_path / "report.pdf"
+
+    with pytest.raises(CommandError) as exc_info:
+        _recall("report", opened.reference, "--format", "pdf", "--output", str(path))
+
+    assert (exc_info.value.returncode, str(exc_info.value)) == (2, NO_PDF)
+    assert not path.exists()

@@ -1,14 +1,22 @@
-"""python manage.py recall open IDENTIFIER [IDENTIFIER …] --title T --reason R --classification …"""
+"""python manage.py recall open IDENTIFIER [IDENTIFIER …] --title T --reason R --classification …
+python manage.py recall report REFERENCE --format csv|xlsx|json --output FILE"""
 
+import functools
 import json
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from inventory.management.commands.fsma204_export import CANNOT_WRITE, _write_whole
 from inventory.management.commands.import_records import acting_user
 from recalls.models import RecallCampaign
-from recalls.selectors import campaign_snapshot
+from recalls.reports import FILE_FORMATS
+from recalls.selectors import campaign_by_reference, campaign_snapshot
 from recalls.services import recall_open
+
+NO_CAMPAIGN = "There is no recall campaign {reference}."
+NO_PDF = "PDF recall reports are not available yet; use csv, xlsx or json."
 
 
 class OneLineParser(CommandParser):
@@ -31,8 +39,7 @@ class Command(BaseCommand):
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         parser = super().create_parser(prog_name, subcommand, **kwargs)
-        # Django builds a plain CommandParser; only its error() is to differ.
-        parser.__class__ = OneLineParser
+        parser.error = functools.partial(OneLineParser.error, parser)
         return parser
 
     def add_arguments(self, parser):
@@ -56,7 +63,14 @@ class Command(BaseCommand):
             help="Who the audit trail names (default: the first active superuser).",
         )
 
+        reporting = actions.add_parser("report", help="Write a campaign's report.")
+        reporting.add_argument("reference", metavar="REFERENCE")
+        reporting.add_argument("--format", choices=["pdf", *FILE_FORMATS], required=True)
+        reporting.add_argument("--output", metavar="FILE", required=True)
+
     def handle(self, *args, **options):
+        if options["action"] == "report":
+            return self._report(options)
         try:
             user = acting_user(options["user"])
         except CommandError as exc:
@@ -77,3 +91,19 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(data, indent=2, ensure_ascii=False))
         else:
             self.stdout.write(campaign.reference)
+
+    def _report(self, options):
+        if options["format"] == "pdf":
+            raise CommandError(NO_PDF, returncode=2)
+        try:
+            campaign = campaign_by_reference(options["reference"])
+        except RecallCampaign.DoesNotExist as exc:
+            message = NO_CAMPAIGN.format(reference=options["reference"])
+            raise CommandError(message, returncode=2) from exc
+        output = Path(options["output"])
+        if not output.parent.is_dir():
+            raise CommandError(
+                CANNOT_WRITE.format(path=output, reason="no such directory"), returncode=2
+            )
+        _write_whole(output, FILE_FORMATS[options["format"]](campaign))
+        self.stdout.write(f"Wrote the report of {campaign.reference} to {output}.")
