@@ -40,6 +40,20 @@ OPENED_DRILL = _(
 )
 HELD = _("Put %(lots)d lot(s) and %(units)d serial unit(s) on hold as recalled.")
 CHANGED = _("Changed %(fields)s.")
+NOT_A_DETAIL = _("This changes with its own action, not as a detail of the campaign.")
+
+# What campaign_update may change; status, scope and drill change through their own actions.
+EDITABLE_DETAILS = {
+    "title",
+    "reason",
+    "hazard",
+    "classification",
+    "depth",
+    "public_warning",
+    "effectiveness_check",
+    "owner",
+    "estimated_completion_on",
+}
 
 THOUSANDTHS = Decimal("0.001")  # quantities are kept to three decimal places
 
@@ -432,6 +446,8 @@ def recall_open(
 @service
 def campaign_update(*, campaign: RecallCampaign, acting_user, **fields) -> RecallCampaign:
     """Change a campaign's details (not its status or scope); the timeline says which."""
+    for name in fields.keys() - EDITABLE_DETAILS:
+        raise ValidationError({name: NOT_A_DETAIL}, code="not_a_detail")
     campaign = locks.lock_campaign(campaign)
     changed = [name for name, value in fields.items() if getattr(campaign, name) != value]
     for name in changed:

@@ -413,3 +413,30 @@ def test_opening_runs_a_constant_number_of_queries(manager, size, django_assert_
     assert campaign.notices.count() == size
     assert StatusChange.objects.count() == 1 + 2 * size
     assert Genealogy.objects.count() == 2 * size
+
+
+# --- campaign_update --------------------------------------------------------------------------
+
+
+def test_a_details_change_goes_on_the_timeline(manager, graph):
+    campaign = _open(manager, is_drill=True)
+
+    services.campaign_update(
+        campaign=campaign, hazard="Anaphylaxis", depth="retail", acting_user=manager
+    )
+
+    campaign.refresh_from_db()
+    assert (campaign.hazard, campaign.depth) == ("Anaphylaxis", "retail")
+    entry = campaign.timeline.get(kind=CampaignEvent.Kind.CHANGED)
+    assert (entry.actor, entry.message) == (manager, "Changed hazard, depth.")
+
+
+def test_status_and_scope_are_not_details(manager, graph):
+    campaign = _open(manager, is_drill=True)
+
+    with pytest.raises(ValidationError) as exc_info:
+        services.campaign_update(campaign=campaign, status="completed", acting_user=manager)
+
+    assert exc_info.value.message_dict == {"status": [services.NOT_A_DETAIL]}
+    campaign.refresh_from_db()
+    assert campaign.status == RecallCampaign.Status.ONGOING
