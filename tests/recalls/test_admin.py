@@ -104,3 +104,53 @@ def test_a_change_in_the_admin_goes_on_the_timeline_and_in_the_history(
     assert entry.actor == manager
     assert entry.message == "Changed hazard, public warning."
     assert campaign.history.latest("history_date").history_user == manager
+
+
+def _codenames(group_member):
+    return {
+        codename
+        for codename in group_member.groups.values_list("permissions__codename", flat=True)
+        if codename
+        and codename.endswith(
+            ("recallcampaign", "affecteditem", "consigneenotice", "campaignevent")
+        )
+    }
+
+
+def test_quality_managers_run_campaigns(manager):
+    assert _codenames(manager) == {
+        "add_recallcampaign",
+        "change_recallcampaign",
+        "view_recallcampaign",
+        "view_historicalrecallcampaign",
+        "view_affecteditem",
+        "view_consigneenotice",
+        "view_campaignevent",
+    }
+
+
+def test_quality_staff_work_on_items_and_notices(staff):
+    assert _codenames(staff) == {
+        "view_recallcampaign",
+        "view_historicalrecallcampaign",
+        "view_affecteditem",
+        "change_affecteditem",
+        "view_consigneenotice",
+        "change_consigneenotice",
+        "view_campaignevent",
+    }
+
+
+def test_administrators_see_nothing_of_recalls(administrator):
+    assert _codenames(administrator) == set()
+
+
+def test_quality_staff_cannot_change_a_campaign(staff_client, staff, campaign):
+    client = staff_client(staff)
+    url = reverse("admin:recalls_recallcampaign_change", args=[campaign.pk])
+
+    response = client.post(url, {"title": "Renamed"})
+
+    assert response.status_code == 403
+    campaign.refresh_from_db()
+    assert campaign.title == "Peanut traces"
