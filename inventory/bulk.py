@@ -30,6 +30,11 @@ def _next_keys(model, count: int) -> list[int]:
         quote = connection.ops.quote_name
         cursor.execute(f"SELECT MAX({quote(meta.pk.column)}) FROM {quote(meta.db_table)}")
         last = cursor.fetchone()[0] or 0
+        # AUTOINCREMENT never hands out the key of a deleted row again (its history would
+        # become the new row's); neither do we.
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [meta.db_table])
+        row = cursor.fetchone()
+        last = max(last, row[0] if row else 0)
         return list(range(last + 1, last + 1 + count))
 
 

@@ -1,6 +1,11 @@
 """Row locks for inventory, taken in one place so every code path locks in primary-key order."""
 
+from django.db import connection
+
 from .models import Lot, SerialUnit
+
+# pg_advisory_xact_lock keys: one number per kind of work that must not run twice at once.
+EPCIS_IMPORT_LOCK = 7_204_001
 
 
 def lock_items(*items: Lot | SerialUnit) -> list[Lot | SerialUnit]:
@@ -34,3 +39,11 @@ def lock_record(instance):
         return lock_item(instance)
     model = type(instance)
     return model.objects.filter(pk=instance.pk).select_for_update(of=("self",)).get()
+
+
+def lock_epcis_imports() -> None:
+    """Wait until no other EPCIS import runs, until this transaction ends (PostgreSQL; SQLite
+    lets one writer in at a time anyway)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EPCIS_IMPORT_LOCK])

@@ -22,12 +22,12 @@ import re
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import transaction
 
+from .. import locks
 from ..models import FsmaCte, Lot, Party, Product, SerialUnit, Site, TraceEvent, Unit
 from ..services import (
     Line,
@@ -37,6 +37,7 @@ from ..services import (
     records_create_many,
     serial_units_install,
     serial_units_remove,
+    service,
 )
 from . import masterdata
 from .parse import GS1_CHARACTERS, Epc, EpcError, Kind, parse_epc
@@ -308,6 +309,12 @@ class _Reader:
         if moment is not None and moment.tzinfo is None:
             self.error("eventTime", f"{text} has no time zone offset")
             moment = None
+        if moment is not None:
+            try:
+                moment.astimezone(UTC)
+            except OverflowError:
+                self.error("eventTime", f"{text} is out of range")
+                return None, ""
         offset = self.raw.get("eventTimeZoneOffset")
         if offset is None and moment is not None:
             minutes = int(moment.utcoffset().total_seconds() // 60)
@@ -822,6 +829,10 @@ class _Objects:
                 event.source_party
             )  # a lot first seen arriving came from the sender
         supplier_lot_code = (described.values.get("supplier_lot_code") if described else "") or ""
+        if supplier is not None and not supplier_lot_code and not references.get("supplier"):
+            # Received from a partner under the partner's code: that is their lot code (the
+            # traceability lot code FSMA 204 asks for). Our own exports say it in master data.
+            supplier_lot_code = epc.code
         if len(supplier_lot_code) > 64:
             self.errors.append(
                 f"{HEADER.format(identifier=described.identifier)}, supplier_lot_code: "
@@ -935,7 +946,7 @@ PARTY_DETAILS = (
     "postal_code",
     "country",
 )
-SITE_DETAILS = ("street", "city", "region", "postal_code", "country")
+SITE_DETAILS = ("phone", "street", "city", "region", "postal_code", "country")
 CREATED_KINDS = ("parties", "sites", "products", "lots", "serial_units")  # in saving order
 
 
@@ -1067,7 +1078,7 @@ def epcis_import(*, document: dict, acting_user) -> ImportResult:
 def _import(document: dict, acting_user) -> ImportResult:
     raw_events = _event_list(document)
     context = [entry for entry in _as_list(document.get("@context")) if isinstance(entry, dict)]
-    errors, events, seen = [], [], set()
+    errors, events = [], []
     for index, raw in enumerate(raw_events):
         reader = _Reader(index, raw, context)
         event = reader.read()
@@ -1077,7 +1088,18 @@ def _import(document: dict, acting_user) -> ImportResult:
     if errors:
         raise ValidationError(errors, code="epcis")
 
-    stored = set()
+    # Events need not come in order; what happened first is recorded first (a unit shipped
+    # before the document commissions it gets its production lot all the same).
+    events.sort(key=lambda event: event.occurred_at)
+    return _write_document(document, events, acting_user)
+
+
+@service  # one transaction; a database error becomes a ValidationError
+def _write_document(document: dict, events: list[_Event], acting_user) -> ImportResult:
+    # One import at a time, so two uploads of the same document (a double click, two cron
+    # runs) store it once and never race to create the same product, party or site.
+    locks.lock_epcis_imports()
+    stored, seen = set(), set()
     for chunk in _chunks(event.event_id for event in events):
         stored.update(
             TraceEvent.objects.filter(event_id__in=chunk).values_list("event_id", flat=True)
@@ -1091,16 +1113,15 @@ def _import(document: dict, acting_user) -> ImportResult:
             seen.add(event.event_id)
             new_events.append(event)
 
-    with transaction.atomic():
-        objects = _Objects(new_events, masterdata.read(document), acting_user)
-        tracking_errors = objects.check_tracking(new_events)
-        if tracking_errors:
-            raise ValidationError(tracking_errors, code="epcis")
-        plans = [_plan(event, objects) for event in new_events]
-        if objects.errors:
-            raise ValidationError(list(dict.fromkeys(objects.errors)), code="epcis")
-        result.created = objects.save()
-        result.imported = _write(new_events, plans, acting_user)
+    objects = _Objects(new_events, masterdata.read(document), acting_user)
+    tracking_errors = objects.check_tracking(new_events)
+    if tracking_errors:
+        raise ValidationError(tracking_errors, code="epcis")
+    plans = [_plan(event, objects) for event in new_events]
+    if objects.errors:
+        raise ValidationError(list(dict.fromkeys(objects.errors)), code="epcis")
+    result.created = objects.save()
+    result.imported = _write(new_events, plans, acting_user)
     return result
 
 

@@ -38,7 +38,13 @@ PRODUCT = {
     "warranty_months": OURS + "warrantyMonths",
     "on_food_traceability_list": OURS + "foodTraceabilityList",
 }
-SITE = {"name": CBV + "name", "code": OURS + "code", "kind": OURS + "siteKind", **ADDRESS}
+SITE = {
+    "name": CBV + "name",
+    "code": OURS + "code",
+    "kind": OURS + "siteKind",
+    "phone": OURS + "phone",
+    **ADDRESS,
+}
 SITE_OWNER = OURS + "owner"
 PARTY = {
     "name": CBV + "name",

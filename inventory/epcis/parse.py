@@ -81,7 +81,8 @@ def _digits_check(body: str) -> str:
 
 
 def _urn_parts(text: str, prefix: str, count: int, what: str) -> list[str]:
-    parts = text[len(prefix) :].split(".")
+    # The last part (a serial, lot or extension) may itself hold dots.
+    parts = text[len(prefix) :].split(".", count - 1)
     if len(parts) != count or not all(parts):
         raise EpcError(f"{text} is not a valid {what}")
     return parts

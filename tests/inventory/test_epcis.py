@@ -1101,3 +1101,106 @@ def test_an_unknown_fsma_cte_is_refused():
         "event 0, tracewell:fsmaCte: 'picking' is not one of harvesting, cooling, "
         "initial_packing, first_land_based_receiving, shipping, receiving, transformation, none"
     ]
+
+
+# --- Review findings ----------------------------------------------------------------------------
+
+
+def test_a_serial_or_lot_with_dots_is_read_whole():
+    assert parse_epc("urn:epc:id:sgtin:0614141.107346.A.B").code == "A.B"
+    assert parse_epc("urn:epc:class:lgtin:0614141.107346.L.2026.01").code == "L.2026.01"
+    assert parse_epc("urn:epc:id:sgln:0614141.00001.dock.3").extension == "dock.3"
+
+
+@pytest.mark.django_db
+def test_a_lot_received_from_a_partner_keeps_the_partners_code_as_its_supplier_lot_code():
+    event = _object_event(
+        bizStep="receiving",
+        epcList=[],
+        quantityList=[{"epcClass": "urn:epc:class:lgtin:0614141.107346.TLC-123", "quantity": 5}],
+        sourceList=[{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.00001"}],
+    )
+
+    epcis_import(document=_document(event), acting_user=None)
+
+    lot = Lot.objects.get()
+    assert (lot.supplier.gln, lot.supplier_lot_code) == (MILL_GLN, "TLC-123")
+
+
+@pytest.mark.django_db
+def test_an_event_time_out_of_range_is_refused_not_a_crash():
+    event = _object_event(eventTime="9999-12-31T23:30:00-01:00", eventTimeZoneOffset="-01:00")
+
+    with pytest.raises(ValidationError) as raised:
+        epcis_import(document=_document(event), acting_user=None)
+
+    assert raised.value.messages == [
+        "event 0, eventTime: 9999-12-31T23:30:00-01:00 is out of range"
+    ]
+
+
+@pytest.mark.django_db
+def test_events_out_of_order_are_recorded_as_they_happened():
+    commission = _object_event(
+        event_id="urn:uuid:00000000-0000-4000-8000-0000000000c1",
+        action="ADD",
+        bizStep="commissioning",
+        eventTime="2026-03-01T08:00:00.000-06:00",
+        ilmd={"cbvmda:lotNumber": "L1"},
+    )
+    ship = _object_event(
+        event_id="urn:uuid:00000000-0000-4000-8000-0000000000c2",
+        eventTime="2026-03-05T08:00:00.000-06:00",
+    )
+
+    epcis_import(document=_document(ship, commission), acting_user=None)
+
+    unit = SerialUnit.objects.select_related("lot").get()
+    assert (unit.lot.code, unit.produced_on) == ("L1", date(2026, 3, 1))
+    assert Genealogy.objects.filter(kind=Genealogy.Kind.PRODUCTION_LOT).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_import_never_reuses_the_key_of_a_deleted_record():
+    gone = PartyFactory(name="Deleted Co", gln=None)
+    gone_key = gone.pk
+    gone.delete()
+
+    epcis_import(document=_shipments(1), acting_user=None)
+
+    assert gone_key not in set(Party.objects.values_list("pk", flat=True))
+    for party in Party.objects.all():
+        assert [entry.history_type for entry in party.history.all()] == ["+"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_the_same_document_at_once_store_it_once():
+    if connection.vendor != "postgresql":
+        pytest.skip("the import lock is PostgreSQL's advisory lock; SQLite has one writer")
+    import threading
+
+    from django.db import connections
+
+    document = _shipments(20)
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(
+                epcis_import(document=json.loads(json.dumps(document)), acting_user=None)
+            )
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(result.imported for result in results) == [0, 20]
+    assert sorted(result.duplicates for result in results) == [0, 20]
+    assert TraceEvent.objects.count() == 20 and Party.objects.count() == 21
