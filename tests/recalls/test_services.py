@@ -343,7 +343,7 @@ def test_campaigns_opened_one_after_another_get_consecutive_references(manager, 
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_campaigns_never_share_a_reference():
     count = 6
     barrier = threading.Barrier(count)
@@ -367,6 +367,35 @@ def test_concurrent_campaigns_never_share_a_reference():
 
     assert errors == []
     assert sorted(number for number, _reference in taken) == list(range(1, count + 1))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_overlapping_campaigns_opened_at_once_hold_each_item_once(manager, graph):
+    scopes = [["FLOUR lot FL-1"], ["BREAD lot BR-1", "CELL lot CE-1"]]
+    barrier = threading.Barrier(len(scopes))
+    opened, errors = [], []
+
+    def open_campaign(identifiers):
+        try:
+            barrier.wait()
+            opened.append(_open(manager, identifiers=identifiers))
+        except Exception as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=open_campaign, args=(scope,)) for scope in scopes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(campaign.number for campaign in opened) == [1, 2]
+    changes = list(StatusChange.objects.values_list("item_id", flat=True))
+    assert sorted(changes) == sorted(set(changes))
+    assert set(Lot.objects.values_list("status", flat=True)) == {"recalled"}
 
 
 # --- query counts -----------------------------------------------------------------------------
