@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from openpyxl import load_workbook
 
 from inventory.models import Lot, SerialUnit, StatusChange
-from recalls.management.commands.recall import NO_CAMPAIGN, NO_PDF
+from recalls.management.commands.recall import NO_CAMPAIGN, NO_PDF, NO_SUPERUSER
 from recalls.models import RecallCampaign
 from recalls.reports import COLUMNS
 
@@ -127,11 +127,19 @@ def test_an_unknown_classification_is_refused_with_status_2(manager, graph):
 def test_without_a_superuser_the_command_asks_for_a_user(graph):
     message = _refused(*OPEN, "FLOUR lot FL-1")
 
-    assert message == "There is no superuser for the audit trail to name; give --user USERNAME."
+    assert message == NO_SUPERUSER
 
 
 def test_an_unknown_user_is_refused(graph):
-    assert _refused(*OPEN, "FLOUR lot FL-1", "--user", "nobody") == "There is no user nobody."
+    assert (
+        _refused(*OPEN, "FLOUR lot FL-1", "--user", "nobody") == "There is no active user nobody."
+    )
+
+
+def test_an_inactive_user_is_refused(graph):
+    UserFactory(username="gone", is_active=False)
+
+    assert _refused(*OPEN, "FLOUR lot FL-1", "--user", "gone") == "There is no active user gone."
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +166,7 @@ def fresh_database(tmp_path_factory):
     [
         (
             [*OPEN, "NOPE-1", "--user", "x"],
-            "CommandError: There is no user x.",
+            "CommandError: There is no active user x.",
         ),
         (
             ["open", "NOPE-1", "--title", "T", "--reason", "R", "--classification", "IV"],

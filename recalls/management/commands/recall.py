@@ -5,17 +5,19 @@ import functools
 import json
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inventory.management.commands.fsma204_export import CANNOT_WRITE, _write_whole
-from inventory.management.commands.import_records import acting_user
 from recalls.models import RecallCampaign
 from recalls.reports import FILE_FORMATS
 from recalls.selectors import campaign_by_reference, campaign_snapshot
 from recalls.services import recall_open
 
 NO_CAMPAIGN = "There is no recall campaign {reference}."
+NO_SUPERUSER = "There is no active superuser for the audit trail to name; give --user USERNAME."
+NO_USER = "There is no active user {username}."
 NO_PDF = "PDF recall reports are not available yet; use csv, xlsx or json."
 
 
@@ -71,10 +73,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["action"] == "report":
             return self._report(options)
-        try:
-            user = acting_user(options["user"])
-        except CommandError as exc:
-            raise CommandError(str(exc), returncode=2) from exc
+        user = _acting_user(options["user"])
         try:
             campaign = recall_open(
                 identifiers=options["identifiers"],
@@ -107,3 +106,17 @@ class Command(BaseCommand):
             )
         _write_whole(output, FILE_FORMATS[options["format"]](campaign))
         self.stdout.write(f"Wrote the report of {campaign.reference} to {output}.")
+
+
+def _acting_user(username: str | None):
+    """Who the audit trail names: the user given, else the first active superuser."""
+    users = get_user_model().objects.filter(is_active=True).order_by("pk")
+    if username is None:
+        user = users.filter(is_superuser=True).first()
+        if user is None:
+            raise CommandError(NO_SUPERUSER, returncode=2)
+        return user
+    user = users.filter(**{get_user_model().USERNAME_FIELD: username}).first()
+    if user is None:
+        raise CommandError(NO_USER.format(username=username), returncode=2)
+    return user
