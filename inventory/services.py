@@ -408,6 +408,33 @@ def records_create_many(*, instances: list, acting_user, reason: str = "") -> li
     return instances
 
 
+@service
+def records_update_many(*, instances: list, fields: list[str], acting_user, reason: str) -> list:
+    """Save changed fields of many records of one model at once, each with its audit trail row.
+
+    For imports, which set the values themselves (no full_clean per record); the database's
+    constraints still hold.
+    """
+    if not instances:
+        return []
+    model = type(instances[0])
+    model.objects.bulk_update(instances, fields)
+    history = model.history.model
+    names = [field.attname for field in history.tracked_fields]
+    audit = {
+        "history_date": timezone.now(),
+        "history_user_id": acting_user.pk if acting_user else None,
+        "history_change_reason": Truncator(reason).chars(CHANGE_REASON_LENGTH) or None,
+        "history_type": "~",
+    }
+    bulk.insert_rows(
+        history,
+        [{**audit, **{name: getattr(instance, name) for name in names}} for instance in instances],
+        keys=False,
+    )
+    return instances
+
+
 def product_create(*, acting_user, **fields) -> Product:
     return record_create(instance=Product(**fields), acting_user=acting_user)
 

@@ -22,8 +22,16 @@ from django.utils import timezone as django_timezone
 
 from ..models import EventLine, Item, Lot, SerialUnit, TraceEvent
 from . import masterdata
-from .importer import CTE_FIELD, OUR_BIZ_STEP_PREFIX, OUR_CONTEXT, OUR_DISPOSITION_PREFIX
+from .importer import (
+    CTE_FIELD,
+    EVENT_TYPE_FIELD,
+    NOTES_FIELD,
+    OUR_BIZ_STEP_PREFIX,
+    OUR_CONTEXT,
+    OUR_DISPOSITION_PREFIX,
+)
 from .masterdata import (
+    INSTANCE_VOCABULARY,
     LOCATION_VOCABULARY,
     LOT,
     PARTY,
@@ -124,6 +132,19 @@ class _MasterData:
 
         return self._add(PRODUCT_VOCABULARY, identifier, build)
 
+    def unit(self, unit, identifier: str) -> str:
+        def build():
+            attributes = masterdata.attributes(masterdata.UNIT, unit)
+            if unit.holder_site_id:
+                site = self.site(unit.holder_site)
+                attributes.append({"id": masterdata.UNIT_HOLDER_SITE, "attribute": site})
+            if unit.holder_party_id:
+                party = self.party(unit.holder_party)
+                attributes.append({"id": masterdata.UNIT_HOLDER_PARTY, "attribute": party})
+            return attributes
+
+        return self._add(INSTANCE_VOCABULARY, identifier, build)
+
     def site(self, site) -> str:
         identifier = location_epc(site.gln) if site.gln else private_site_epc(site.code)
 
@@ -163,8 +184,10 @@ def _item_epc(item, master: _MasterData) -> tuple[str, bool]:
     master.product(product)
     if isinstance(tracked, SerialUnit):
         if product.gtin:
-            return serial_epc(product.gtin, tracked.serial), True
-        return private_serial_epc(product.sku, tracked.serial), True
+            identifier = serial_epc(product.gtin, tracked.serial)
+        else:
+            identifier = private_serial_epc(product.sku, tracked.serial)
+        return master.unit(tracked, identifier), True
     identifier = (
         lot_epc(product.gtin, tracked.code)
         if product.gtin
@@ -278,10 +301,15 @@ def _event(event: TraceEvent, names: _MasterData, contexts: list) -> dict:
         if ilmd:
             out["ilmd"] = ilmd
 
+    # What EPCIS has no field for, as extension fields: our event type (a transfer or a
+    # status change is not told by its bizStep alone), the notes, an explicit FSMA 204 CTE.
+    out[EVENT_TYPE_FIELD] = event.event_type
+    if event.notes:
+        out[NOTES_FIELD] = event.notes
     if event.fsma_cte:
         out[CTE_FIELD] = event.fsma_cte
-        if OUR_CONTEXT not in contexts:
-            contexts.append(OUR_CONTEXT)
+    if OUR_CONTEXT not in contexts:
+        contexts.append(OUR_CONTEXT)
 
     # What an import kept, as it was: it replaces what our columns could only approximate.
     epcis = event.extra.get("epcis") or {}
@@ -313,6 +341,8 @@ def _events(lots, serial_units, since):
         "item__lot__site__party",
         "item__serialunit__product",
         "item__serialunit__lot",
+        "item__serialunit__holder_site__party",
+        "item__serialunit__holder_party",
     ).order_by("role", "pk")
     return (
         events.select_related(

@@ -35,6 +35,7 @@ from ..services import (
     production_lots_link,
     record_update,
     records_create_many,
+    records_update_many,
     serial_units_install,
     serial_units_remove,
     service,
@@ -51,6 +52,8 @@ OUR_BIZ_STEP_PREFIX = "urn:tracewell:bizstep:"
 OUR_DISPOSITION_PREFIX = "urn:tracewell:disp:"
 # An extension field: the FSMA 204 critical tracking event an event was recorded as.
 CTE_FIELD = "tracewell:fsmaCte"
+EVENT_TYPE_FIELD = "tracewell:eventType"  # ours, which EPCIS types and bizSteps cannot tell
+NOTES_FIELD = "tracewell:notes"
 OUR_CONTEXT = {"tracewell": "urn:tracewell:epcis:"}
 CBV_PREFIXES = (
     "urn:epcglobal:cbv:bizstep:",
@@ -94,6 +97,8 @@ MODELLED_FIELDS = {
     "childEPCs",
     "childQuantityList",
     CTE_FIELD,
+    EVENT_TYPE_FIELD,
+    NOTES_FIELD,
 }
 
 # The event type an ObjectEvent's bizStep (short CBV name) records.
@@ -165,6 +170,7 @@ class _Event:
     document_type: str = ""
     document_number: str = ""
     fsma_cte: str = ""
+    notes: str = ""
     expires_on: date | None = None
     produced_on: date | None = None
     production_lots: list[_Ref] = field(default_factory=list)
@@ -197,6 +203,17 @@ def _event_list(document) -> list:
     if not isinstance(events, list):
         raise ValidationError(["document: epcisBody has no eventList"], code="epcis")
     return events
+
+
+def _finite(value) -> bool:
+    """No NaN or Infinity anywhere (Python's json reads them; JSON and PostgreSQL have not)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    return True
 
 
 def _content_id(event: dict) -> str:
@@ -444,6 +461,17 @@ class _Reader:
             else:
                 event_type = BIZ_STEP_TYPES.get(biz_step, TraceEvent.Type.INSPECT)
 
+        ours = raw.get(EVENT_TYPE_FIELD)
+        structural = (TraceEvent.Type.INSTALL, TraceEvent.Type.REMOVE)
+        if ours is not None and ours not in TraceEvent.Type.values:
+            self.error(EVENT_TYPE_FIELD, f"{ours!r} is not an event type we record")
+        elif ours is not None and event_type not in structural and ours not in structural:
+            event_type = ours  # a transfer, a status change: as it was recorded
+        notes = raw.get(NOTES_FIELD) or ""
+        if not isinstance(notes, str):
+            self.error(NOTES_FIELD, "must be a string")
+            notes = ""
+
         location = self.location("bizLocation") or self.location("readPoint")
         source_party, source_site = self.sources("sourceList", "source")
         destination_party, destination_site = self.sources("destinationList", "destination")
@@ -488,6 +516,8 @@ class _Reader:
             # The prefixes of extension fields (kept in extra) are defined there.
             epcis["context"] = self.context
         extra["epcis"] = epcis
+        if not _finite(extra):
+            self.error("kept fields", "hold NaN or Infinity, which JSON has not")
         if self.errors or moment is None:
             return None
         return _Event(
@@ -511,6 +541,7 @@ class _Reader:
             document_type=document_type,
             document_number=document_number,
             fsma_cte=fsma_cte,
+            notes=notes,
             expires_on=expires_on,
             produced_on=moment.date() if action == "ADD" or kind == "TransformationEvent" else None,
             production_lots=production_lots,
@@ -558,6 +589,11 @@ class _Objects:
                 d.references.get(name)
                 for d in master.lots.values()
                 for name in ("supplier", "site")
+            ),
+            *(
+                d.references.get(name)
+                for d in master.units.values()
+                for name in ("holder_site", "holder_party")
             ),
         ]
         places = [
@@ -787,20 +823,43 @@ class _Objects:
                     ),
                     None,
                 )
-                self.units[key] = self._pending(
-                    "serial_units",
-                    SerialUnit(
-                        product=self.product(epc.product_key),
-                        serial=epc.code,
-                        lot=lot,
-                        produced_on=event.produced_on,
-                    ),
-                )
+                self.units[key] = self._pending("serial_units", self._unit(ref, event, lot))
                 self.new_units.add(id(self.units[key]))
             return self.units[key]
         if key not in self.lots:
             self.lots[key] = self._pending("lots", self._lot(ref, event))
         return self.lots[key]
+
+    def _unit(self, ref: _Ref, event: _Event, lot: Lot | None) -> SerialUnit:
+        epc = ref.epc
+        described = self.master.units.get((epc.product_key, epc.code))
+        references = described.references if described else {}
+        values = described.values if described else {}
+        holder_site = self.site(
+            self._reference(references.get("holder_site"), described, Kind.LOCATION)
+        )
+        holder_party = self.party(
+            self._reference(references.get("holder_party"), described, Kind.PARTY)
+        )
+        if holder_site is not None and holder_party is not None:
+            self.errors.append(
+                f"{HEADER.format(identifier=described.identifier)}: a unit is held at a site "
+                "or by a party, not both"
+            )
+        unit = SerialUnit(
+            product=self.product(epc.product_key),
+            serial=epc.code,
+            lot=lot,
+            produced_on=self._date(described, "produced_on") or event.produced_on,
+            holder_site=holder_site,
+            holder_party=holder_party,
+            shipped_on=self._date(described, "shipped_on"),
+            warranty_ends_on=self._date(described, "warranty_ends_on"),
+            warranty_overridden=values.get("warranty_overridden") == "true",
+        )
+        if values.get("status") in SerialUnit.Status.values:
+            unit.status = values["status"]  # as the exporting database had it
+        return unit
 
     def _lot(self, ref: _Ref, event: _Event) -> Lot:
         epc = ref.epc
@@ -838,7 +897,7 @@ class _Objects:
                 f"{HEADER.format(identifier=described.identifier)}, supplier_lot_code: "
                 "is longer than 64 characters"
             )
-        return Lot(
+        lot = Lot(
             product=product,
             code=epc.code,
             quantity=quantity,
@@ -849,6 +908,10 @@ class _Objects:
             supplier=supplier,
             supplier_lot_code=supplier_lot_code,
         )
+        status = described.values.get("status") if described else None
+        if status in Lot.Status.values:
+            lot.status = status  # as the exporting database had it (on hold stays on hold)
+        return lot
 
     def _reference(self, text: str | None, described, kind: Kind) -> Epc | None:
         """A site or party the header names by identifier (a site's owner, a lot's supplier)."""
@@ -927,6 +990,39 @@ class _Objects:
         self.sites[key] = self._pending("sites", site)
         return site
 
+    def restore_states(self):
+        """Give created units the state the header describes, where the events changed it.
+
+        Master data tells how things stood when the document was written; an installation or
+        removal replayed from the document sets a unit's status on its way (installed, then
+        in stock), which a later status change, recorded as an event we only keep, had
+        changed again. Only those units are updated, each with an audit trail entry."""
+        wanted = {}
+        for key, unit in self.units.items():
+            described = self.master.units.get(key) if id(unit) in self.new_units else None
+            if described and described.values.get("status") in SerialUnit.Status.values:
+                wanted[unit.pk] = (
+                    described.values["status"],
+                    unit.holder_site_id,
+                    unit.holder_party_id,
+                )
+        if not wanted:
+            return
+        fields = ("status", "holder_site_id", "holder_party_id")
+        changed = [
+            unit
+            for unit in SerialUnit.objects.filter(pk__in=list(wanted)).order_by("pk")
+            if tuple(getattr(unit, name) for name in fields) != wanted[unit.pk]
+        ]
+        for unit in changed:
+            unit.status, unit.holder_site_id, unit.holder_party_id = wanted[unit.pk]
+        records_update_many(
+            instances=changed,
+            fields=["status", "holder_site", "holder_party"],
+            acting_user=self.acting_user,
+            reason=f"{IMPORT_REASON}: state as exported",
+        )
+
     def save(self) -> dict[str, int]:
         """Save what was built, in the order their references need; the counts per kind."""
         for kind in CREATED_KINDS:
@@ -977,6 +1073,7 @@ def _plan(event: _Event, objects: _Objects) -> dict:
         "document_type": event.document_type,
         "document_number": event.document_number,
         "fsma_cte": event.fsma_cte,
+        "notes": event.notes,
         "extra": event.extra,
         "source_party": objects.party(event.source_party),
         "source_site": objects.site(event.source_site),
@@ -1044,6 +1141,7 @@ def _write(events: list[_Event], plans: list[dict], acting_user) -> int:
                 assembly=assembly,
                 acting_user=acting_user,
                 occurred_at=fields.pop("occurred_at"),
+                notes=fields.pop("notes"),
                 event_fields=fields,
             )
         except ValidationError as exc:
@@ -1122,6 +1220,7 @@ def _write_document(document: dict, events: list[_Event], acting_user) -> Import
         raise ValidationError(list(dict.fromkeys(objects.errors)), code="epcis")
     result.created = objects.save()
     result.imported = _write(new_events, plans, acting_user)
+    objects.restore_states()
     return result
 
 

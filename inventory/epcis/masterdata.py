@@ -17,6 +17,7 @@ PRODUCT_VOCABULARY = "urn:epcglobal:epcis:vtype:EPCClass"
 LOCATION_VOCABULARY = "urn:epcglobal:epcis:vtype:BusinessLocation"
 READ_POINT_VOCABULARY = "urn:epcglobal:epcis:vtype:ReadPoint"
 PARTY_VOCABULARY = "urn:epcglobal:epcis:vtype:Party"
+INSTANCE_VOCABULARY = "urn:epcglobal:epcis:vtype:EPCInstance"
 CBV = "urn:epcglobal:cbv:mda#"
 OURS = "urn:tracewell:mda#"
 NAME_ATTRIBUTES = ("name", "descriptionShort", "tradeItemDescription", "regulatedProductName")
@@ -64,9 +65,19 @@ LOT = {
     "expires_on": CBV + "itemExpirationDate",
     "produced_on": OURS + "producedOn",
     "supplier_lot_code": OURS + "supplierLotCode",
+    "status": OURS + "status",
 }
 LOT_SUPPLIER = OURS + "supplier"
 LOT_SITE = OURS + "site"
+UNIT = {
+    "produced_on": OURS + "producedOn",
+    "status": OURS + "status",
+    "shipped_on": OURS + "shippedOn",
+    "warranty_ends_on": OURS + "warrantyEndsOn",
+    "warranty_overridden": OURS + "warrantyOverridden",
+}
+UNIT_HOLDER_SITE = OURS + "holderSite"
+UNIT_HOLDER_PARTY = OURS + "holderParty"
 
 
 def _short(attribute_id: str) -> str:
@@ -106,6 +117,7 @@ class Described:
 class MasterData:
     products: dict[tuple, Described] = field(default_factory=dict)
     lots: dict[tuple, Described] = field(default_factory=dict)
+    units: dict[tuple, Described] = field(default_factory=dict)
     sites: dict[tuple, Described] = field(default_factory=dict)
     parties: dict[tuple, Described] = field(default_factory=dict)
 
@@ -130,8 +142,15 @@ _FIELDS_BY_ATTRIBUTE = {
     "site": {uri: name for name, uri in SITE.items()},
     "party": {uri: name for name, uri in PARTY.items()},
     "lot": {uri: name for name, uri in LOT.items()},
+    "unit": {uri: name for name, uri in UNIT.items()},
 }
-_REFERENCES = {SITE_OWNER: "owner", LOT_SUPPLIER: "supplier", LOT_SITE: "site"}
+_REFERENCES = {
+    SITE_OWNER: "owner",
+    LOT_SUPPLIER: "supplier",
+    LOT_SITE: "site",
+    UNIT_HOLDER_SITE: "holder_site",
+    UNIT_HOLDER_PARTY: "holder_party",
+}
 
 
 def _values(kind: str, element: dict) -> Described:
@@ -189,6 +208,8 @@ def _read_element(master: MasterData, vocabulary: str, element: dict):
         epc = None
     if epc is not None and epc.kind == Kind.LOT:
         master.lots[(epc.product_key, epc.code)] = _values("lot", element)
+    elif epc is not None and epc.kind == Kind.SERIAL:
+        master.units[(epc.product_key, epc.code)] = _values("unit", element)
     elif gtin or sku:
         master.products[("gtin", gtin) if gtin else ("sku", sku)] = _values("product", element)
     elif epc is None or epc.kind not in (Kind.LOCATION, Kind.PARTY):

@@ -603,7 +603,7 @@ def test_export_validates_against_the_epcis_schema(graph):
     document = epcis_export()
 
     _validate(document)
-    assert document["@context"] == [CONTEXT]
+    assert document["@context"] == [CONTEXT, {"tracewell": "urn:tracewell:epcis:"}]
     assert document["type"] == "EPCISDocument"
     types = [event["type"] for event in document["epcisBody"]["eventList"]]
     assert types.count("TransformationEvent") == 2
@@ -929,11 +929,30 @@ def test_round_trip_of_the_demo_gives_the_same_trace_from_every_lot_and_unit():
             list(SerialUnit.objects.values_list("product__sku", "serial")),
         )
 
+    def states():
+        """What a restore must keep besides the traces: statuses, holders, event types."""
+        return (
+            sorted(Lot.objects.values_list("product__sku", "code", "status", "supplier_lot_code")),
+            sorted(
+                SerialUnit.objects.values_list(
+                    "product__sku",
+                    "serial",
+                    "status",
+                    "holder_site__code",
+                    "holder_party__name",
+                    "shipped_on",
+                    "warranty_ends_on",
+                )
+            ),
+            sorted(TraceEvent.objects.values_list("event_type", "fsma_cte", "notes")),
+        )
+
     with transaction.atomic():
         demo_load()
         lots, units = every_item()
         before = {key: _answers([key], []) for key in lots}
         before.update({key: _answers([], [key]) for key in units})
+        states_before = states()
         document = json.loads(json.dumps(epcis_export()))
         transaction.set_rollback(True)
     assert not Lot.objects.exists() and not Product.objects.exists()
@@ -945,6 +964,10 @@ def test_round_trip_of_the_demo_gives_the_same_trace_from_every_lot_and_unit():
     after = {key: _answers([key], []) for key in lots}
     after.update({key: _answers([], [key]) for key in units})
     assert after == before
+    after_states = states()
+    for index, (now, was) in enumerate(zip(after_states, states_before, strict=True)):
+        assert sorted(set(now) - set(was)) == sorted(set(was) - set(now)), index
+    assert after_states == states_before
 
 
 def _traced_products(answers: dict) -> list[dict]:
