@@ -6,6 +6,10 @@ shows everything else read-only.
 """
 
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from inventory.admin import HistoryAdmin, ReadOnlyAdmin, ReadOnlyInline
 
@@ -20,7 +24,7 @@ AFFECTED_FIELDS = (
     "consignee",
     "shipped_by",
     "shipped_at",
-    "installed_in",
+    "installed_in_unit",
     "quantity",
     "unit",
     "status_at_opening",
@@ -42,26 +46,48 @@ NOTICE_FIELDS = (
 TIMELINE_FIELDS = ("occurred_at", "kind", "actor", "message")
 
 
+# A campaign can reach a hundred thousand items; its page shows the first rows and links to
+# the paginated list of all of them.
+INLINE_ROWS = 100
+
+
+class FirstRowsFormSet(BaseInlineFormSet):
+    def get_queryset(self):
+        return super().get_queryset()[:INLINE_ROWS]
+
+
 class AffectedItemInline(ReadOnlyInline):
     model = AffectedItem
+    formset = FirstRowsFormSet
     fields = AFFECTED_FIELDS
     readonly_fields = fields
     show_change_link = False
+    verbose_name_plural = _("affected items (the first %(rows)d)") % {"rows": INLINE_ROWS}
 
     def get_queryset(self, request):
         return (
             super()
             .get_queryset(request)
-            .select_related("product", "site", "consignee", "shipped_by", "installed_in")
+            .select_related(
+                "product", "site", "consignee", "shipped_by", "installed_in__serialunit__product"
+            )
             .order_by("position", "pk")
         )
+
+    @admin.display(description=_("installed in"))
+    def installed_in_unit(self, obj):
+        if obj.installed_in is None:
+            return "—"
+        return str(obj.installed_in.serialunit)
 
 
 class ConsigneeNoticeInline(ReadOnlyInline):
     model = ConsigneeNotice
+    formset = FirstRowsFormSet
     fields = NOTICE_FIELDS
     readonly_fields = fields
     show_change_link = False
+    verbose_name_plural = _("consignee notices (the first %(rows)d)") % {"rows": INLINE_ROWS}
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("party").order_by("party__name")
@@ -96,6 +122,7 @@ class RecallCampaignAdmin(HistoryAdmin):
         "effectiveness_check",
         "owner",
         "scope",
+        "all_records",
         "opened_at",
         "trace_duration",
         "estimated_completion_on",
@@ -107,12 +134,27 @@ class RecallCampaignAdmin(HistoryAdmin):
         "status",
         "is_drill",
         "scope",
+        "all_records",
         "opened_at",
         "trace_duration",
         "completed_at",
         "terminated_at",
     )
     inlines = [CampaignEventInline, ConsigneeNoticeInline, AffectedItemInline]
+
+    @admin.display(description=_("snapshot"))
+    def all_records(self, obj):
+        links = [
+            (
+                "admin:recalls_affecteditem_changelist",
+                obj.affected_items.count(),
+                _("affected item rows"),
+            ),
+            ("admin:recalls_consigneenotice_changelist", obj.notices.count(), _("consignees")),
+        ]
+        template = " · ".join(['<a href="{}?campaign__id__exact={}">{} {}</a>'] * len(links))
+        values = [value for name, n, label in links for value in (reverse(name), obj.pk, n, label)]
+        return format_html(template, *values)
 
     def has_add_permission(self, request):
         # Opening freezes the snapshot and holds stock: `manage.py recall open` does it.

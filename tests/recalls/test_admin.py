@@ -154,3 +154,24 @@ def test_quality_staff_cannot_change_a_campaign(staff_client, staff, campaign):
     assert response.status_code == 403
     campaign.refresh_from_db()
     assert campaign.title == "Peanut traces"
+
+
+def test_a_campaign_page_shows_the_first_rows_and_links_to_all(
+    staff_client, manager, campaign, monkeypatch
+):
+    monkeypatch.setattr("recalls.admin.INLINE_ROWS", 2)
+    client = staff_client(manager)
+
+    page = client.get(reverse("admin:recalls_recallcampaign_change", args=[campaign.pk]))
+
+    formsets = {
+        formset.formset.model.__name__: formset for formset in page.context["inline_admin_formsets"]
+    }
+    assert len(list(formsets["AffectedItem"])) == 2
+    assert len(list(formsets["ConsigneeNotice"])) == 2
+    rows = campaign.affected_items.count()
+    listing = reverse("admin:recalls_affecteditem_changelist")
+    assert f'href="{listing}?campaign__id__exact={campaign.pk}">{rows} affected item rows' in (
+        page.content.decode()
+    )
+    assert client.get(f"{listing}?campaign__id__exact={campaign.pk}").status_code == 200
