@@ -1,9 +1,10 @@
 """Forms validate what people type or scan; the services and selectors do the rest."""
 
 import json
+from datetime import date
 
 from django import forms
-from django.core.validators import FileExtensionValidator
+from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
@@ -29,6 +30,15 @@ FSMA_NEEDS_DATES = _("Give both the first and the last event date.")
 FSMA_DATES_ORDER = _("The first event date must not be after the last.")
 FSMA_DATES_NEED_PRODUCT = _("Give the product whose events these dates select.")
 FSMA_BAD_DATE = _("Give a date as YYYY-MM-DD.")
+FSMA_DATE_RANGE = _("Give a date from 1900-01-01 to 2200-12-31.")
+FSMA_LOT_WITHOUT_DATES = _(
+    "A lot code gives every event of the lot; leave the dates empty, or give a product with "
+    "the dates."
+)
+# Event dates far from any record, and clear of the edges of Python's dates: the range is
+# widened by a day and by time zone offsets before it is looked up.
+FSMA_FIRST_DATE = date(1900, 1, 1)
+FSMA_LAST_DATE = date(2200, 12, 31)
 
 # The page reads the whole document into memory; bigger ones go through `manage.py import_epcis`.
 EPCIS_MAX_UPLOAD_SIZE = 50 * 1024 * 1024
@@ -142,6 +152,25 @@ class TraceForm(forms.Form):
         )
 
 
+def _fsma_date_field(label) -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        required=False,
+        error_messages={"invalid": FSMA_BAD_DATE},
+        validators=[
+            MinValueValidator(FSMA_FIRST_DATE, message=FSMA_DATE_RANGE),
+            MaxValueValidator(FSMA_LAST_DATE, message=FSMA_DATE_RANGE),
+        ],
+        widget=forms.DateInput(
+            attrs={
+                "type": "date",
+                "min": FSMA_FIRST_DATE.isoformat(),
+                "max": FSMA_LAST_DATE.isoformat(),
+            }
+        ),
+    )
+
+
 class Fsma204Form(forms.Form):
     """A traceability lot (any identifier the trace takes), or a product and event dates."""
 
@@ -160,18 +189,8 @@ class Fsma204Form(forms.Form):
         widget=forms.RadioSelect,
     )
     product = forms.CharField(label=_("Product SKU or GTIN"), required=False, max_length=64)
-    date_from = forms.DateField(
-        label=_("Events from"),
-        required=False,
-        error_messages={"invalid": FSMA_BAD_DATE},
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    date_to = forms.DateField(
-        label=_("Events to"),
-        required=False,
-        error_messages={"invalid": FSMA_BAD_DATE},
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    date_from = _fsma_date_field(_("Events from"))
+    date_to = _fsma_date_field(_("Events to"))
 
     def clean(self):
         data = super().clean()
@@ -180,6 +199,8 @@ class Fsma204Form(forms.Form):
         if text and value:
             raise forms.ValidationError(FSMA_ONE_WAY)
         if text:
+            if data.get("date_from") or data.get("date_to"):
+                raise forms.ValidationError(FSMA_LOT_WITHOUT_DATES)
             try:
                 self.lots = lots_named_by(text)
             except IdentifierError as exc:

@@ -83,6 +83,7 @@ from .identifiers import IdentifierError
 from .models import EventLine, FsmaCte, Item, Lot, Party, Product, Site, TraceEvent, Unit
 from .selectors import resolve_identifiers
 from .trace import Direction, trace
+from .xlsx import keep_text
 
 COLUMNS = (
     "Event Type",
@@ -502,9 +503,9 @@ XLSX_WIDTHS = (16, 22, 40, 10, 10, 60, 60, 60, 12, 60, 20, 22, 30)
 def csv_bytes(rows: list[Fsma204Row]) -> bytes:
     """The spreadsheet as UTF-8 CSV: one header row, then one row per CTE, dates YYYY-MM-DD.
 
-    Cells are exactly the records (no apostrophe is put before text that a spreadsheet could
-    read as a formula, as that would change a lot code); open it with a spreadsheet's import,
-    or use the XLSX.
+    Cells are exactly the records: an apostrophe before text that a spreadsheet could read as
+    a formula would change a lot code or a partner's name. Open an untrusted CSV with a
+    spreadsheet's import wizard, or use the XLSX, whose text cells are always text.
     """
     out = io.StringIO()
     writer = csv.writer(out)
@@ -526,11 +527,9 @@ def xlsx_bytes(rows: list[Fsma204Row]) -> bytes:
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append(row.values())
+        keep_text(sheet[sheet.max_row])
         for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str):
-                # A lot code or name starting with "=" is text, never a formula.
-                cell.data_type = "s"
-            elif isinstance(cell.value, date):
+            if isinstance(cell.value, date):
                 cell.number_format = "yyyy-mm-dd"
     for index, width in enumerate(XLSX_WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width

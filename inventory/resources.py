@@ -37,6 +37,7 @@ from import_export.results import Result, RowResult
 from . import services
 from .identifiers import normalize_gln, normalize_gtin
 from .models import Lot, Party, Product, SerialUnit, Site
+from .xlsx import xlsx_dataset_bytes
 
 REQUIRED = _("A value is required.")
 NOT_A_DATE = _("%(value)s is not a date; write dates as YYYY-MM-DD, e.g. 2026-03-01.")
@@ -994,7 +995,18 @@ RESOURCES = {
     "sites": SiteResource,
 }
 
-FORMATS = {"csv": base_formats.CSV, "xlsx": base_formats.XLSX}
+
+class TextCellsXLSX(base_formats.XLSX):
+    """django-import-export's XLSX format, writing text cells as text."""
+
+    def export_data(self, dataset, **kwargs):
+        return xlsx_dataset_bytes(dataset, **kwargs)
+
+
+# CSV cells are exactly the records: an apostrophe before text a spreadsheet could read as a
+# formula would change the value and the file would no longer import back unchanged. XLSX text
+# cells are always text, so a name starting with "=" is never run.
+FORMATS = {"csv": base_formats.CSV, "xlsx": TextCellsXLSX}
 
 
 class UnreadableFile(Exception):

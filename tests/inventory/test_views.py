@@ -822,6 +822,23 @@ def test_the_xlsx_export_is_a_workbook_with_the_items(manager_client, chain):
     assert sheet.max_row == 1 + 4
 
 
+def test_the_xlsx_export_keeps_a_lot_code_that_looks_like_a_formula_as_text(
+    manager_client, clerk, plant
+):
+    lot_create(
+        product=ProductFactory(sku="SALT"),
+        code="=1+2",
+        quantity=Decimal("5"),
+        site=plant,
+        acting_user=clerk,
+    )
+
+    response = manager_client.get(reverse("trace"), {"q": "SALT lot =1+2", "_export": "xlsx"})
+
+    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    assert (sheet["F2"].value, sheet["F2"].data_type) == ("=1+2", "s")
+
+
 def test_an_export_of_a_query_that_does_not_trace_shows_the_page_with_its_error(manager_client):
     response = manager_client.get(reverse("trace"), {"q": "NO-SUCH-LOT", "_export": "csv"})
 

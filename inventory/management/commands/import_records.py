@@ -1,4 +1,4 @@
-"""python manage.py import_records MODEL FILE [--dry-run] [--format csv|xlsx] [--user USERNAME]"""
+"""python manage.py import_records MODEL FILE --user USERNAME [--dry-run] [--format csv|xlsx]"""
 
 from pathlib import Path
 
@@ -62,10 +62,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format", choices=FORMATS, help="csv or xlsx (default: the file's extension)."
         )
+        # Required: the audit trail names whoever ran the import, never a stand-in.
         parser.add_argument(
             "--user",
+            required=True,
             metavar="USERNAME",
-            help="Who the audit trail names (default: the first superuser).",
+            help="Who is importing: the audit trail names this user.",
         )
 
     def handle(self, *args, **options):
