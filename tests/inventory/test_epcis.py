@@ -1227,3 +1227,16 @@ def test_two_imports_of_the_same_document_at_once_store_it_once():
     assert sorted(result.imported for result in results) == [0, 20]
     assert sorted(result.duplicates for result in results) == [0, 20]
     assert TraceEvent.objects.count() == 20 and Party.objects.count() == 21
+
+
+@pytest.mark.django_db
+def test_export_command_refuses_a_missing_folder_with_one_line(graph, tmp_path):
+    path = tmp_path / "nowhere" / "events.jsonld"
+
+    with pytest.raises(CommandError) as raised:
+        call_command("export_epcis", "--all", "--output", str(path))
+
+    assert (raised.value.returncode, str(raised.value)) == (
+        2,
+        f"Cannot write {path}: no such directory.",
+    )

@@ -2,12 +2,15 @@
 
 import json
 from datetime import date
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from inventory.epcis.exporter import epcis_export
 from inventory.identifiers import IdentifierError
 from inventory.selectors import resolve_identifiers
+
+from ._output import check_writable, write_whole
 
 
 def _date(text: str) -> date:
@@ -40,8 +43,9 @@ class Command(BaseCommand):
                 lots, units = resolve_identifiers(identifiers)
             except IdentifierError as exc:
                 raise CommandError(str(exc), returncode=2) from exc
+        output = Path(options["output"])
+        check_writable(output)
         document = epcis_export(lots=lots, serial_units=units, since=since)
-        with open(options["output"], "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, ensure_ascii=False)
+        write_whole(output, json.dumps(document, indent=2, ensure_ascii=False).encode())
         count = len(document["epcisBody"]["eventList"])
         self.stdout.write(f"Exported {count} events to {options['output']}.")

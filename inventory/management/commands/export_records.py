@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand
 from inventory.management.commands.import_records import file_format
 from inventory.resources import FORMATS, RESOURCES
 
+from ._output import check_writable, write_whole
+
 
 class Command(BaseCommand):
     help = (
@@ -23,14 +25,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         path = Path(options["output"])
+        check_writable(path)
         chosen = file_format(str(path), options["format"])
         resource = RESOURCES[options["model"]]()
         dataset = resource.export(force_native_type=chosen == "xlsx")
         data = FORMATS[chosen]().export_data(dataset)
         if isinstance(data, str):
-            # With a byte-order mark, Excel opens the file as UTF-8.
-            path.write_text(data, encoding="utf-8-sig", newline="")
-        else:
-            path.write_bytes(data)
+            data = data.encode("utf-8-sig")  # with a byte-order mark, Excel reads it as UTF-8
+        write_whole(path, data)
         items = resource._meta.model._meta.verbose_name_plural
         self.stdout.write(f"Exported {len(dataset)} {items} to {path}.")

@@ -1,8 +1,6 @@
 """python manage.py fsma204_export IDENTIFIER|--product SKU --from DATE --to DATE
 --format csv|xlsx --output FILE [--direction forward|backward]"""
 
-import os
-import tempfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -11,9 +9,10 @@ from inventory.forms import Fsma204Form
 from inventory.fsma import FILE_FORMATS, fsma204_rows
 from inventory.trace import Direction
 
+from ._output import check_writable, write_whole
+
 # The form's date fields, as this command names them.
 DATE_OPTIONS = {"date_from": "--from", "date_to": "--to"}
-CANNOT_WRITE = "Cannot write {path}: {reason}."
 
 
 class Command(BaseCommand):
@@ -65,34 +64,9 @@ class Command(BaseCommand):
             option = DATE_OPTIONS.get(field)
             raise CommandError(f"{option}: {errors[0]}" if option else errors[0], returncode=2)
         output = Path(options["output"])
-        if not output.parent.is_dir():
-            raise CommandError(
-                CANNOT_WRITE.format(path=output, reason="no such directory"), returncode=2
-            )
+        check_writable(output)
 
         rows = fsma204_rows(**form.selection)
         write, _content_type = FILE_FORMATS[options["format"]]
-        _write_whole(output, write(rows))
+        write_whole(output, write(rows))
         self.stdout.write(f"Wrote {len(rows)} row{'s' if len(rows) != 1 else ''} to {output}.")
-
-
-def _write_whole(path: Path, content: bytes) -> None:
-    """Write the file whole or not at all: a failure leaves no half-written file behind."""
-    try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    except OSError as exc:
-        raise CommandError(
-            CANNOT_WRITE.format(path=path, reason=exc.strerror), returncode=2
-        ) from exc
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as a newly created file, not mkstemp's 0600
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise CommandError(
-            CANNOT_WRITE.format(path=path, reason=exc.strerror), returncode=2
-        ) from exc

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from inventory.management.commands.fsma204_export import CANNOT_WRITE, _write_whole
+from inventory.management.commands._output import check_writable, write_whole
 from recalls.models import RecallCampaign
 from recalls.reports import FILE_FORMATS
 from recalls.selectors import campaign_by_reference, campaign_snapshot
@@ -100,11 +100,8 @@ class Command(BaseCommand):
             message = NO_CAMPAIGN.format(reference=options["reference"])
             raise CommandError(message, returncode=2) from exc
         output = Path(options["output"])
-        if not output.parent.is_dir():
-            raise CommandError(
-                CANNOT_WRITE.format(path=output, reason="no such directory"), returncode=2
-            )
-        _write_whole(output, FILE_FORMATS[options["format"]](campaign))
+        check_writable(output)
+        write_whole(output, FILE_FORMATS[options["format"]](campaign))
         self.stdout.write(f"Wrote the report of {campaign.reference} to {output}.")
 
 
