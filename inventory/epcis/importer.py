@@ -71,7 +71,7 @@ CBV_PREFIXES = (
     OUR_BIZ_STEP_PREFIX,
     OUR_DISPOSITION_PREFIX,
 )
-OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
+OFFSET = re.compile(r"^[+-]((0\d|1[0-3]):[0-5]\d|14:00)$")  # UTC-14:00 to UTC+14:00
 EXPIRY_KEYS = ("itemExpirationDate", "bestBeforeDate")
 LOT_NUMBER_KEY = "lotNumber"  # cbvmda:lotNumber: the lot commissioned serials were built in
 

@@ -160,3 +160,11 @@ def test_a_query_document_without_query_results_is_refused():
         epcis_import(document=document, acting_user=None)
 
     assert raised.value.messages == ["document: epcisBody has no eventList"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("offset", ["+14:59", "+15:00", "-14:30", "+1:00"])
+def test_a_time_zone_offset_outside_utc_minus_14_to_plus_14_is_refused(offset):
+    event = _object_event(eventTimeZoneOffset=offset)
+
+    assert _refused(event) == [f"event 0, eventTimeZoneOffset: {offset!r} is not ±HH:MM"]
