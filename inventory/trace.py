@@ -184,7 +184,7 @@ JOIN {t["party"]} pa ON pa.id = x.party AND pa.is_internal = %s
 
 @contextmanager
 def _index_lookups():
-    """On PostgreSQL, plan the trace with index lookups for this transaction only.
+    """On PostgreSQL, plan the trace with index lookups, for the trace only.
 
     PostgreSQL guesses that a recursive CTE yields hundreds of thousands of rows and hashes
     whole tables to join it; a trace reaches a small part of them, which index lookups serve
@@ -193,12 +193,23 @@ def _index_lookups():
     if connection.vendor != "postgresql":
         yield
         return
+    # Inside a caller's transaction (opening a recall, say), the settings would outlast the
+    # trace and slow the caller's own bulk reads tenfold: they are put back afterwards.
+    outer = connection.in_atomic_block
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(
-            "SELECT set_config('enable_hashjoin', 'off', true), "
+            "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin'), "
+            "current_setting('jit'), set_config('enable_hashjoin', 'off', true), "
             "set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)"
         )
+        hashjoin, mergejoin, jit = cursor.fetchone()[:3]
         yield
+        if outer:
+            cursor.execute(
+                "SELECT set_config('enable_hashjoin', %s, true), "
+                "set_config('enable_mergejoin', %s, true), set_config('jit', %s, true)",
+                [hashjoin, mergejoin, jit],
+            )
 
 
 def trace(

@@ -11,7 +11,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models import Case, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -97,23 +96,10 @@ def _scope_trace(identifiers, lots, serial_units):
         lots = _union(lots, Lot, found_lots)
         serial_units = _union(serial_units, SerialUnit, found_units)
     result = trace(direction=Direction.FORWARD, lots=lots, serial_units=serial_units)
-    _planner_defaults()
     if not result.roots:
         raise ValidationError(SCOPE_MATCHES_NOTHING, code="scope_empty")
     scope = [*identifiers, *(root.label for root in result.roots if root.pk not in named)]
     return result, scope
-
-
-def _planner_defaults():
-    """Give the planner its joins back after the trace.
-
-    On PostgreSQL the trace turns hash and merge joins off for the rest of the transaction
-    (inventory.trace._index_lookups), which suits its recursive query; the bulk reads and
-    writes after it, inside the same transaction, would take ten times longer without them.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("RESET enable_hashjoin; RESET enable_mergejoin")
 
 
 def _union(queryset, model, objects):

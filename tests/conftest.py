@@ -1,12 +1,29 @@
+import importlib
+
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Group
 
 from traceability.roles import ADMINISTRATORS, QUALITY_MANAGERS, QUALITY_STAFF
 
 from .inventory.factories import UserFactory
 
+ROLE_MIGRATIONS = (
+    ("inventory.migrations.0002_roles", "create_roles"),
+    ("recalls.migrations.0002_roles", "grant"),
+)
+
+
+def _roles():
+    """The role groups, put back first if a transactional test's flush wiped them (they come
+    from data migrations, which a flush does not run again)."""
+    if not Group.objects.filter(name=QUALITY_MANAGERS).exists():
+        for module, function in ROLE_MIGRATIONS:
+            getattr(importlib.import_module(module), function)(apps, None)
+
 
 def _user_in(role, **kwargs):
+    _roles()
     user = UserFactory(**kwargs)
     user.groups.add(Group.objects.get(name=role))
     return user

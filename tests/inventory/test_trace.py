@@ -49,7 +49,9 @@ from .factories import (
 
 SHIPPED_ON = date(2026, 3, 10)
 # A trace is one recursive statement; on PostgreSQL one more sets the planner up for it.
-TRACE_QUERIES = 2 if connection.vendor == "postgresql" else 1
+# On PostgreSQL: the planner settings, the trace, and (inside a caller's transaction, as in
+# tests) the settings put back.
+TRACE_QUERIES = 3 if connection.vendor == "postgresql" else 1
 
 
 def reached(result):
@@ -801,3 +803,14 @@ def test_random_graphs_trace_exactly_and_symmetrically(graph):
             for b in nodes:
                 assert (b.pk in forwards[a.pk]) == (a.pk in backwards[b.pk])
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_a_trace_inside_a_transaction_gives_the_planner_its_joins_back():
+    if connection.vendor != "postgresql":
+        pytest.skip("planner settings are PostgreSQL's")
+    lot = LotFactory()
+    with transaction.atomic(), connection.cursor() as cursor:
+        trace(direction=Direction.FORWARD, lots=Lot.objects.filter(pk=lot.pk))
+        cursor.execute("SHOW enable_hashjoin")
+        assert cursor.fetchone()[0] == "on"

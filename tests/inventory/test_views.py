@@ -69,7 +69,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # What a page may run whatever the size of what it shows: session, user, roles and permissions
 # (5), the page's reads, and each trace (one statement; PostgreSQL first sets the planner up).
 # Counted on the pages, then fixed here, so that one query per row fails the tests.
-_PER_TRACE = 2 if connection.vendor == "postgresql" else 1
+# On PostgreSQL: planner settings, the trace, and the settings put back inside a transaction.
+_PER_TRACE = 3 if connection.vendor == "postgresql" else 1
 # + the identifier's lots, the parties' contacts
 TRACE_PAGE_QUERIES = 5 + 2 + _PER_TRACE
 # + the lot, its status changes, its events, the parties of each trace

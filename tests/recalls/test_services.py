@@ -343,7 +343,7 @@ def test_campaigns_opened_one_after_another_get_consecutive_references(manager, 
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_campaigns_never_share_a_reference():
     count = 6
     barrier = threading.Barrier(count)
@@ -370,7 +370,7 @@ def test_concurrent_campaigns_never_share_a_reference():
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_overlapping_campaigns_opened_at_once_hold_each_item_once(manager, graph):
     scopes = [["FLOUR lot FL-1"], ["BREAD lot BR-1", "CELL lot CE-1"]]
     barrier = threading.Barrier(len(scopes))
