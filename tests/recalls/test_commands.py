@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from openpyxl import load_workbook
 
 from inventory.models import Lot, SerialUnit, StatusChange
-from recalls.management.commands.recall import NO_CAMPAIGN, NO_PDF, NO_SUPERUSER
+from recalls.management.commands.recall import NO_CAMPAIGN, NO_PDF
 from recalls.models import RecallCampaign
 from recalls.reports import COLUMNS
 
@@ -86,15 +86,11 @@ def test_a_recall_holds_affected_stock(manager, graph):
     assert SerialUnit.objects.get(serial="P-2").status == SerialUnit.Status.RECALLED
 
 
-def test_the_audit_trail_names_the_first_active_superuser_by_default(graph):
-    UserFactory(username="retired", is_superuser=True, is_active=False)
-    boss = UserFactory(username="boss", is_superuser=True)
+def test_the_command_needs_to_know_who_opens_the_campaign(graph):
+    message = _refused(*OPEN, "FLOUR lot FL-1")
 
-    _recall(*OPEN, "FLOUR lot FL-1")
-
-    campaign = RecallCampaign.objects.get()
-    assert campaign.owner == boss
-    assert campaign.timeline.first().actor == boss
+    assert message == "recall open: the following arguments are required: --user"
+    assert not RecallCampaign.objects.exists()
 
 
 def _refused(*args):
@@ -113,7 +109,9 @@ def test_an_unknown_identifier_is_refused_with_status_2_and_nothing_written(mana
 
 
 def test_a_missing_title_is_refused_with_status_2(manager, graph):
-    message = _refused("open", "FLOUR lot FL-1", "--reason", "R", "--classification", "I")
+    message = _refused(
+        "open", "FLOUR lot FL-1", "--reason", "R", "--classification", "I", "--user", "manager"
+    )
 
     assert message == "recall open: the following arguments are required: --title"
 
@@ -122,12 +120,6 @@ def test_an_unknown_classification_is_refused_with_status_2(manager, graph):
     message = _refused(*OPEN[:-1], "IV", "FLOUR lot FL-1", "--user", "manager")
 
     assert "argument --classification: invalid choice: 'IV'" in message
-
-
-def test_without_a_superuser_the_command_asks_for_a_user(graph):
-    message = _refused(*OPEN, "FLOUR lot FL-1")
-
-    assert message == NO_SUPERUSER
 
 
 def test_an_unknown_user_is_refused(graph):

@@ -16,7 +16,6 @@ from recalls.selectors import campaign_by_reference, campaign_snapshot
 from recalls.services import recall_open
 
 NO_CAMPAIGN = "There is no recall campaign {reference}."
-NO_SUPERUSER = "There is no active superuser for the audit trail to name; give --user USERNAME."
 NO_USER = "There is no active user {username}."
 NO_PDF = "PDF recall reports are not available yet; use csv, xlsx or json."
 
@@ -62,7 +61,8 @@ class Command(BaseCommand):
         opening.add_argument(
             "--user",
             metavar="USERNAME",
-            help="Who the audit trail names (default: the first active superuser).",
+            required=True,
+            help="Who opens the campaign: its owner, named by the audit trail.",
         )
 
         reporting = actions.add_parser("report", help="Write a campaign's report.")
@@ -105,14 +105,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Wrote the report of {campaign.reference} to {output}.")
 
 
-def _acting_user(username: str | None):
-    """Who the audit trail names: the user given, else the first active superuser."""
-    users = get_user_model().objects.filter(is_active=True).order_by("pk")
-    if username is None:
-        user = users.filter(is_superuser=True).first()
-        if user is None:
-            raise CommandError(NO_SUPERUSER, returncode=2)
-        return user
+def _acting_user(username: str):
+    """Who the audit trail names: the user given (never a guess: a recall has an owner)."""
+    users = get_user_model().objects.filter(is_active=True)
     user = users.filter(**{get_user_model().USERNAME_FIELD: username}).first()
     if user is None:
         raise CommandError(NO_USER.format(username=username), returncode=2)
