@@ -392,20 +392,25 @@ def records_create_many(*, instances: list, acting_user, reason: str = "") -> li
         for instance, node in zip(instances, nodes, strict=True):
             instance.item_id = node
     bulk.insert(instances)
-    history = model.history.model
-    fields = [field.attname for field in history.tracked_fields]
+    _history_insert(instances, acting_user=acting_user, reason=reason, history_type="+")
+    return instances
+
+
+def _history_insert(instances: list, *, acting_user, reason: str, history_type: str) -> None:
+    """The audit trail rows (django-simple-history's) of many records of one model, in bulk."""
+    history = type(instances[0]).history.model
+    names = [field.attname for field in history.tracked_fields]
     audit = {
         "history_date": timezone.now(),
         "history_user_id": acting_user.pk if acting_user else None,
         "history_change_reason": Truncator(reason).chars(CHANGE_REASON_LENGTH) or None,
-        "history_type": "+",
+        "history_type": history_type,
     }
     bulk.insert_rows(
         history,
-        [{**audit, **{name: getattr(instance, name) for name in fields}} for instance in instances],
+        [{**audit, **{name: getattr(instance, name) for name in names}} for instance in instances],
         keys=False,
     )
-    return instances
 
 
 @service
@@ -419,19 +424,7 @@ def records_update_many(*, instances: list, fields: list[str], acting_user, reas
         return []
     model = type(instances[0])
     model.objects.bulk_update(instances, fields)
-    history = model.history.model
-    names = [field.attname for field in history.tracked_fields]
-    audit = {
-        "history_date": timezone.now(),
-        "history_user_id": acting_user.pk if acting_user else None,
-        "history_change_reason": Truncator(reason).chars(CHANGE_REASON_LENGTH) or None,
-        "history_type": "~",
-    }
-    bulk.insert_rows(
-        history,
-        [{**audit, **{name: getattr(instance, name) for name in names}} for instance in instances],
-        keys=False,
-    )
+    _history_insert(instances, acting_user=acting_user, reason=reason, history_type="~")
     return instances
 
 
@@ -594,19 +587,9 @@ def items_change_status_many(
             continue
         if queryset.update(status=status) != len(items):
             raise ValidationError(CONFLICT, code="conflict")
-        history = model.history.model
-        fields = [field.attname for field in history.tracked_fields]
-        audit = {
-            "history_date": timezone.now(),
-            "history_user_id": acting_user.pk if acting_user else None,
-            "history_change_reason": Truncator(reason).chars(CHANGE_REASON_LENGTH),
-            "history_type": "~",
-        }
-        rows = []
         for item in items:
             changes.append((item, item.status))
             item.status = status
-            rows.append({**audit, **{name: getattr(item, name) for name in fields}})
             events.append(
                 {
                     "event_type": TraceEvent.Type.STATUS_CHANGE,
@@ -617,7 +600,7 @@ def items_change_status_many(
                     "notes": reason,
                 }
             )
-        bulk.insert_rows(history, rows, keys=False)
+        _history_insert(items, acting_user=acting_user, reason=reason, history_type="~")
     keys = events_record_many(events=events, acting_user=acting_user) if events else []
     bulk.insert_rows(
         StatusChange,

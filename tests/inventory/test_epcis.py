@@ -1196,10 +1196,12 @@ def test_an_import_never_reuses_the_key_of_a_deleted_record():
         assert [entry.history_type for entry in party.history.all()] == ["+"]
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the import lock is PostgreSQL's advisory lock; SQLite lets one writer in anyway",
+)
 @pytest.mark.django_db(transaction=True)
 def test_two_imports_of_the_same_document_at_once_store_it_once():
-    if connection.vendor != "postgresql":
-        pytest.skip("the import lock is PostgreSQL's advisory lock; SQLite has one writer")
     import threading
 
     from django.db import connections
