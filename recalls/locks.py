@@ -1,6 +1,6 @@
 """Row locks for recalls, taken in one place so every code path locks in the same order."""
 
-from .models import RecallCampaign, RecallSequence
+from .models import AffectedItem, ConsigneeNotice, RecallCampaign, RecallSequence
 
 
 def lock_sequence(year: int) -> RecallSequence:
@@ -16,3 +16,23 @@ def lock_sequence(year: int) -> RecallSequence:
 def lock_campaign(campaign: RecallCampaign) -> RecallCampaign:
     """Lock a campaign's row for update and return it fresh from the database."""
     return RecallCampaign.objects.select_for_update(of=("self",)).get(pk=campaign.pk)
+
+
+def lock_affected_items(campaign: RecallCampaign, keys: list[int]) -> list[AffectedItem]:
+    """Lock a campaign's (active) affected-item rows, in key order, and return them fresh."""
+    return list(
+        AffectedItem.objects.filter(campaign=campaign, pk__in=keys, removed_at__isnull=True)
+        .select_related("product", "consignee", "resolved_by")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+
+
+def lock_notices(campaign: RecallCampaign, keys: list[int]) -> list[ConsigneeNotice]:
+    """Lock a campaign's consignee notices, in key order, and return them fresh."""
+    return list(
+        ConsigneeNotice.objects.filter(campaign=campaign, pk__in=keys)
+        .select_related("party")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )

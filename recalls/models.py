@@ -149,6 +149,23 @@ class RecallCampaign(models.Model):
     estimated_completion_on = models.DateField(_("estimated completion"), null=True, blank=True)
     completed_at = models.DateTimeField(_("completed"), null=True, blank=True, editable=False)
     terminated_at = models.DateTimeField(_("terminated"), null=True, blank=True, editable=False)
+    scope_revision = models.PositiveIntegerField(
+        _("scope revision"),
+        default=0,
+        editable=False,
+        help_text=_("1 when the campaign opens; each re-scope adds one."),
+    )
+    notice_subject = models.CharField(
+        _("notice subject"),
+        max_length=200,
+        blank=True,
+        help_text=_("The consignee notice's subject line; template variables allowed."),
+    )
+    notice_body = models.TextField(
+        _("notice text"),
+        blank=True,
+        help_text=_("The consignee notice; template variables allowed (see the notice page)."),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -207,13 +224,33 @@ class RecallCampaign(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["status", "opened_at"], name="recall_status_opened_idx")]
+        permissions = [
+            ("open_recallcampaign", _("Can open and re-scope recall campaigns")),
+            ("close_recallcampaign", _("Can complete and terminate recall campaigns")),
+            ("send_consigneenotice", _("Can send recall notices to consignees")),
+        ]
 
     def __str__(self):
         drill = _(" (drill)") if self.is_drill else ""
         return f"{self.reference} {self.title}{drill}"
 
     def get_absolute_url(self):
-        return reverse("admin:recalls_recallcampaign_change", args=[self.pk])
+        return reverse("recalls:campaign", args=[self.reference])
+
+    @property
+    def is_open(self) -> bool:
+        """Items can be resolved and consignees worked while the campaign is ongoing."""
+        return self.status == CampaignStatus.ONGOING
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in (CampaignStatus.COMPLETED, CampaignStatus.TERMINATED)
+
+    @property
+    def time_to_complete(self):
+        if self.opened_at is None or self.completed_at is None:
+            return None
+        return self.completed_at - self.opened_at
 
 
 class Whereabouts(models.TextChoices):
@@ -333,6 +370,17 @@ class AffectedItem(models.Model):
     )
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
     evidence = models.TextField(_("evidence"), blank=True, default="")
+    added_in = models.PositiveIntegerField(
+        _("added in scope revision"),
+        default=1,
+        help_text=_("1 when the campaign opened; higher when a re-scope added it."),
+    )
+    removed_at = models.DateTimeField(
+        _("removed from scope"),
+        null=True,
+        blank=True,
+        help_text=_("A re-scope took the item out; the row stays for the record."),
+    )
 
     class Meta:
         verbose_name = _("affected item")
@@ -340,19 +388,21 @@ class AffectedItem(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["campaign", "item", "consignee"],
-                condition=Q(consignee__isnull=False, shipped_by__isnull=True),
+                condition=Q(
+                    consignee__isnull=False, shipped_by__isnull=True, removed_at__isnull=True
+                ),
                 name="affected_unique_per_consignee",
                 violation_error_message=_("The campaign already lists this item at this party."),
             ),
             models.UniqueConstraint(
                 fields=["campaign", "item", "consignee", "shipped_by"],
-                condition=Q(shipped_by__isnull=False),
+                condition=Q(shipped_by__isnull=False, removed_at__isnull=True),
                 name="affected_unique_per_reshipment",
                 violation_error_message=_("The campaign already lists this item at this party."),
             ),
             models.UniqueConstraint(
                 fields=["campaign", "item", "whereabouts"],
-                condition=Q(consignee__isnull=True),
+                condition=Q(consignee__isnull=True, removed_at__isnull=True),
                 name="affected_unique_per_whereabouts",
                 violation_error_message=_("The campaign already lists this item there."),
             ),
@@ -365,6 +415,12 @@ class AffectedItem(models.Model):
                 condition=Q(resolved_quantity__isnull=True) | Q(resolved_quantity__gte=0),
                 name="affected_resolved_not_negative",
                 violation_error_message=_("A quantity cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(resolved_quantity__isnull=True)
+                | Q(resolved_quantity__lte=F("quantity")),
+                name="affected_resolved_within_quantity",
+                violation_error_message=_("More cannot be resolved than the campaign lists."),
             ),
             models.CheckConstraint(
                 condition=Q(whereabouts__in=Whereabouts.values),
@@ -407,6 +463,7 @@ class AffectedItem(models.Model):
         ]
         indexes = [
             models.Index(fields=["campaign", "position"], name="affected_campaign_order_idx"),
+            models.Index(fields=["campaign", "consignee"], name="affected_campaign_party_idx"),
         ]
 
     def __str__(self):
@@ -483,6 +540,32 @@ class ConsigneeNotice(models.Model):
         _("effectiveness-check result"), max_length=11, choices=CheckResult, blank=True, default=""
     )
     notes = models.TextField(_("notes"), blank=True, default="")
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sent by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    sent_to = models.CharField(
+        _("sent to"),
+        max_length=254,
+        blank=True,
+        default="",
+        help_text=_("The e-mail address, postal address or number the notice went to."),
+    )
+    subject = models.CharField(
+        _("subject as sent"), max_length=250, blank=True, default="", editable=False
+    )
+    body = models.TextField(_("text as sent"), blank=True, default="", editable=False)
+    responded_at = models.DateTimeField(
+        _("response recorded"),
+        null=True,
+        blank=True,
+        help_text=_("When the consignee's answer (quantities on hand, returned…) was recorded."),
+    )
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("consignee notice")
@@ -529,14 +612,171 @@ class ConsigneeNotice(models.Model):
     def __str__(self):
         return f"{self.campaign.reference} → {self.party}"
 
+    @property
+    def has_responded(self) -> bool:
+        return self.responded_at is not None or self.acknowledged_at is not None
+
+    @property
+    def quantity_recovered(self):
+        parts = (self.quantity_returned, self.quantity_destroyed, self.quantity_corrected)
+        if all(part is None for part in parts):
+            return None
+        return sum(part for part in parts if part is not None)
+
+
+class ItemResolution(AppendOnlyModel):
+    """One outcome recorded for (part of) an affected item: what happened to how much, who said
+    so, when, and on what evidence. Entries are never changed; a mistake is corrected by a
+    reversing entry (negative quantity) with its reason."""
+
+    campaign = models.ForeignKey(
+        RecallCampaign,
+        verbose_name=_("campaign"),
+        on_delete=models.PROTECT,
+        related_name="resolutions",
+        db_index=False,  # resolution_campaign_idx serves it
+    )
+    affected_item = models.ForeignKey(
+        AffectedItem,
+        verbose_name=_("affected item"),
+        on_delete=models.PROTECT,
+        related_name="resolutions",
+    )
+    outcome = models.CharField(_("outcome"), max_length=9, choices=Resolution)
+    quantity = models.DecimalField(
+        _("quantity"),
+        max_digits=14,
+        decimal_places=3,
+        help_text=_("Negative when the entry reverses an earlier one."),
+    )
+    unit = models.CharField(_("unit"), max_length=3, choices=Unit)
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    evidence = models.TextField(_("evidence"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("item resolution")
+        verbose_name_plural = _("item resolutions")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(quantity=0),
+                name="resolution_quantity_not_zero",
+                violation_error_message=_("Say how much was resolved."),
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=Resolution.values),
+                name="resolution_outcome_valid",
+                violation_error_message=_("Unknown resolution."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "recorded_at"], name="resolution_campaign_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_outcome_display()} {self.quantity} {self.unit}"
+
+
+class SignatureMeaning(models.TextChoices):
+    COMPLETED = "completed", _("completion: recall actions are done")
+    TERMINATED = "terminated", _("termination: the recall is closed")
+    EXCEPTION = "exception", _("termination despite open responses or quantities")
+
+
+class CampaignSignature(AppendOnlyModel):
+    """An electronic signature on a campaign (21 CFR Part 11 style): who, when, what it means,
+    the statement they signed, re-authenticated with their password."""
+
+    Meaning = SignatureMeaning
+
+    campaign = models.ForeignKey(
+        RecallCampaign,
+        verbose_name=_("campaign"),
+        on_delete=models.PROTECT,
+        related_name="signatures",
+    )
+    meaning = models.CharField(_("meaning"), max_length=10, choices=SignatureMeaning)
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signed by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    signer_name = models.CharField(
+        _("name signed"), max_length=300, help_text=_("The signer's full name at the time.")
+    )
+    signed_at = models.DateTimeField(_("signed"), default=timezone.now)
+    statement = models.TextField(_("statement"))
+
+    class Meta:
+        verbose_name = _("campaign signature")
+        verbose_name_plural = _("campaign signatures")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(statement=""),
+                name="signature_has_statement",
+                violation_error_message=_("A signature needs its statement."),
+            ),
+            models.CheckConstraint(
+                condition=Q(meaning__in=SignatureMeaning.values),
+                name="signature_meaning_valid",
+                violation_error_message=_("Unknown signature meaning."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.signer_name}, {self.signed_at:%Y-%m-%d %H:%M}: {self.get_meaning_display()}"
+
+
+class NoticeTemplate(models.Model):
+    """The wording a new campaign starts its consignee notice from; administrators edit it."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("text"))
+    is_default = models.BooleanField(
+        _("default"), default=False, help_text=_("New campaigns start from this one.")
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("notice template")
+        verbose_name_plural = _("notice templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=Q(is_default=True),
+                name="notice_template_one_default",
+                violation_error_message=_("Another template is already the default."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
 
 class CampaignEvent(AppendOnlyModel):
     """One entry of a campaign's timeline: who did what, when."""
 
     class Kind(models.TextChoices):
+        DRAFTED = "drafted", _("drafted")
         OPENED = "opened", _("opened")
         HELD = "held", _("stock put on hold")
         CHANGED = "changed", _("details changed")
+        RESCOPED = "rescoped", _("re-scoped")
+        NOTICE = "notice", _("notice changed")
+        SENT = "sent", _("notices sent")
+        RESPONSE = "response", _("consignee response")
+        RESOLVED = "resolved", _("items resolved")
+        COMPLETED = "completed", _("completed")
+        TERMINATED = "terminated", _("terminated")
+        REPORT = "report", _("report produced")
 
     campaign = models.ForeignKey(
         RecallCampaign,

@@ -3,11 +3,15 @@
 import json
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Count, F, Q, Sum
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext_lazy as _
 
-from .models import AffectedItem, CampaignEvent, ConsigneeNotice, RecallCampaign
+from .models import AffectedItem, CampaignEvent, ConsigneeNotice, ItemResolution, RecallCampaign
 
 
 def keys_in(keys: Iterable[int]) -> RawSQL:
@@ -25,7 +29,7 @@ def keys_in(keys: Iterable[int]) -> RawSQL:
 def affected_items(campaign: RecallCampaign):
     """The snapshot's rows in the trace's order: the scope first, then nearest first."""
     return (
-        AffectedItem.objects.filter(campaign=campaign)
+        AffectedItem.objects.filter(campaign=campaign, removed_at__isnull=True)
         .select_related("product", "site", "consignee", "shipped_by", "installed_in")
         .order_by("position", "pk")
     )
@@ -95,3 +99,214 @@ def campaign_timeline(campaign: RecallCampaign):
         .select_related("actor")
         .order_by("occurred_at", "pk")
     )
+
+
+RECOVERED = ("returned", "located", "corrected")
+UNACCOUNTED = _(
+    "%(quantity)s %(unit)s of %(produced)s %(unit)s is not accounted for (%(percent)s%% is)."
+)
+
+
+@dataclass
+class Balance:
+    """A campaign's mass balance in one unit of measure (see campaign_progress)."""
+
+    unit: str
+    produced: Decimal = Decimal(0)
+    shipped: Decimal = Decimal(0)
+    on_hand: Decimal = Decimal(0)
+    used: Decimal = Decimal(0)
+    recovered: Decimal = Decimal(0)
+    destroyed: Decimal = Decimal(0)
+    consumed: Decimal = Decimal(0)
+    not_found: Decimal = Decimal(0)
+
+    @property
+    def to_recover(self) -> Decimal:
+        """What was out of the records' reach at opening: shipped, and on hand to be checked."""
+        return self.shipped + self.on_hand
+
+    @property
+    def resolved(self) -> Decimal:
+        """What staff accounted for, capped at what there was (sub-consignees' answers can
+        overlap their supplier's)."""
+        return min(self.recovered + self.destroyed + self.consumed, self.to_recover)
+
+    @property
+    def accounted(self) -> Decimal:
+        return self.used + self.resolved
+
+    @property
+    def unaccounted(self) -> Decimal:
+        return max(self.produced - self.accounted, Decimal(0))
+
+    @property
+    def percent(self) -> Decimal:
+        if not self.produced:
+            return Decimal(100)
+        return (self.accounted * 100 / self.produced).quantize(Decimal("0.1"))
+
+
+@dataclass
+class Progress:
+    balances: list[Balance]
+    items: int
+    lines: int
+    lines_resolved: int
+    consignees: int
+    notified: int
+    responded: int
+    effective: int
+    ineffective: int
+    responded_notified: int
+
+    @property
+    def silent(self) -> int:
+        """Notified and not answered."""
+        return self.notified - self.responded_notified
+
+    @property
+    def not_notified(self) -> int:
+        return self.consignees - self.notified
+
+    @property
+    def lines_open(self) -> int:
+        return self.lines - self.lines_resolved
+
+    @property
+    def percent_accounted(self) -> Decimal:
+        """Over every unit of measure: the least accounted one, which is what an auditor asks."""
+        if not self.balances:
+            return Decimal(100)
+        return min(balance.percent for balance in self.balances)
+
+
+def _active(campaign):
+    return AffectedItem.objects.filter(campaign=campaign, removed_at__isnull=True)
+
+
+def campaign_progress(campaign: RecallCampaign) -> Progress:
+    """The mass balance and the consignees' state, in four aggregate queries.
+
+    Per unit of measure: *produced* is each affected item's quantity (a unit counts one);
+    *shipped*, *on hand* and *used* (into other affected lots, installed, or destroyed before
+    the recall) split it as at opening. Staff account for shipped and on-hand quantities by
+    resolving lines: *recovered* (returned, located, corrected), *destroyed*, *consumed* (sold
+    or used up, unrecoverable); *not found* is not accounted for. Used quantities are accounted
+    for by the records, since what they went into is on the list itself. Lines a consignee
+    passed on (shipped by a consignee) are part of that consignee's quantity, so they count
+    only through their resolutions.
+    """
+    balances: dict[str, Balance] = {}
+    lines = resolved_lines = 0
+    items = set()
+    for row in (
+        _active(campaign)
+        .values("unit", "whereabouts", "shipped_by_id")
+        .annotate(
+            quantity=Sum("quantity"),
+            lines=Count("pk"),
+            items=Count("item_id", distinct=True),
+            resolved=Count("pk", filter=Q(resolved_quantity__gte=F("quantity"))),
+        )
+        .order_by()
+    ):
+        lines += row["lines"]
+        resolved_lines += row["resolved"]
+        if row["shipped_by_id"] is not None:
+            continue
+        balance = balances.setdefault(row["unit"], Balance(row["unit"]))
+        balance.produced += row["quantity"]
+        whereabouts = row["whereabouts"]
+        if whereabouts == AffectedItem.Whereabouts.SHIPPED:
+            balance.shipped += row["quantity"]
+        elif whereabouts == AffectedItem.Whereabouts.ON_HAND:
+            balance.on_hand += row["quantity"]
+        else:
+            balance.used += row["quantity"]
+    items = _active(campaign).values("item_id").distinct().count()
+    for row in (
+        ItemResolution.objects.filter(campaign=campaign, affected_item__removed_at__isnull=True)
+        .values("unit", "outcome")
+        .annotate(quantity=Sum("quantity"))
+        .order_by()
+    ):
+        balance = balances.setdefault(row["unit"], Balance(row["unit"]))
+        outcome = row["outcome"]
+        name = "recovered" if outcome in RECOVERED else outcome
+        setattr(balance, name, getattr(balance, name) + row["quantity"])
+    notices = ConsigneeNotice.objects.filter(campaign=campaign)
+    responded = Q(acknowledged_at__isnull=False) | Q(responded_at__isnull=False)
+    counts = notices.aggregate(
+        consignees=Count("pk"),
+        notified=Count("pk", filter=Q(sent_at__isnull=False)),
+        responded=Count("pk", filter=responded),
+        responded_notified=Count("pk", filter=responded & Q(sent_at__isnull=False)),
+        effective=Count("pk", filter=Q(check_result=ConsigneeNotice.CheckResult.EFFECTIVE)),
+        ineffective=Count("pk", filter=Q(check_result=ConsigneeNotice.CheckResult.INEFFECTIVE)),
+    )
+    return Progress(
+        balances=sorted(balances.values(), key=lambda balance: balance.unit),
+        items=items,
+        lines=lines,
+        lines_resolved=resolved_lines,
+        **counts,
+    )
+
+
+def silent_consignees(campaign: RecallCampaign, limit: int | None = None):
+    """Consignees who have not answered (notified or not), by name."""
+    rows = (
+        ConsigneeNotice.objects.filter(
+            campaign=campaign, acknowledged_at__isnull=True, responded_at__isnull=True
+        )
+        .select_related("party")
+        .order_by("party__name", "pk")
+    )
+    return rows[:limit] if limit else rows
+
+
+def termination_gaps(campaign: RecallCampaign) -> list[str]:
+    """What stands between the campaign and its termination: consignees without a response,
+    quantities not accounted for, lines not resolved. Empty when it may be terminated."""
+    progress = campaign_progress(campaign)
+    gaps = []
+    waiting = ConsigneeNotice.objects.filter(
+        campaign=campaign, acknowledged_at__isnull=True, responded_at__isnull=True
+    )
+    count = waiting.count()
+    if count:
+        names = ", ".join(waiting.order_by("party__name").values_list("party__name", flat=True)[:5])
+        more = f" and {count - 5} more" if count > 5 else ""
+        gaps.append(
+            str(_("%(count)d consignee(s) have not responded: %(names)s%(more)s"))
+            % {"count": count, "names": names, "more": more}
+        )
+    for balance in progress.balances:
+        if balance.unaccounted > 0:
+            gaps.append(
+                str(UNACCOUNTED)
+                % {
+                    "quantity": _plain(balance.unaccounted),
+                    "unit": balance.unit,
+                    "produced": _plain(balance.produced),
+                    "percent": balance.percent,
+                }
+            )
+    open_lines = (
+        _active(campaign)
+        .exclude(
+            whereabouts__in=[AffectedItem.Whereabouts.USED, AffectedItem.Whereabouts.INSTALLED]
+        )
+        .filter(Q(resolved_quantity__isnull=True) | Q(resolved_quantity__lt=F("quantity")))
+        .count()
+    )
+    if open_lines:
+        gaps.append(
+            str(_("%(count)d line(s) of affected items are not resolved.")) % {"count": open_lines}
+        )
+    return gaps
+
+
+def _plain(value: Decimal) -> str:
+    return f"{value.normalize():f}"

@@ -11,6 +11,7 @@ from .inventory.factories import UserFactory
 ROLE_MIGRATIONS = (
     ("inventory.migrations.0002_roles", "create_roles"),
     ("recalls.migrations.0002_roles", "grant"),
+    ("recalls.migrations.0004_defaults_and_roles", "forwards"),
 )
 
 

@@ -121,10 +121,16 @@ def test_quality_managers_run_campaigns(manager):
     assert _codenames(manager) == {
         "add_recallcampaign",
         "change_recallcampaign",
+        "open_recallcampaign",
+        "close_recallcampaign",
         "view_recallcampaign",
         "view_historicalrecallcampaign",
         "view_affecteditem",
+        "change_affecteditem",
         "view_consigneenotice",
+        "view_historicalconsigneenotice",
+        "change_consigneenotice",
+        "send_consigneenotice",
         "view_campaignevent",
     }
 
@@ -136,6 +142,7 @@ def test_quality_staff_work_on_items_and_notices(staff):
         "view_affecteditem",
         "change_affecteditem",
         "view_consigneenotice",
+        "view_historicalconsigneenotice",
         "change_consigneenotice",
         "view_campaignevent",
     }

@@ -243,7 +243,7 @@ def test_the_json_report_holds_the_campaign_its_items_notices_and_timeline(opene
         "Corner Shop",
         "Dist Co",
     ]
-    assert [entry["kind"] for entry in data["timeline"]] == ["opened", "held"]
+    assert [entry["kind"] for entry in data["timeline"]] == ["drafted", "opened", "held"]
 
 
 def test_a_report_of_an_unknown_campaign_is_refused_and_no_file_written(graph, tmp_path):
