@@ -2,6 +2,7 @@
 and e-mail through Django's e-mail backend."""
 
 import logging
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -9,7 +10,7 @@ from django.template import Context, Engine, TemplateSyntaxError
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from inventory.models import Party
+from inventory.models import Party, Unit
 
 from .models import ConsigneeNotice, RecallCampaign
 
@@ -30,12 +31,12 @@ def template_problem(text: str) -> str | None:
     return None
 
 
-def context(campaign: RecallCampaign, notice: ConsigneeNotice) -> dict:
+def context(campaign: RecallCampaign, notice: ConsigneeNotice, company: str | None = None) -> dict:
     items = [
         {
             "label": line.get("item", ""),
-            "quantity": line.get("quantity", ""),
-            "unit": line.get("unit", ""),
+            "quantity": _plain(line.get("quantity")),
+            "unit": unit_label(line.get("unit", "")),
             "shipped_at": _datetime(line.get("shipped_at")),
         }
         for line in notice.received
@@ -43,11 +44,24 @@ def context(campaign: RecallCampaign, notice: ConsigneeNotice) -> dict:
     return {
         "campaign": campaign,
         "consignee": notice.party,
-        "company": _company(),
+        "company": company or _company(),
         "urgent": str(URGENT) if campaign.classification in ("I", "II") else "",
         "items": items,
         "drill": campaign.is_drill,
     }
+
+
+def unit_label(code: str) -> str:
+    """'kg' for KGM: the UN/CEFACT code as people write it."""
+    return str(Unit(code).label) if code in Unit.values else code
+
+
+def _plain(text) -> str:
+    try:
+        value = Decimal(text)
+    except (TypeError, ArithmeticError, ValueError):
+        return text or ""
+    return f"{value.normalize():f}"
 
 
 def _datetime(text):
@@ -61,7 +75,7 @@ def _company() -> str:
 
 def render(campaign: RecallCampaign, notice: ConsigneeNotice) -> tuple[str, str]:
     """The notice's subject (one line) and text for this consignee."""
-    values = Context(context(campaign, notice))
+    values = Context(context(campaign, notice), autoescape=False)
     subject = ENGINE.from_string(campaign.notice_subject).render(values)
     body = ENGINE.from_string(campaign.notice_body).render(values)
     return " ".join(subject.split()), body.strip() + "\n"
@@ -99,7 +113,7 @@ def response_summary(notice: ConsigneeNotice) -> str:
         (_("corrected"), notice.quantity_corrected),
     ):
         if value is not None:
-            parts.append(f"{label} {value.normalize():f} {notice.unit}".strip())
+            parts.append(f"{label} {value.normalize():f} {unit_label(notice.unit)}".strip())
     if notice.check_result:
         parts.append(str(notice.get_check_result_display()))
     if notice.acknowledged_at and not parts:

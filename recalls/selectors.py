@@ -11,6 +11,8 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
+from inventory.models import Unit
+
 from .models import AffectedItem, CampaignEvent, ConsigneeNotice, ItemResolution, RecallCampaign
 
 
@@ -122,6 +124,10 @@ class Balance:
     not_found: Decimal = Decimal(0)
 
     @property
+    def unit_label(self) -> str:
+        return str(Unit(self.unit).label) if self.unit in Unit.values else self.unit
+
+    @property
     def to_recover(self) -> Decimal:
         """What was out of the records' reach at opening: shipped, and on hand to be checked."""
         return self.shipped + self.on_hand
@@ -199,12 +205,11 @@ def campaign_progress(campaign: RecallCampaign) -> Progress:
     """
     balances: dict[str, Balance] = {}
     lines = resolved_lines = 0
-    items = set()
     for row in (
         _active(campaign)
         .values("unit", "whereabouts", "shipped_by_id")
         .annotate(
-            quantity=Sum("quantity"),
+            total=Sum("quantity"),
             lines=Count("pk"),
             items=Count("item_id", distinct=True),
             resolved=Count("pk", filter=Q(resolved_quantity__gte=F("quantity"))),
@@ -216,25 +221,25 @@ def campaign_progress(campaign: RecallCampaign) -> Progress:
         if row["shipped_by_id"] is not None:
             continue
         balance = balances.setdefault(row["unit"], Balance(row["unit"]))
-        balance.produced += row["quantity"]
+        balance.produced += row["total"]
         whereabouts = row["whereabouts"]
         if whereabouts == AffectedItem.Whereabouts.SHIPPED:
-            balance.shipped += row["quantity"]
+            balance.shipped += row["total"]
         elif whereabouts == AffectedItem.Whereabouts.ON_HAND:
-            balance.on_hand += row["quantity"]
+            balance.on_hand += row["total"]
         else:
-            balance.used += row["quantity"]
+            balance.used += row["total"]
     items = _active(campaign).values("item_id").distinct().count()
     for row in (
         ItemResolution.objects.filter(campaign=campaign, affected_item__removed_at__isnull=True)
         .values("unit", "outcome")
-        .annotate(quantity=Sum("quantity"))
+        .annotate(total=Sum("quantity"))
         .order_by()
     ):
         balance = balances.setdefault(row["unit"], Balance(row["unit"]))
         outcome = row["outcome"]
         name = "recovered" if outcome in RECOVERED else outcome
-        setattr(balance, name, getattr(balance, name) + row["quantity"])
+        setattr(balance, name, getattr(balance, name) + row["total"])
     notices = ConsigneeNotice.objects.filter(campaign=campaign)
     responded = Q(acknowledged_at__isnull=False) | Q(responded_at__isnull=False)
     counts = notices.aggregate(
@@ -288,7 +293,7 @@ def termination_gaps(campaign: RecallCampaign) -> list[str]:
                 str(UNACCOUNTED)
                 % {
                     "quantity": _plain(balance.unaccounted),
-                    "unit": balance.unit,
+                    "unit": balance.unit_label,
                     "produced": _plain(balance.produced),
                     "percent": balance.percent,
                 }

@@ -769,7 +769,7 @@ def affected_items_resolve(
             raise ValidationError(
                 {
                     "quantity": TOO_MUCH
-                    % {"left": _number(left), "unit": row.unit, "item": _row_name(row)}
+                    % {"left": _number(left), "unit": _unit(row.unit), "item": _row_name(row)}
                 },
                 code="quantity",
             )
@@ -811,7 +811,9 @@ def affected_items_resolve(
         % {
             "count": len(entries),
             "outcome": label,
-            "quantity": ", ".join(f"{_number(q)} {unit}" for unit, q in sorted(totals.items())),
+            "quantity": ", ".join(
+                f"{_number(q)} {_unit(unit)}" for unit, q in sorted(totals.items())
+            ),
             "items": _names(changed),
         },
         acting_user=acting_user,
@@ -870,7 +872,7 @@ def resolution_reverse(*, resolution: ItemResolution, reason: str, acting_user) 
         % {
             "outcome": resolution.get_outcome_display(),
             "quantity": _number(resolution.quantity),
-            "unit": resolution.unit,
+            "unit": _unit(resolution.unit),
             "item": _row_name(row),
             "reason": reason,
         },
@@ -903,6 +905,10 @@ def _names(rows: list[AffectedItem], shown: int = 3) -> str:
     if len(rows) > shown:
         names += f" and {len(rows) - shown} more"
     return names
+
+
+def _unit(code: str) -> str:
+    return str(Unit(code).label) if code in Unit.values else code
 
 
 def _number(value: Decimal) -> str:
