@@ -73,9 +73,12 @@ def _company() -> str:
     return ours.first() or settings.PRODUCT_NAME
 
 
-def render(campaign: RecallCampaign, notice: ConsigneeNotice) -> tuple[str, str]:
-    """The notice's subject (one line) and text for this consignee."""
-    values = Context(context(campaign, notice), autoescape=False)
+def render(
+    campaign: RecallCampaign, notice: ConsigneeNotice, company: str | None = None
+) -> tuple[str, str]:
+    """The notice's subject (one line) and text for this consignee; `company` (our name) saves
+    looking it up for each of many notices."""
+    values = Context(context(campaign, notice, company), autoescape=False)
     subject = ENGINE.from_string(campaign.notice_subject).render(values)
     body = ENGINE.from_string(campaign.notice_body).render(values)
     return " ".join(subject.split()), body.strip() + "\n"
