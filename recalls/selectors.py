@@ -13,7 +13,14 @@ from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Unit
 
-from .models import AffectedItem, CampaignEvent, ConsigneeNotice, ItemResolution, RecallCampaign
+from .models import (
+    AffectedItem,
+    CampaignEvent,
+    CampaignSignature,
+    ConsigneeNotice,
+    ItemResolution,
+    RecallCampaign,
+)
 
 
 def keys_in(keys: Iterable[int]) -> RawSQL:
@@ -315,3 +322,55 @@ def termination_gaps(campaign: RecallCampaign) -> list[str]:
 
 def _plain(value: Decimal) -> str:
     return f"{value.normalize():f}"
+
+
+def campaigns():
+    """Campaigns for the list page, newest first."""
+    return RecallCampaign.objects.select_related("owner").order_by("-created_at", "-pk")
+
+
+def campaign_counts() -> dict:
+    """How many campaigns are in each status (drills apart), for the list page's tiles."""
+    counts = dict.fromkeys(RecallCampaign.Status.values, 0)
+    drills = 0
+    for row in RecallCampaign.objects.values("status", "is_drill").annotate(n=Count("pk")):
+        if row["is_drill"]:
+            drills += row["n"]
+        else:
+            counts[row["status"]] += row["n"]
+    return {**counts, "drills": drills}
+
+
+def campaign_signatures(campaign: RecallCampaign):
+    return (
+        CampaignSignature.objects.filter(campaign=campaign)
+        .select_related("signer")
+        .order_by("signed_at", "pk")
+    )
+
+
+def affected_line(campaign: RecallCampaign, pk: int) -> AffectedItem | None:
+    """One line of the snapshot (removed ones too: their page still shows their record)."""
+    return (
+        AffectedItem.objects.filter(campaign=campaign, pk=pk)
+        .select_related("product", "site", "consignee", "shipped_by", "installed_in", "resolved_by")
+        .first()
+    )
+
+
+def line_resolutions(line: AffectedItem):
+    return (
+        ItemResolution.objects.filter(affected_item=line)
+        .select_related("recorded_by")
+        .order_by("recorded_at", "pk")
+    )
+
+
+def consignee_lines(campaign: RecallCampaign, party_id: int):
+    """The lines a consignee received (and what they passed on), for their answer's page."""
+    return (
+        _active(campaign)
+        .filter(Q(consignee_id=party_id) | Q(shipped_by_id=party_id))
+        .select_related("product", "consignee", "shipped_by")
+        .order_by("position", "pk")
+    )

@@ -88,6 +88,7 @@ NO_EMAIL = _(
 )
 SENT = _("Sent %(count)d notice(s) by %(method)s.")
 SENT_DRILL = _("Sent %(count)d drill notice(s) by %(method)s, to the sender only.")
+ACK_BEFORE_SENT = _("The notice was sent at %(sent)s; it cannot be acknowledged before.")
 NOT_SENT_YET = _("Record the notice as sent before its acknowledgement.")
 RESPONSE_REASON = _("Consignee response recorded")
 RESPONSE = _("Response from %(party)s: %(summary)s")
@@ -1038,6 +1039,14 @@ def notice_record_response(
         raise ValidationError({"acknowledged_at": IN_THE_FUTURE}, code="future")
     if acknowledged_at and row.sent_at is None:
         raise ValidationError({"acknowledged_at": NOT_SENT_YET}, code="not_sent")
+    if acknowledged_at and acknowledged_at < row.sent_at:
+        raise ValidationError(
+            {
+                "acknowledged_at": ACK_BEFORE_SENT
+                % {"sent": timezone.localtime(row.sent_at).strftime("%Y-%m-%d %H:%M")}
+            },
+            code="before_sent",
+        )
     quantities = {
         "quantity_on_hand": quantity_on_hand,
         "quantity_returned": quantity_returned,
