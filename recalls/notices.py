@@ -44,7 +44,7 @@ def context(campaign: RecallCampaign, notice: ConsigneeNotice, company: str | No
     return {
         "campaign": campaign,
         "consignee": notice.party,
-        "company": company or _company(),
+        "company": company or company_name(),
         "urgent": str(URGENT) if campaign.classification in ("I", "II") else "",
         "items": items,
         "drill": campaign.is_drill,
@@ -68,7 +68,7 @@ def _datetime(text):
     return parse_datetime(text) if text else None
 
 
-def _company() -> str:
+def company_name() -> str:
     ours = Party.objects.filter(is_internal=True).order_by("pk").values_list("name", flat=True)
     return ours.first() or settings.PRODUCT_NAME
 

@@ -21,7 +21,13 @@ from django.utils.translation import gettext_lazy as _
 
 from inventory import bulk
 from inventory.models import EventLine, Genealogy, Item, Lot, SerialUnit, TraceEvent, Unit
-from inventory.services import CHANGE_REASON_LENGTH, _save, items_change_status_many, service
+from inventory.services import (
+    CHANGE_REASON_LENGTH,
+    _save,
+    items_change_status_many,
+    records_update_many,
+    service,
+)
 from inventory.trace import Direction, TracedItem, trace
 
 from . import locks, notice_default, notices, selectors
@@ -87,6 +93,7 @@ NO_EMAIL = _(
     "notices another way."
 )
 SENT = _("Sent %(count)d notice(s) by %(method)s.")
+SENT_REASON = _("Notice sent by %(method)s")
 SENT_DRILL = _("Sent %(count)d drill notice(s) by %(method)s, to the sender only.")
 ACK_BEFORE_SENT = _("The notice was sent at %(sent)s; it cannot be acknowledged before.")
 NOT_SENT_YET = _("Record the notice as sent before its acknowledgement.")
@@ -984,8 +991,9 @@ def notices_send(
                 code="email",
             )
     messages = []
+    company = notices.company_name()
     for row in rows:
-        subject, body = notices.render(campaign, row)
+        subject, body = notices.render(campaign, row, company)
         row.method = method
         row.sent_at = sent_at
         row.sent_by = acting_user
@@ -997,8 +1005,12 @@ def notices_send(
             row.sent_to = sent_to.strip()
         else:
             row.sent_to = notices.default_address(row.party, method)
-        row._history_user = acting_user
-        row.save()
+    records_update_many(
+        instances=rows,
+        fields=["method", "sent_at", "sent_by", "sent_to", "subject", "body"],
+        acting_user=acting_user,
+        reason=str(SENT_REASON % {"method": ConsigneeNotice.Method(method).label}),
+    )
     if messages:
         transaction.on_commit(lambda: notices.deliver(messages))
     _timeline(
