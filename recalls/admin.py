@@ -7,14 +7,25 @@ shows everything else read-only.
 
 from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from inventory.admin import HistoryAdmin, ReadOnlyAdmin, ReadOnlyInline
+from inventory.models import Lot, SerialUnit
 
 from . import services
-from .models import AffectedItem, CampaignEvent, ConsigneeNotice, RecallCampaign
+from .models import (
+    AffectedItem,
+    CampaignEvent,
+    CampaignSignature,
+    ConsigneeNotice,
+    ItemResolution,
+    NoticeTemplate,
+    RecallCampaign,
+)
 
 AFFECTED_FIELDS = (
     "label",
@@ -157,14 +168,13 @@ class RecallCampaignAdmin(HistoryAdmin):
         return format_html(template, *values)
 
     def has_add_permission(self, request):
-        # Opening freezes the snapshot and holds stock: `manage.py recall open` does it.
+        # Opening freezes the snapshot and holds stock: the recall pages and `manage.py recall
+        # open` do it through the service.
         return False
 
     def has_delete_permission(self, request, obj=None):
-        # Once opened, a campaign is evidence; only a draft may go.
-        if obj is not None and obj.status != RecallCampaign.Status.DRAFT:
-            return False
-        return super().has_delete_permission(request, obj)
+        # A campaign is evidence from its draft on (its reference is taken, its timeline kept).
+        return False
 
     def save_model(self, request, obj, form, change):
         changed = {name: form.cleaned_data[name] for name in form.changed_data}
@@ -193,3 +203,55 @@ class CampaignEventAdmin(ReadOnlyAdmin):
     list_filter = ("kind",)
     search_fields = ("campaign__reference", "message")
     list_select_related = ("campaign", "actor")
+
+
+@admin.register(ItemResolution)
+class ItemResolutionAdmin(ReadOnlyAdmin):
+    list_display = ("campaign", "affected_item", "outcome", "quantity", "unit", "recorded_by")
+    list_filter = ("outcome",)
+    search_fields = ("campaign__reference", "affected_item__lot_code", "affected_item__serial")
+    list_select_related = ("campaign", "affected_item__product", "recorded_by")
+
+
+@admin.register(CampaignSignature)
+class CampaignSignatureAdmin(ReadOnlyAdmin):
+    list_display = ("campaign", "meaning", "signer_name", "signed_at")
+    list_filter = ("meaning",)
+    search_fields = ("campaign__reference", "signer_name")
+    list_select_related = ("campaign",)
+
+
+@admin.register(NoticeTemplate)
+class NoticeTemplateAdmin(HistoryAdmin):
+    list_display = ("name", "subject", "is_default")
+    search_fields = ("name", "subject")
+
+
+def _open_recall_action(param: str):
+    """An action for the lot and unit lists: open the recall form with the selection as its
+    scope (the form shows what it will recall before anything is written)."""
+
+    @admin.action(
+        description=_("Open a recall campaign for the selected"),
+        permissions=["open_recall"],
+    )
+    def open_recall(modeladmin, request, queryset):
+        keys = list(queryset.values_list("pk", flat=True)[:OPEN_FROM_ADMIN_MAX])
+        query = urlencode([(param, key) for key in keys])
+        return HttpResponseRedirect(f"{reverse('recalls:open')}?{query}")
+
+    return open_recall
+
+
+# More would not fit a URL; the form takes serial ranges, supplier lot codes and dates instead.
+OPEN_FROM_ADMIN_MAX = 200
+
+
+def _has_open_recall_permission(modeladmin, request):
+    return request.user.has_perm("recalls.open_recallcampaign")
+
+
+for _model, _param in ((Lot, "lot"), (SerialUnit, "serial")):
+    _model_admin = admin.site.get_model_admin(_model)
+    _model_admin.actions = [*(_model_admin.actions or []), _open_recall_action(_param)]
+    _model_admin.has_open_recall_permission = _has_open_recall_permission.__get__(_model_admin)

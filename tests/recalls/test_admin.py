@@ -182,3 +182,28 @@ def test_a_campaign_page_shows_the_first_rows_and_links_to_all(
         page.content.decode()
     )
     assert client.get(f"{listing}?campaign__id__exact={campaign.pk}").status_code == 200
+
+
+def test_the_lot_list_opens_a_recall_for_the_selected_lots(staff_client, manager, graph):
+    client = staff_client(manager)
+    lots = [graph["flour"].pk, graph["bread"].pk]
+
+    response = client.post(
+        reverse("admin:inventory_lot_changelist"),
+        {"action": "open_recall", "_selected_action": lots},
+    )
+
+    assert response.status_code == 302
+    form = client.get(response["Location"]).context["form"]
+    assert sorted(form.initial["identifiers"].splitlines()) == ["BREAD lot BR-1", "FLOUR lot FL-1"]
+
+
+def test_the_open_recall_action_is_offered_only_to_managers(staff_client, staff, manager, graph):
+    url = reverse("admin:inventory_serialunit_changelist")
+
+    def actions(user):
+        form = staff_client(user).get(url).context["action_form"]
+        return dict(form.fields["action"].choices) if form else {}
+
+    assert "open_recall" in actions(manager)
+    assert "open_recall" not in actions(staff)
