@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from openpyxl import load_workbook
 
 from inventory.models import Lot, SerialUnit, StatusChange
-from recalls.management.commands.recall import NO_CAMPAIGN, NO_PDF
+from recalls.management.commands.recall import NO_CAMPAIGN
 from recalls.models import RecallCampaign
 from recalls.reports import COLUMNS
 
@@ -254,14 +254,4 @@ def test_a_report_of_an_unknown_campaign_is_refused_and_no_file_written(graph, t
 
     assert exc_info.value.returncode == 2
     assert str(exc_info.value) == NO_CAMPAIGN.format(reference="RC-2026-9999")
-    assert not path.exists()
-
-
-def test_a_pdf_report_is_not_available_yet(opened, tmp_path):
-    path = tmp_path / "report.pdf"
-
-    with pytest.raises(CommandError) as exc_info:
-        _recall("report", opened.reference, "--format", "pdf", "--output", str(path))
-
-    assert (exc_info.value.returncode, str(exc_info.value)) == (2, NO_PDF)
     assert not path.exists()

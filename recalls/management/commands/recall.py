@@ -1,5 +1,6 @@
 """python manage.py recall open IDENTIFIER [IDENTIFIER …] --title T --reason R --classification …
-python manage.py recall report REFERENCE --format csv|xlsx|json --output FILE"""
+python manage.py recall report REFERENCE --format pdf|csv|xlsx|json --output FILE
+    [--kind report|status|drill|notices]   (PDF only; the full recall report by default)"""
 
 import functools
 import json
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from inventory.management.commands._output import check_writable, write_whole
+from recalls import documents
 from recalls.models import RecallCampaign
 from recalls.reports import FILE_FORMATS
 from recalls.selectors import campaign_by_reference, campaign_snapshot
@@ -17,7 +19,14 @@ from recalls.services import recall_open
 
 NO_CAMPAIGN = "There is no recall campaign {reference}."
 NO_USER = "There is no active user {username}."
-NO_PDF = "PDF recall reports are not available yet; use csv, xlsx or json."
+KIND_NEEDS_PDF = "--kind {kind} is a PDF document; use it with --format pdf."
+NOT_A_DRILL = "{reference} is not a mock recall (drill); its report is --kind report."
+PDF_KINDS = {
+    "report": documents.report_pdf,
+    "status": documents.status_report_pdf,
+    "drill": documents.report_pdf,
+    "notices": documents.notices_pdf,
+}
 
 
 class OneLineParser(CommandParser):
@@ -69,6 +78,13 @@ class Command(BaseCommand):
         reporting.add_argument("reference", metavar="REFERENCE")
         reporting.add_argument("--format", choices=["pdf", *FILE_FORMATS], required=True)
         reporting.add_argument("--output", metavar="FILE", required=True)
+        reporting.add_argument(
+            "--kind",
+            choices=list(PDF_KINDS),
+            default="report",
+            help="Which PDF: the full recall report (a drill's is the drill report), the "
+            "21 CFR 7.53 status report, the drill report, or every consignee notice.",
+        )
 
     def handle(self, *args, **options):
         if options["action"] == "report":
@@ -92,16 +108,27 @@ class Command(BaseCommand):
             self.stdout.write(campaign.reference)
 
     def _report(self, options):
-        if options["format"] == "pdf":
-            raise CommandError(NO_PDF, returncode=2)
+        kind = options["kind"]
+        if kind != "report" and options["format"] != "pdf":
+            raise CommandError(KIND_NEEDS_PDF.format(kind=kind), returncode=2)
         try:
             campaign = campaign_by_reference(options["reference"])
         except RecallCampaign.DoesNotExist as exc:
             message = NO_CAMPAIGN.format(reference=options["reference"])
             raise CommandError(message, returncode=2) from exc
+        if kind == "drill" and not campaign.is_drill:
+            message = NOT_A_DRILL.format(reference=campaign.reference)
+            raise CommandError(message, returncode=2)
         output = Path(options["output"])
         check_writable(output)
-        write_whole(output, FILE_FORMATS[options["format"]](campaign))
+        if options["format"] == "pdf":
+            try:
+                content = PDF_KINDS[kind](campaign)
+            except documents.PdfUnavailable as exc:
+                raise CommandError(str(exc), returncode=2) from exc
+        else:
+            content = FILE_FORMATS[options["format"]](campaign)
+        write_whole(output, content)
         self.stdout.write(f"Wrote the report of {campaign.reference} to {output}.")
 
 
