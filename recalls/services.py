@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, Min, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import Truncator
@@ -525,10 +525,17 @@ def _timeline_held(campaign, counts: _Added, *, acting_user, now):
 
 
 def _snapshot_add(
-    campaign: RecallCampaign, traced: list[TracedItem], *, acting_user, now, known=frozenset()
+    campaign: RecallCampaign,
+    traced: list[TracedItem],
+    *,
+    acting_user,
+    now,
+    known=frozenset(),
+    first_position: int = 0,
 ) -> _Added:
-    """Write the snapshot rows of traced items (all but `known` ones) and their consignees'
-    notices, and hold what is still ours unless the campaign is a drill."""
+    """Write the snapshot rows of traced items (all but `known` ones, numbered on from
+    `first_position`) and their consignees' notices, and hold what is still ours unless the
+    campaign is a drill."""
     traced = [item for item in traced if item.pk not in known]
     lots_found, units_found, shipments, used = _whereabouts(traced)
     held = set()
@@ -555,7 +562,7 @@ def _snapshot_add(
 
     rows = []
     received = defaultdict(list)
-    for position, item in enumerate(traced):
+    for position, item in enumerate(traced, start=first_position):
         if item.kind == Item.Kind.LOT:
             own = lots_found[item.pk]
             places = _lot_rows(own, shipments[item.pk], used.get(item.pk))
@@ -655,8 +662,15 @@ def recall_rescope(
         acting_user=acting_user,
         reason=RESCOPED_REASON % {"reason": reason},
     )
+    # Added items are listed after the ones the campaign had, in the new trace's order.
+    last = AffectedItem.objects.filter(campaign=campaign).aggregate(last=Max("position"))["last"]
     counts = _snapshot_add(
-        campaign, result.all_items, acting_user=acting_user, now=now, known=frozenset(before)
+        campaign,
+        result.all_items,
+        acting_user=acting_user,
+        now=now,
+        known=frozenset(before),
+        first_position=(last or 0) + 1,
     )
     _timeline(
         campaign,
