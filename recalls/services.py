@@ -4,6 +4,7 @@ Services follow inventory's: keyword-only arguments and `acting_user`, one trans
 campaign's timeline written with the change, database errors turned into sentences.
 """
 
+import functools
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -93,6 +94,7 @@ NO_EMAIL = _(
     "notices another way."
 )
 SENT = _("Sent %(count)d notice(s) by %(method)s.")
+STATUS_REPORT_ISSUED = _("Issued recall status report no. %(number)d.")
 SENT_REASON = _("Notice sent by %(method)s")
 SENT_DRILL = _("Sent %(count)d drill notice(s) by %(method)s, to the sender only.")
 ACK_BEFORE_SENT = _("The notice was sent at %(sent)s; it cannot be acknowledged before.")
@@ -524,6 +526,37 @@ def _timeline_held(campaign, counts: _Added, *, acting_user, now):
         )
 
 
+class _Paths:
+    """Each traced item's path as labels, built once per item: the 100,000 units of a recall
+    share a few dozen lots on their way from the root."""
+
+    def __init__(self):
+        self.paths = {}
+        self.labels = {}
+
+    def label(self, item: TracedItem) -> str:
+        label = self.labels.get(item.pk)
+        if label is None:
+            label = self.labels[item.pk] = item.label
+        return label
+
+    def of(self, item: TracedItem) -> list[str]:
+        path = self.paths.get(item.pk)
+        if path is None:
+            before = self.of(item.via) if item.via is not None else []
+            path = self.paths[item.pk] = [*before, self.label(item)]
+        return path
+
+
+@functools.lru_cache(maxsize=1024)
+def _received_quantity(quantity: Decimal) -> str:
+    return str(Decimal(quantity).quantize(THOUSANDTHS))
+
+
+def _first(pair):
+    return pair[0]
+
+
 def _snapshot_add(
     campaign: RecallCampaign,
     traced: list[TracedItem],
@@ -562,6 +595,7 @@ def _snapshot_add(
 
     rows = []
     received = defaultdict(list)
+    paths = _Paths()
     for position, item in enumerate(traced, start=first_position):
         if item.kind == Item.Kind.LOT:
             own = lots_found[item.pk]
@@ -569,6 +603,7 @@ def _snapshot_add(
         else:
             own = units_found[item.pk]
             places = _unit_rows(own, shipments[item.pk])
+        label = paths.label(item)
         common = {
             "campaign_id": campaign.pk,
             "item_id": item.pk,
@@ -578,31 +613,39 @@ def _snapshot_add(
             "serial": item.serial or "",
             "depth": item.depth,
             "position": position,
-            "path": [step.label for step in item.path],
+            "path": paths.of(item),
             "status_at_opening": own["status"],
             "put_on_hold": item.pk in held,
             "added_in": campaign.scope_revision,
+            # Every column given, so the bulk insert merges no defaults into 100,000 rows.
+            "resolution": "",
+            "evidence": "",
         }
+        order = None
         for place in places:
             rows.append({**common, **place})
             if place.get("consignee_id") is not None:
                 shipped_at = place["shipped_at"]
                 line = {
-                    "item": item.label,
-                    "quantity": str(Decimal(place["quantity"]).quantize(THOUSANDTHS)),
+                    "item": label,
+                    "quantity": _received_quantity(place["quantity"]),
                     "unit": place["unit"],
                     "shipped_at": shipped_at.isoformat() if shipped_at else None,
                 }
-                received[place["consignee_id"]].append((_trace_order(item), line))
+                order = order or _trace_order(item)
+                received[place["consignee_id"]].append((order, line))
     bulk.insert_rows(AffectedItem, rows, keys=False)
 
     existing = {
         notice.party_id: notice
-        for notice in ConsigneeNotice.objects.filter(campaign=campaign, party_id__in=received)
+        for notice in ConsigneeNotice.objects.filter(
+            campaign=campaign, party_id__in=keys_in(received)
+        )
     }
     new_notices = []
     for party, lines in sorted(received.items()):
-        lines = [line for _order, line in sorted(lines, key=lambda pair: pair[0])]
+        lines.sort(key=_first)
+        lines = [line for _order, line in lines]
         if party in existing:
             existing[party].received = [*existing[party].received, *lines]
         else:
@@ -1226,3 +1269,25 @@ def _duration(delta: timedelta) -> str:
     hours, minutes = divmod(minutes, 60)
     parts = [f"{days} d"] if days else []
     return " ".join([*parts, f"{hours} h {minutes:02d} min"])
+
+
+@service
+def status_report_issue(*, campaign: RecallCampaign, acting_user) -> int:
+    """Record that a numbered 21 CFR 7.53 status report was issued; returns its number."""
+    campaign = locks.lock_campaign(campaign)
+    _require_status(campaign, RecallCampaign.Status.ONGOING, RecallCampaign.Status.COMPLETED)
+    number = (
+        CampaignEvent.objects.filter(
+            campaign=campaign, kind=CampaignEvent.Kind.REPORT, details__document="status"
+        ).count()
+        + 1
+    )
+    _timeline(
+        campaign,
+        CampaignEvent.Kind.REPORT,
+        STATUS_REPORT_ISSUED % {"number": number},
+        acting_user=acting_user,
+        document="status",
+        number=number,
+    )
+    return number

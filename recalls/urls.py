@@ -27,4 +27,14 @@ urlpatterns = [
     path("<str:reference>/complete/", views.CompleteView.as_view(), name="complete"),
     path("<str:reference>/terminate/", views.TerminateView.as_view(), name="terminate"),
     path("<str:reference>/report.<str:fmt>", views.ReportView.as_view(), name="report_file"),
+    path(
+        "<str:reference>/documents/<str:document>.<str:fmt>",
+        views.DocumentView.as_view(),
+        name="document",
+    ),
+    path(
+        "<str:reference>/status-reports/",
+        views.StatusReportIssueView.as_view(),
+        name="status_report_issue",
+    ),
 ]

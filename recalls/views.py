@@ -15,8 +15,8 @@ from django_tables2 import RequestConfig, SingleTableMixin
 
 from inventory.models import Lot, SerialUnit
 
+from . import documents, reports, selectors, services
 from . import notices as notice_text
-from . import reports, selectors, services
 from .filters import AffectedItemFilter, CampaignFilter, NoticeFilter
 from .forms import (
     CampaignOpenForm,
@@ -544,3 +544,59 @@ class ReportView(CampaignMixin, View):
         name = f"{campaign.reference}-affected-{stamp}.{fmt}"
         response["Content-Disposition"] = content_disposition_header(True, name)
         return response
+
+
+class DocumentView(CampaignMixin, View):
+    """The full recall report (the drill report for a drill), a preview of the next status
+    report, and the consignee notices (all, or one with ?notice=), as print-ready HTML or PDF."""
+
+    permission_required = "recalls.view_recallcampaign"
+    DOCUMENTS = {
+        "report": (documents.report_html, "report"),
+        "status": (documents.status_report_html, "status-report"),
+        "notices": (documents.notices_html, "notices"),
+    }
+
+    def get(self, request, reference, document, fmt):
+        if document not in self.DOCUMENTS or fmt not in ("html", "pdf"):
+            raise Http404("Unknown document.")
+        campaign = self.get_campaign()
+        render, stem = self.DOCUMENTS[document]
+        kwargs = {}
+        if document == "notices" and request.GET.get("notice", "").isdigit():
+            notice = campaign.notices.filter(pk=int(request.GET["notice"])).first()
+            if notice is None:
+                raise Http404("No such consignee in this campaign.")
+            kwargs["notices"] = [notice.pk]
+            stem = f"notice-{notice.pk}"
+        if fmt == "html":
+            return HttpResponse(render(campaign, request=request, **kwargs))
+        return _pdf_response(request, campaign, render(campaign, **kwargs), stem)
+
+
+def _pdf_response(request, campaign, html: str, stem: str):
+    try:
+        content = documents.pdf(html)
+    except documents.PdfUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect(campaign.get_absolute_url())
+    response = HttpResponse(content, content_type="application/pdf")
+    name = f"{campaign.reference}-{stem}.pdf"
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    return response
+
+
+class StatusReportIssueView(CampaignMixin, View):
+    """Issue the next numbered 21 CFR 7.53 status report: on the timeline, and as a PDF."""
+
+    permission_required = "recalls.view_recallcampaign"
+
+    def post(self, request, reference):
+        campaign = self.get_campaign()
+        try:
+            number = services.status_report_issue(campaign=campaign, acting_user=request.user)
+        except ValidationError as exc:
+            _message_errors(request, exc)
+            return self.back()
+        html = documents.status_report_html(campaign, number=number)
+        return _pdf_response(request, campaign, html, f"status-report-{number}")

@@ -345,3 +345,52 @@ def test_report_files_download(client, staff, manager, graph, fmt):
     assert response.status_code == 200
     assert campaign.reference in response["Content-Disposition"]
     assert len(response.content) > 100
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+def test_the_full_report_prints_from_the_page(client, staff, manager, graph):
+    campaign = _open(manager)
+
+    page = _client(client, staff).get(_url("document", campaign, "report", "html"))
+
+    assert page.status_code == 200
+    assert campaign.reference in page.content.decode()
+
+
+def test_issuing_a_status_report_numbers_it_on_the_timeline(client, manager, graph):
+    campaign = _open(manager)
+    client = _client(client, manager)
+
+    first = client.post(_url("status_report_issue", campaign))
+    second = client.post(_url("status_report_issue", campaign))
+
+    assert first["Content-Type"] == "application/pdf"
+    assert first.content.startswith(b"%PDF")
+    assert second["Content-Disposition"].endswith('status-report-2.pdf"')
+    assert list(campaign.timeline.filter(kind="report").values_list("message", flat=True)) == [
+        "Issued recall status report no. 1.",
+        "Issued recall status report no. 2.",
+    ]
+
+
+def test_one_consignees_notice_prints_alone(client, staff, manager, graph):
+    campaign = _open(manager)
+    deli = campaign.notices.get(party=graph["deli"])
+
+    page = _client(client, staff).get(
+        _url("document", campaign, "notices", "html"), {"notice": deli.pk}
+    )
+
+    text = page.content.decode()
+    assert "Anna&#x27;s Deli" in text or "Anna's Deli" in text
+    assert "Dist Co" not in text
+
+
+def test_documents_are_not_for_others(client, administrator, manager, graph):
+    campaign = _open(manager, is_drill=True)
+    client = _client(client, administrator)
+
+    assert client.get(_url("document", campaign, "report", "pdf")).status_code == 403
+    assert client.post(_url("status_report_issue", campaign)).status_code == 403
