@@ -7,26 +7,48 @@ values, streamed with COPY. Keys are drawn from each table's sequence first (on 
 lets one writer in at a time, they follow the largest key), so callers know them, as they do
 after bulk_create. Nothing here validates: callers validate first, and the database's
 constraints still hold.
+
+Inside `streaming()`, on PostgreSQL, a thread sends the COPYs on the transaction's own
+connection while the caller builds the next rows (see there).
 """
+
+import json
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from django.db import connection
 
 SQLITE_BATCH = 500
+_local = threading.local()  # the stream of this thread's connection, if any
+
+
+class Json(str):
+    """A JSON field's value already encoded: insert_rows takes it as it is."""
 
 
 def _columns(model):
     return list(model._meta.concrete_fields)
 
 
+def _draw_keys(cursor, model, count: int) -> list[int]:
+    meta = model._meta
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+        [meta.db_table, meta.pk.column, count],
+    )
+    return [key for (key,) in cursor.fetchall()]
+
+
 def _next_keys(model, count: int) -> list[int]:
+    stream = getattr(_local, "stream", None)
+    if stream is not None:
+        return stream.keys(model, count)
     meta = model._meta
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, count],
-            )
-            return [key for (key,) in cursor.fetchall()]
+            return _draw_keys(cursor, model, count)
         quote = connection.ops.quote_name
         cursor.execute(f"SELECT MAX({quote(meta.pk.column)}) FROM {quote(meta.db_table)}")
         last = cursor.fetchone()[0] or 0
@@ -60,31 +82,53 @@ def insert_rows(model, rows: list[dict], *, keys: bool = True) -> list:
         if field.attname not in rows[0] and field.has_default():
             defaults[field.attname] = field.get_default()
     postgres = connection.vendor == "postgresql"
-    json_fields = [field for field in fields if field.get_internal_type() == "JSONField"]
-    adapt_json = connection.ops.adapt_json_value
     names = [field.attname for field in fields]
-    values = []
-    for row in rows:
-        full = {**defaults, **row}
-        if postgres:
-            for field in json_fields:
-                full[field.attname] = adapt_json(full.get(field.attname), field.encoder)
-            values.append([full.get(name) for name in names])
-        else:
+    if postgres:
+        # COPY's text format takes JSON as text; json.dumps is what psycopg's Jsonb calls.
+        encoders = {
+            name: field.encoder
+            for name, field in zip(names, fields, strict=True)
+            if field.get_internal_type() == "JSONField"
+        }
+        if defaults:
+            rows = [{**defaults, **row} for row in rows]
+        values = [tuple(map(row.get, names)) for row in rows]
+        if encoders:
+            positions = [(names.index(name), encoder) for name, encoder in encoders.items()]
+            for index, value in enumerate(values):
+                value = list(value)
+                for position, encoder in positions:
+                    if value[position] is not None and not isinstance(value[position], Json):
+                        value[position] = json.dumps(value[position], cls=encoder)
+                values[index] = value
+    else:
+        values = []
+        for row in rows:
+            full = {**defaults, **row}
             values.append(
-                [field.get_db_prep_save(full.get(field.attname), connection) for field in fields]
+                [
+                    value
+                    if isinstance(value := full.get(field.attname), Json)
+                    else field.get_db_prep_save(value, connection)
+                    for field in fields
+                ]
             )
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     table = quote(meta.db_table)
-    with connection.cursor() as cursor:
-        if postgres:
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+    if postgres:
+        sql = f"COPY {table} ({columns}) FROM STDIN"
+        stream = getattr(_local, "stream", None)
+        if stream is not None:
+            stream.copy(sql, values, meta.db_table)
+        else:
+            with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
                 for value in values:
                     copy.write_row(value)
-        else:
-            marks = ", ".join(["%s"] * len(fields))
-            sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+    else:
+        marks = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+        with connection.cursor() as cursor:
             for start in range(0, len(values), SQLITE_BATCH):
                 cursor.executemany(sql, values[start : start + SQLITE_BATCH])
     return [row[pk] for row in rows] if keys else []
@@ -113,3 +157,157 @@ def insert(objs: list) -> list:
         obj._state.adding = False
         obj._state.db = connection.alias
     return objs
+
+
+def reserve_keys(model, count: int) -> None:
+    """Draw `count` keys of a model ahead, inside streaming(), for insert_rows to use later
+    (keys left over are a gap in the sequence, as a rollback leaves one)."""
+    stream = getattr(_local, "stream", None)
+    if stream is not None and count > 0:
+        stream.reserve(model, count)
+
+
+@contextmanager
+def streaming():
+    """Overlap writing with building what is written, on PostgreSQL, in one transaction.
+
+    insert_rows() only queues its COPY; a thread sends the queued COPYs, in order, on this
+    transaction's connection, and right after each one has the database check that table's
+    deferred foreign keys (SET CONSTRAINTS … IMMEDIATE, then DEFERRED again), instead of at
+    COMMIT. So PostgreSQL inserts and checks one batch while Python builds the next: the two
+    work at once. Rows must therefore come after the rows they point at. Any other statement
+    waits until the queue is empty, so reads see every queued row; the savepoints of nested
+    services are queued too (they return nothing). A failed COPY or check raises in the
+    caller's thread, at its next statement or when the block ends, and nothing queued after
+    it runs. On SQLite this does nothing.
+    """
+    if connection.vendor != "postgresql" or getattr(_local, "stream", None) is not None:
+        yield
+        return
+    connection.ensure_connection()
+    stream = _Stream(connection.connection)
+    _local.stream = stream
+    try:
+        with connection.execute_wrapper(stream.wrap_execute):
+            yield
+            stream.settle()
+    finally:
+        _local.stream = None
+        stream.close()
+
+
+class _Stream:
+    """The writer thread of streaming() and the work queued for it."""
+
+    def __init__(self, raw_connection):
+        self.raw = raw_connection
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulk-copy")
+        self.pending = deque()
+        self.error = None
+        self.reserved = {}  # model → futures of drawn keys, oldest first
+        self.unused = {}  # model → keys drawn and not yet handed out
+        self.constraints = {}  # table → its deferred foreign keys
+        self.unchecked = {}  # tables written since their foreign keys were last checked
+        self.savepoints = 0  # open since streaming began
+
+    # --- In the caller's thread -----------------------------------------------------------
+
+    def submit(self, function, *args):
+        while self.pending and self.pending[0].done():
+            self.pending.popleft()
+        future = self.executor.submit(self._run, function, *args)
+        self.pending.append(future)
+        return future
+
+    def settle(self):
+        """Wait until everything queued has run; raise the first error, as Django would."""
+        while self.pending:
+            self.pending.popleft().exception()
+        if self.error is not None:
+            error, self.error = self.error, None
+            with connection.wrap_database_errors:
+                raise error
+
+    def copy(self, sql: str, values: list, table: str):
+        self.submit(self._copy, sql, values)
+        self.unchecked[table] = None
+        if not self.savepoints:
+            self._check()
+
+    def _check(self):
+        # Checked inside a savepoint, every row a check locks (FOR KEY SHARE) would be
+        # locked again by the next savepoint's checks, each lock a new MultiXact: checks
+        # run where no savepoint is open, like COMMIT's.
+        self.submit(self._check_foreign_keys, list(self.unchecked))
+        self.unchecked.clear()
+
+    def reserve(self, model, count: int):
+        self.reserved.setdefault(model, deque()).append(self.submit(self._keys, model, count))
+
+    def keys(self, model, count: int) -> list[int]:
+        unused = self.unused.setdefault(model, deque())
+        reserved = self.reserved.get(model) or deque()
+        while len(unused) < count and reserved:
+            keys = reserved.popleft().result()
+            if keys is None:  # the queue failed before drawing them
+                self.settle()
+            unused.extend(keys)
+        if len(unused) < count:
+            future = self.submit(self._keys, model, count - len(unused))
+            keys = future.result()
+            if keys is None:
+                self.settle()
+            unused.extend(keys)
+        return [unused.popleft() for _ in range(count)]
+
+    def wrap_execute(self, execute, sql, params, many, context):
+        if not params and sql.startswith(("SAVEPOINT ", "RELEASE SAVEPOINT ")):
+            self.submit(self._execute, sql)
+            self.savepoints += 1 if sql.startswith("SAVEPOINT ") else -1
+            if not self.savepoints and self.unchecked:
+                self._check()
+            return None
+        self.settle()
+        return execute(sql, params, many, context)
+
+    def close(self):
+        self.executor.shutdown(wait=True)
+
+    # --- In the writer thread -------------------------------------------------------------
+
+    def _run(self, function, *args):
+        if self.error is not None:
+            return None  # the transaction has failed; the caller hears of it at settle()
+        try:
+            return function(*args)
+        except Exception as exc:
+            self.error = exc
+            return None
+
+    def _execute(self, sql: str):
+        with self.raw.cursor() as cursor:
+            cursor.execute(sql)
+
+    def _keys(self, model, count: int) -> list[int]:
+        with self.raw.cursor() as cursor:
+            return _draw_keys(cursor, model, count)
+
+    def _copy(self, sql: str, values: list):
+        with self.raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for value in values:
+                copy.write_row(value)
+
+    def _check_foreign_keys(self, tables: list[str]):
+        with self.raw.cursor() as cursor:
+            for table in tables:
+                if table not in self.constraints:
+                    cursor.execute(
+                        "SELECT string_agg(quote_ident(conname), ', ') FROM pg_constraint "
+                        "WHERE conrelid = %s::regclass AND contype = 'f' AND condeferred",
+                        [table],
+                    )
+                    self.constraints[table] = cursor.fetchone()[0]
+                names = self.constraints[table]
+                if names:
+                    cursor.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
+                    cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")

@@ -14,6 +14,7 @@ What we do not model (SSCCs, GRAIs, class patterns, possessing parties, sensor d
 extensions, …) is kept in the event's `extra`, verbatim, and exported again.
 """
 
+import functools
 import gc
 import hashlib
 import json
@@ -27,8 +28,8 @@ from decimal import Decimal
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from .. import locks
-from ..models import FsmaCte, Lot, Party, Product, SerialUnit, Site, TraceEvent, Unit
+from .. import bulk, locks
+from ..models import FsmaCte, Item, Lot, Party, Product, SerialUnit, Site, TraceEvent, Unit
 from ..services import (
     Line,
     events_record_many,
@@ -121,6 +122,14 @@ BIZ_STEP_TYPES = {
 }
 DOCUMENT_TYPES = set(TraceEvent.DocumentType.values)
 UNITS = frozenset(Unit.values)
+THOUSANDTH = Decimal("0.001")
+# Sets and plain names, not the enums: an enum's `values` builds a list each time, and naming
+# a member costs a lookup; both add up over a document's hundreds of thousands of events.
+EVENT_TYPES = frozenset(TraceEvent.Type.values)
+FSMA_CTES = frozenset(FsmaCte.values)
+LOT_STATUSES = frozenset(Lot.Status.values)
+UNIT_STATUSES = frozenset(SerialUnit.Status.values)
+SERIAL, LOT, LOCATION, PARTY = Kind.SERIAL, Kind.LOT, Kind.LOCATION, Kind.PARTY
 
 
 @dataclass
@@ -158,6 +167,7 @@ class _Event:
     biz_step: str
     disposition: str
     extra: dict
+    extra_json: str
     roles: dict[str, list[_Ref]]
     parent: Epc | None = None
     install: bool = False
@@ -205,15 +215,10 @@ def _event_list(document) -> list:
     return events
 
 
-def _finite(value) -> bool:
-    """No NaN or Infinity anywhere (Python's json reads them; JSON and PostgreSQL have not)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(item) for item in value.values())
-    if isinstance(value, list):
-        return all(_finite(item) for item in value)
-    return True
+@functools.lru_cache(maxsize=1 << 12)
+def _quantity(value: int | float) -> Decimal:
+    """A quantity to the thousandth (quantities repeat; a Decimal costs)."""
+    return Decimal(str(value)).quantize(THOUSANDTH)
 
 
 def _content_id(event: dict) -> str:
@@ -224,22 +229,28 @@ def _content_id(event: dict) -> str:
 class _Reader:
     """Validates one event, collecting its errors, and builds what the writer needs."""
 
-    def __init__(self, index: int, raw: dict, context: list):
+    def __init__(self, index: int, raw: dict, context: list, epcs: dict | None = None):
         self.index = index
         self.raw = raw
         self.errors: list[str] = []
         self.kept: dict[str, list] = {}
         self.context = context
+        self.epcs = {} if epcs is None else epcs  # identifiers read so far: they repeat
 
     def error(self, where: str, message: str):
         self.errors.append(f"event {self.index}, {where}: {message}")
 
     def epc(self, where: str, value) -> Epc | None:
+        epc = self.epcs.get(value) if isinstance(value, str) else None
+        if epc is not None:
+            return epc
         try:
-            return parse_epc(value)
+            epc = parse_epc(value)
         except EpcError as exc:
             self.error(where, str(exc))
             return None
+        self.epcs[value] = epc
+        return epc
 
     def epc_list(self, name: str) -> list[_Ref]:
         values = self.raw.get(name) or []
@@ -252,7 +263,7 @@ class _Reader:
             epc = self.epc(where, value)
             if epc is None:
                 continue
-            if epc.kind in (Kind.SERIAL, Kind.LOT):
+            if epc.kind in (SERIAL, LOT):
                 refs.append(_Ref(epc, where))
             else:
                 self.kept.setdefault(name, []).append(value)
@@ -272,7 +283,7 @@ class _Reader:
             epc = self.epc(f"{where}.epcClass", element["epcClass"])
             if epc is None:
                 continue
-            if epc.kind != Kind.LOT:
+            if epc.kind != LOT:
                 self.kept.setdefault(name, []).append(element)
                 continue
             quantity, unit = None, ""
@@ -289,7 +300,7 @@ class _Reader:
                 if not 0 < value < 1e11:
                     self.error(f"{where}.quantity", "must be greater than zero and below 10^11")
                     continue
-                quantity = Decimal(str(value)).quantize(Decimal("0.001"))
+                quantity = _quantity(value)
                 if quantity <= 0:  # below a thousandth
                     self.error(f"{where}.quantity", "must be greater than zero and below 10^11")
                     continue
@@ -309,7 +320,7 @@ class _Reader:
             return None
         identifier = value.get("id") if isinstance(value, dict) else None
         epc = self.epc(f"{name}.id", identifier)
-        if epc is None or epc.kind != Kind.LOCATION:
+        if epc is None or epc.kind != LOCATION:
             return None
         return epc
 
@@ -359,11 +370,11 @@ class _Reader:
             epc = self.epc(f"{name}[{position}].{key}", element.get(key))
             if epc is None:
                 continue
-            if kind == "owning_party" and not party and epc.kind == Kind.PARTY:
+            if kind == "owning_party" and not party and epc.kind == PARTY:
                 party = epc
-            elif kind == "owning_party" and not party and epc.kind == Kind.LOCATION and epc.gln:
-                party = Epc(epc.text, Kind.PARTY, gln=epc.gln)  # a party named by its SGLN
-            elif kind == "location" and epc.kind == Kind.LOCATION and not site:
+            elif kind == "owning_party" and not party and epc.kind == LOCATION and epc.gln:
+                party = Epc(epc.text, PARTY, gln=epc.gln)  # a party named by its SGLN
+            elif kind == "location" and epc.kind == LOCATION and not site:
                 site = epc
         return party, site
 
@@ -392,11 +403,11 @@ class _Reader:
             self.error(f"ilmd.{key}", f"{code!r} is not a lot code (GS1 AI 10)")
             return []
         products = dict.fromkeys(
-            (ref.epc.gtin, ref.epc.sku) for ref in subjects if ref.epc.kind == Kind.SERIAL
+            (ref.epc.gtin, ref.epc.sku) for ref in subjects if ref.epc.kind == SERIAL
         )
         return [
             _Ref(
-                Epc(f"{gtin or sku} lot {code}", Kind.LOT, gtin=gtin, sku=sku, code=code),
+                Epc(f"{gtin or sku} lot {code}", LOT, gtin=gtin, sku=sku, code=code),
                 f"ilmd.{key}",
             )
             for gtin, sku in products
@@ -449,9 +460,9 @@ class _Reader:
             roles["children"] = self.epc_list("childEPCs") + self.quantity_list("childQuantityList")
             if raw.get("parentID") is not None:
                 parent = self.epc("parentID", raw["parentID"])
-                if parent is not None and parent.kind != Kind.SERIAL:
+                if parent is not None and parent.kind != SERIAL:
                     parent = None  # an SSCC, GRAI, …: kept verbatim in extra
-            units_only = all(ref.epc.kind == Kind.SERIAL for ref in roles["children"])
+            units_only = all(ref.epc.kind == SERIAL for ref in roles["children"])
             install = action == "ADD" and parent is not None and units_only
             remove = action == "DELETE" and parent is not None and units_only
             if install:
@@ -463,7 +474,7 @@ class _Reader:
 
         ours = raw.get(EVENT_TYPE_FIELD)
         structural = (TraceEvent.Type.INSTALL, TraceEvent.Type.REMOVE)
-        if ours is not None and ours not in TraceEvent.Type.values:
+        if ours is not None and (not isinstance(ours, str) or ours not in EVENT_TYPES):
             self.error(EVENT_TYPE_FIELD, f"{ours!r} is not an event type we record")
         elif ours is not None and event_type not in structural and ours not in structural:
             event_type = ours  # a transfer, a status change: as it was recorded
@@ -495,7 +506,7 @@ class _Reader:
                 document_number = number
         expires_on = self.expiry()
         fsma_cte = raw.get(CTE_FIELD) or ""
-        if fsma_cte not in FsmaCte.values and fsma_cte != "":
+        if fsma_cte and (not isinstance(fsma_cte, str) or fsma_cte not in FSMA_CTES):
             self.error(CTE_FIELD, f"{fsma_cte!r} is not one of {', '.join(FsmaCte.values)}")
             fsma_cte = ""
         production_lots = []
@@ -516,7 +527,11 @@ class _Reader:
             # The prefixes of extension fields (kept in extra) are defined there.
             epcis["context"] = self.context
         extra["epcis"] = epcis
-        if not _finite(extra):
+        try:
+            # Encoded once, here: no NaN or Infinity anywhere (Python's json reads them; JSON
+            # and PostgreSQL have not), and the row takes the text as it is.
+            extra_json = bulk.Json(json.dumps(extra, allow_nan=False))
+        except ValueError:
             self.error("kept fields", "hold NaN or Infinity, which JSON has not")
         if self.errors or moment is None:
             return None
@@ -529,6 +544,7 @@ class _Reader:
             biz_step=biz_step,
             disposition=disposition,
             extra=extra,
+            extra_json=extra_json,
             roles=roles,
             parent=parent,
             install=install,
@@ -550,6 +566,7 @@ class _Reader:
 
 IMPORT_REASON = "EPCIS import"
 LOOKUP_CHUNK = 500  # identifiers per IN (...) lookup; SQLite limits a statement's parameters
+WRITE_CHUNK = 5_000  # events planned and written at a time
 HEADER = "epcisHeader, {identifier}"
 
 
@@ -576,7 +593,7 @@ class _Objects:
             *(_Ref(event.parent, "parentID") for event in events if event.parent),
             *(ref for event in events for ref in event.production_lots),
         ]
-        self.serial_products = {ref.epc.product_key for ref in refs if ref.epc.kind == Kind.SERIAL}
+        self.serial_products = {ref.epc.product_key for ref in refs if ref.epc.kind == SERIAL}
         self._first_quantity = {}
         for ref in refs:
             if ref.quantity is not None:
@@ -612,6 +629,21 @@ class _Objects:
             *(epc for text in references if text and (epc := self._parse_quietly(text))),
         ]
         self._find_places(places)
+        # At most this many records of each are created (keys are drawn ahead for them).
+        place_keys = {epc.place_key for epc in places}
+        self.key_bounds = {
+            Product: len({ref.epc.product_key for ref in refs} - self.products.keys()),
+            Party: len(place_keys - self.parties.keys()) + 1,  # + the unknown owner
+            Site: len(place_keys - self.sites.keys()),
+            Item: len(
+                {
+                    ref.key
+                    for ref in refs
+                    if (ref.epc.product_key, ref.epc.code)
+                    not in (self.lots if ref.epc.kind == LOT else self.units)
+                }
+            ),
+        }
         self._owner = None
         self.new_units = set()  # created here, so their production lot is ours to link
         # A restored database takes its own company from the document; a partner's document
@@ -643,8 +675,8 @@ class _Objects:
             keys_of[product.pk].add(key)
         self.lots, self.units = {}, {}
         for model, kind, found, code_field in (
-            (Lot, Kind.LOT, self.lots, "code"),
-            (SerialUnit, Kind.SERIAL, self.units, "serial"),
+            (Lot, LOT, self.lots, "code"),
+            (SerialUnit, SERIAL, self.units, "serial"),
         ):
             codes = {
                 ref.epc.code
@@ -662,8 +694,8 @@ class _Objects:
 
     def _find_places(self, places: list[Epc]):
         glns = {epc.gln for epc in places if epc.gln}
-        party_names = {epc.name for epc in places if epc.kind == Kind.PARTY and epc.name}
-        site_codes = {epc.name for epc in places if epc.kind == Kind.LOCATION and epc.name}
+        party_names = {epc.name for epc in places if epc.kind == PARTY and epc.name}
+        site_codes = {epc.name for epc in places if epc.kind == LOCATION and epc.name}
         wanted_codes = site_codes | {
             d.values["code"] for d in self.master.sites.values() if d.values.get("code")
         }
@@ -706,7 +738,7 @@ class _Objects:
                 key = ref.epc.product_key
                 product = self.products.get(key)
                 if (
-                    ref.epc.kind != Kind.SERIAL
+                    ref.epc.kind != SERIAL
                     or product is None
                     or product.tracking == Product.Tracking.SERIAL
                 ):
@@ -813,7 +845,7 @@ class _Objects:
     def item(self, ref: _Ref, event: _Event) -> Lot | SerialUnit:
         epc = ref.epc
         key = (epc.product_key, epc.code)
-        if epc.kind == Kind.SERIAL:
+        if epc.kind == SERIAL:
             if key not in self.units:
                 lot = next(
                     (
@@ -835,12 +867,8 @@ class _Objects:
         described = self.master.units.get((epc.product_key, epc.code))
         references = described.references if described else {}
         values = described.values if described else {}
-        holder_site = self.site(
-            self._reference(references.get("holder_site"), described, Kind.LOCATION)
-        )
-        holder_party = self.party(
-            self._reference(references.get("holder_party"), described, Kind.PARTY)
-        )
+        holder_site = self.site(self._reference(references.get("holder_site"), described, LOCATION))
+        holder_party = self.party(self._reference(references.get("holder_party"), described, PARTY))
         if holder_site is not None and holder_party is not None:
             self.errors.append(
                 f"{HEADER.format(identifier=described.identifier)}: a unit is held at a site "
@@ -857,7 +885,7 @@ class _Objects:
             warranty_ends_on=self._date(described, "warranty_ends_on"),
             warranty_overridden=values.get("warranty_overridden") == "true",
         )
-        if values.get("status") in SerialUnit.Status.values:
+        if values.get("status") in UNIT_STATUSES:
             unit.status = values["status"]  # as the exporting database had it
         return unit
 
@@ -879,8 +907,8 @@ class _Objects:
                 f"{where}: lot {epc.code} would expire on {expires_on}, before it was "
                 f"produced on {produced_on}"
             )
-        site = self.site(self._reference(references.get("site"), described, Kind.LOCATION))
-        supplier = self.party(self._reference(references.get("supplier"), described, Kind.PARTY))
+        site = self.site(self._reference(references.get("site"), described, LOCATION))
+        supplier = self.party(self._reference(references.get("supplier"), described, PARTY))
         if site is None:
             site = self.site(event.location)
         if supplier is None and event.event_type == TraceEvent.Type.RECEIVE:
@@ -909,7 +937,7 @@ class _Objects:
             supplier_lot_code=supplier_lot_code,
         )
         status = described.values.get("status") if described else None
-        if status in Lot.Status.values:
+        if status in LOT_STATUSES:
             lot.status = status  # as the exporting database had it (on hold stays on hold)
         return lot
 
@@ -918,10 +946,10 @@ class _Objects:
         if not text:
             return None
         epc = self._parse_quietly(text)
-        if epc is not None and epc.kind == Kind.LOCATION and kind == Kind.PARTY and epc.gln:
-            epc = Epc(epc.text, Kind.PARTY, gln=epc.gln)
+        if epc is not None and epc.kind == LOCATION and kind == PARTY and epc.gln:
+            epc = Epc(epc.text, PARTY, gln=epc.gln)
         if epc is None or epc.kind != kind:
-            what = "party" if kind == Kind.PARTY else "location"
+            what = "party" if kind == PARTY else "location"
             self.errors.append(
                 f"{HEADER.format(identifier=described.identifier)}: {text!r} is not a {what} "
                 "identifier"
@@ -968,9 +996,7 @@ class _Objects:
         values = described.values if described else {}
         owner = None
         if described and described.references.get("owner"):
-            owner = self.party(
-                self._reference(described.references["owner"], described, Kind.PARTY)
-            )
+            owner = self.party(self._reference(described.references["owner"], described, PARTY))
         if epc.gln:
             wanted = values.get("code")
             code = wanted if wanted and wanted not in self.taken_codes else f"gln-{epc.gln}"
@@ -1000,7 +1026,7 @@ class _Objects:
         wanted = {}
         for key, unit in self.units.items():
             described = self.master.units.get(key) if id(unit) in self.new_units else None
-            if described and described.values.get("status") in SerialUnit.Status.values:
+            if described and described.values.get("status") in UNIT_STATUSES:
                 wanted[unit.pk] = (
                     described.values["status"],
                     unit.holder_site_id,
@@ -1024,12 +1050,15 @@ class _Objects:
         )
 
     def save(self) -> dict[str, int]:
-        """Save what was built, in the order their references need; the counts per kind."""
+        """Save what was built since the last save, in the order their references need; the
+        counts per kind."""
         for kind in CREATED_KINDS:
             records_create_many(
                 instances=self.pending[kind], acting_user=self.acting_user, reason=IMPORT_REASON
             )
-        return {kind: len(records) for kind, records in self.pending.items()}
+        saved = {kind: len(records) for kind, records in self.pending.items()}
+        self.pending = {kind: [] for kind in CREATED_KINDS}
+        return saved
 
 
 PARTY_DETAILS = (
@@ -1093,6 +1122,7 @@ def _plan(event: _Event, objects: _Objects) -> dict:
             "site": site,
             **lines,
             **fields,
+            "extra": event.extra_json,
         },
         "production_units": [
             line.item
@@ -1176,9 +1206,9 @@ def epcis_import(*, document: dict, acting_user) -> ImportResult:
 def _import(document: dict, acting_user) -> ImportResult:
     raw_events = _event_list(document)
     context = [entry for entry in _as_list(document.get("@context")) if isinstance(entry, dict)]
-    errors, events = [], []
+    errors, events, epcs = [], [], {}
     for index, raw in enumerate(raw_events):
-        reader = _Reader(index, raw, context)
+        reader = _Reader(index, raw, context, epcs)
         event = reader.read()
         errors.extend(reader.errors)
         if event is not None:
@@ -1215,12 +1245,23 @@ def _write_document(document: dict, events: list[_Event], acting_user) -> Import
     tracking_errors = objects.check_tracking(new_events)
     if tracking_errors:
         raise ValidationError(tracking_errors, code="epcis")
-    plans = [_plan(event, objects) for event in new_events]
-    if objects.errors:
-        raise ValidationError(list(dict.fromkeys(objects.errors)), code="epcis")
-    result.created = objects.save()
-    result.imported = _write(new_events, plans, acting_user)
-    objects.restore_states()
+    with bulk.streaming():
+        # Keys are drawn ahead, so Python never waits for PostgreSQL to catch up for them.
+        bulk.reserve_keys(TraceEvent, len(new_events))
+        for model, count in objects.key_bounds.items():
+            bulk.reserve_keys(model, count)
+        # PostgreSQL writes one chunk while Python plans the next.
+        for start in range(0, len(new_events), WRITE_CHUNK):
+            chunk = new_events[start : start + WRITE_CHUNK]
+            plans = [_plan(event, objects) for event in chunk]
+            if objects.errors:
+                continue  # plan the rest all the same, to name all their errors
+            for kind, count in objects.save().items():
+                result.created[kind] += count
+            result.imported += _write(chunk, plans, acting_user)
+        if objects.errors:
+            raise ValidationError(list(dict.fromkeys(objects.errors)), code="epcis")
+        objects.restore_states()
     return result
 
 
