@@ -171,31 +171,36 @@ def _when(value) -> str:
     return value.isoformat()
 
 
-def _strategy(campaign: RecallCampaign) -> list[tuple[str, str]]:
-    """The recall strategy (21 CFR 7.42) and the campaign's dates, as label and text."""
+def _strategy(campaign: RecallCampaign, *, dates: bool = True) -> dict:
+    """The recall strategy (21 CFR 7.42) and, with `dates`, the campaign's owner and dates:
+    the long texts, then short facts two to a row (the page's head has reference and title)."""
     owner = campaign.owner
-    return [
-        (_("Reference"), campaign.reference),
-        (_("Title"), campaign.title),
+    short = [
         (_("Classification"), campaign.get_classification_display()),
         (_("Depth of recall"), campaign.get_depth_display()),
         (_("Public warning"), campaign.get_public_warning_display()),
         (_("Effectiveness checks"), campaign.get_effectiveness_check_display()),
-        (_("Reason"), campaign.reason),
-        (_("Health hazard"), campaign.hazard or _("not assessed yet")),
-        (_("Owner"), owner.get_full_name() or owner.get_username()),
-        (_("Status"), campaign.get_status_display()),
-        (_("Drafted"), _when(campaign.created_at)),
-        (_("Opened"), _when(campaign.opened_at)),
-        (
-            _("Estimated completion"),
-            _when(campaign.estimated_completion_on)
-            if campaign.estimated_completion_on
-            else _("not estimated yet"),
-        ),
-        (_("Completed"), _when(campaign.completed_at)),
-        (_("Terminated"), _when(campaign.terminated_at)),
     ]
+    if dates:
+        estimated = campaign.estimated_completion_on
+        short += [
+            (_("Owner"), owner.get_full_name() or owner.get_username()),
+            (_("Status"), campaign.get_status_display()),
+            (_("Drafted"), _when(campaign.created_at)),
+            (_("Opened"), _when(campaign.opened_at)),
+            (_("Estimated completion"), _when(estimated) if estimated else _("not estimated")),
+            (_("Completed"), _when(campaign.completed_at)),
+            (_("Terminated"), _when(campaign.terminated_at)),
+            (_("Scope revision"), str(campaign.scope_revision)),
+        ]
+    return {
+        "texts": [
+            (_("Reason"), campaign.reason),
+            (_("Health hazard"), campaign.hazard or _("not assessed yet")),
+            (_("Scope"), "\n".join(describe(entry) for entry in campaign.scope) or "—"),
+        ],
+        "pairs": [short[i : i + 2] for i in range(0, len(short), 2)],
+    }
 
 
 def _document(campaign: RecallCampaign, title, company: Party | None) -> dict:
@@ -224,7 +229,6 @@ def report_context(campaign: RecallCampaign) -> dict:
     return {
         **_document(campaign, title, _company()),
         "strategy": _strategy(campaign),
-        "scope": [describe(entry) for entry in campaign.scope],
         "progress": progress,
         "balances": _balances(progress),
         "consignees": _consignee_lines(consignees, _accounted_by_consignee(campaign)),
@@ -270,7 +274,7 @@ def status_report_context(campaign: RecallCampaign, *, number: int | None = None
         **_document(campaign, _("Recall status report"), _company()),
         "number": number,
         "heading": _("Recall status report no. %(number)s") % {"number": number},
-        "strategy": _strategy(campaign)[2:8],  # reference and title head the page
+        "strategy": _strategy(campaign, dates=False),
         "progress": progress,
         "balances": _balances(progress),
         "notified": _consignee_lines(notified, _accounted_by_consignee(campaign)),
