@@ -27,12 +27,13 @@ def keys_in(keys: Iterable[int]) -> RawSQL:
     """A subquery of the given primary keys, for `pk__in=`, sent as one parameter.
 
     A recall can reach a hundred thousand items; as an IN list they would be a hundred
-    thousand parameters, more than SQLite accepts. One JSON array is one parameter anywhere.
+    thousand parameters, more than SQLite accepts. One array (JSON on SQLite) is one parameter.
     """
-    data = json.dumps(list(keys))
+    keys = list(keys)
     if connection.vendor == "postgresql":
-        return RawSQL("SELECT jsonb_array_elements_text(%s::jsonb)::bigint", [data])
-    return RawSQL("SELECT value FROM json_each(%s)", [data])
+        # An array, unlike a JSON document, tells the planner how many keys there are.
+        return RawSQL("SELECT unnest(%s::bigint[])", [keys])
+    return RawSQL("SELECT value FROM json_each(%s)", [json.dumps(keys)])
 
 
 def affected_items(campaign: RecallCampaign):
@@ -111,6 +112,8 @@ def campaign_timeline(campaign: RecallCampaign):
 
 
 RECOVERED = ("returned", "located", "corrected")
+# Lines whose whereabouts the records account for: nobody resolves them.
+NOTHING_TO_RESOLVE = (AffectedItem.Whereabouts.USED, AffectedItem.Whereabouts.INSTALLED)
 UNACCOUNTED = _(
     "%(quantity)s %(unit)s of %(produced)s %(unit)s is not accounted for (%(percent)s%% is)."
 )
@@ -166,6 +169,7 @@ class Progress:
     items: int
     lines: int
     lines_resolved: int
+    lines_to_resolve: int
     consignees: int
     notified: int
     responded: int
@@ -187,6 +191,11 @@ class Progress:
         return self.lines - self.lines_resolved
 
     @property
+    def waiting(self) -> int:
+        """Consignees without an answer, notified or not."""
+        return self.consignees - self.responded
+
+    @property
     def percent_accounted(self) -> Decimal:
         """Over every unit of measure: the least accounted one, which is what an auditor asks."""
         if not self.balances:
@@ -199,7 +208,8 @@ def _active(campaign):
 
 
 def campaign_progress(campaign: RecallCampaign) -> Progress:
-    """The mass balance and the consignees' state, in four aggregate queries.
+    """The mass balance and the consignees' state, in four aggregate queries (one pass over
+    the campaign's lines, one over its resolutions, one over its notices, one to count items).
 
     Per unit of measure: *produced* is each affected item's quantity (a unit counts one);
     *shipped*, *on hand* and *used* (into other affected lots, installed, or destroyed before
@@ -211,21 +221,23 @@ def campaign_progress(campaign: RecallCampaign) -> Progress:
     only through their resolutions.
     """
     balances: dict[str, Balance] = {}
-    lines = resolved_lines = 0
+    lines = resolved_lines = to_resolve = 0
     for row in (
         _active(campaign)
-        .values("unit", "whereabouts", "shipped_by_id")
+        .values("unit", "whereabouts")
         .annotate(
+            passed_on=Q(shipped_by_id__isnull=False),
             total=Sum("quantity"),
             lines=Count("pk"),
-            items=Count("item_id", distinct=True),
             resolved=Count("pk", filter=Q(resolved_quantity__gte=F("quantity"))),
         )
         .order_by()
     ):
         lines += row["lines"]
         resolved_lines += row["resolved"]
-        if row["shipped_by_id"] is not None:
+        if row["whereabouts"] not in NOTHING_TO_RESOLVE:
+            to_resolve += row["lines"] - row["resolved"]
+        if row["passed_on"]:
             continue
         balance = balances.setdefault(row["unit"], Balance(row["unit"]))
         balance.produced += row["total"]
@@ -262,6 +274,7 @@ def campaign_progress(campaign: RecallCampaign) -> Progress:
         items=items,
         lines=lines,
         lines_resolved=resolved_lines,
+        lines_to_resolve=to_resolve,
         **counts,
     )
 
@@ -278,15 +291,17 @@ def silent_consignees(campaign: RecallCampaign, limit: int | None = None):
     return rows[:limit] if limit else rows
 
 
-def termination_gaps(campaign: RecallCampaign) -> list[str]:
+def termination_gaps(campaign: RecallCampaign, progress: Progress | None = None) -> list[str]:
     """What stands between the campaign and its termination: consignees without a response,
-    quantities not accounted for, lines not resolved. Empty when it may be terminated."""
-    progress = campaign_progress(campaign)
+    quantities not accounted for, lines not resolved. Empty when it may be terminated.
+
+    A page that shows the progress too passes it, so the lines are read once."""
+    progress = progress or campaign_progress(campaign)
     gaps = []
     waiting = ConsigneeNotice.objects.filter(
         campaign=campaign, acknowledged_at__isnull=True, responded_at__isnull=True
     )
-    count = waiting.count()
+    count = progress.waiting
     if count:
         names = ", ".join(waiting.order_by("party__name").values_list("party__name", flat=True)[:5])
         more = f" and {count - 5} more" if count > 5 else ""
@@ -305,14 +320,7 @@ def termination_gaps(campaign: RecallCampaign) -> list[str]:
                     "percent": balance.percent,
                 }
             )
-    open_lines = (
-        _active(campaign)
-        .exclude(
-            whereabouts__in=[AffectedItem.Whereabouts.USED, AffectedItem.Whereabouts.INSTALLED]
-        )
-        .filter(Q(resolved_quantity__isnull=True) | Q(resolved_quantity__lt=F("quantity")))
-        .count()
-    )
+    open_lines = progress.lines_to_resolve
     if open_lines:
         gaps.append(
             str(_("%(count)d line(s) of affected items are not resolved.")) % {"count": open_lines}
