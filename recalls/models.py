@@ -316,6 +316,7 @@ class AffectedItem(models.Model):
         verbose_name=_("on hand at"),
         on_delete=models.PROTECT,
         null=True,
+        db_index=False,  # a partial index below: most rows have none
         blank=True,
         related_name="+",
     )
@@ -324,6 +325,7 @@ class AffectedItem(models.Model):
         verbose_name=_("shipped to"),
         on_delete=models.PROTECT,
         null=True,
+        db_index=False,  # a partial index below: most rows have none
         blank=True,
         related_name="+",
     )
@@ -332,6 +334,7 @@ class AffectedItem(models.Model):
         verbose_name=_("shipped by"),
         on_delete=models.PROTECT,
         null=True,
+        db_index=False,  # a partial index below: most rows have none
         blank=True,
         related_name="+",
         help_text=_("The consignee who passed it on; empty when we shipped it."),
@@ -342,6 +345,7 @@ class AffectedItem(models.Model):
         verbose_name=_("installed in"),
         on_delete=models.PROTECT,
         null=True,
+        db_index=False,  # a partial index below: most rows have none
         blank=True,
         related_name="+",
     )
@@ -365,6 +369,7 @@ class AffectedItem(models.Model):
         verbose_name=_("resolved by"),
         on_delete=models.PROTECT,
         null=True,
+        db_index=False,  # a partial index below: most rows have none
         blank=True,
         related_name="+",
     )
@@ -464,6 +469,16 @@ class AffectedItem(models.Model):
         indexes = [
             models.Index(fields=["campaign", "position"], name="affected_campaign_order_idx"),
             models.Index(fields=["campaign", "consignee"], name="affected_campaign_party_idx"),
+            # For the PROTECT checks when a party, site, unit or user is deleted: only rows
+            # that name one are indexed, so opening a campaign of 100,000 rows writes fewer.
+            *(
+                models.Index(
+                    fields=[name],
+                    condition=Q(**{f"{name}__isnull": False}),
+                    name=f"affected_{name}_idx",
+                )
+                for name in ("site", "consignee", "shipped_by", "installed_in", "resolved_by")
+            ),
         ]
 
     def __str__(self):
