@@ -1,24 +1,36 @@
 """Filters for the recall pages (django-filter): the campaign list and a campaign's lines."""
 
 import django_filters
+from django import forms
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from .models import AffectedItem, ConsigneeNotice, RecallCampaign
 
+ANY = _("any")
+
 
 class CampaignFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Reference or title"))
     status = django_filters.ChoiceFilter(
-        field_name="status", lookup_expr="exact", choices=RecallCampaign.Status.choices
+        empty_label=ANY,
+        field_name="status",
+        lookup_expr="exact",
+        choices=RecallCampaign.Status.choices,
     )
     classification = django_filters.ChoiceFilter(
+        empty_label=ANY,
         field_name="classification",
         lookup_expr="exact",
         choices=RecallCampaign.Classification.choices,
     )
     is_drill = django_filters.BooleanFilter(
-        field_name="is_drill", lookup_expr="exact", label=_("Drill")
+        field_name="is_drill",
+        lookup_expr="exact",
+        label=_("Kind"),
+        widget=forms.Select(
+            choices=[("", ANY), ("false", _("real recalls")), ("true", _("mock recalls"))]
+        ),
     )
 
     class Meta:
@@ -40,13 +52,17 @@ STATE_CHOICES = [
 class AffectedItemFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Lot, serial or SKU"))
     whereabouts = django_filters.ChoiceFilter(
+        empty_label=ANY,
         field_name="whereabouts",
         lookup_expr="exact",
         choices=AffectedItem.Whereabouts.choices,
         label=_("Where at opening"),
     )
-    state = django_filters.ChoiceFilter(method="by_state", choices=STATE_CHOICES, label=_("State"))
+    state = django_filters.ChoiceFilter(
+        empty_label=ANY, method="by_state", choices=STATE_CHOICES, label=_("State")
+    )
     resolution = django_filters.ChoiceFilter(
+        empty_label=ANY,
         field_name="resolution",
         lookup_expr="exact",
         choices=AffectedItem.Resolution.choices,
@@ -89,7 +105,7 @@ class NoticeFilter(django_filters.FilterSet):
         field_name="party__name", lookup_expr="icontains", label=_("Consignee")
     )
     response = django_filters.ChoiceFilter(
-        method="by_response", choices=RESPONSE_CHOICES, label=_("State")
+        empty_label=ANY, method="by_response", choices=RESPONSE_CHOICES, label=_("State")
     )
 
     class Meta:

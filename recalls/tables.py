@@ -3,7 +3,7 @@
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Item
@@ -29,7 +29,9 @@ class CampaignTable(tables.Table):
     title = tables.Column(verbose_name=_("Title"))
     classification = tables.Column(verbose_name=_("Class"))
     status = tables.Column(verbose_name=_("Status"))
-    opened_at = tables.DateTimeColumn(verbose_name=_("Opened"), format="Y-m-d H:i", default="—")
+    opened_at = tables.DateTimeColumn(
+        verbose_name=_("Opened"), format="Y-m-d H:i", default="—", attrs={"td": {"class": "nowrap"}}
+    )
     owner = tables.Column(verbose_name=_("Owner"), accessor="owner__username", default="—")
 
     class Meta:
@@ -40,15 +42,16 @@ class CampaignTable(tables.Table):
         per_page = 50
         empty_text = _("No campaign matches.")
 
+    # A column's value is its choice's label ("Class I"); the badge's class wants the key ("I").
     def render_classification(self, value, record):
-        return format_html('<span class="badge class-{}">{}</span>', value, f"Class {value}")
+        return format_html('<span class="badge class-{}">{}</span>', record.classification, value)
 
     def render_status(self, value, record):
         drill = format_html(' <span class="badge drill">{}</span>', _("drill"))
         return format_html(
             '<span class="badge campaign-{}">{}</span>{}',
+            record.status,
             value,
-            record.get_status_display(),
             drill if record.is_drill else "",
         )
 
@@ -58,33 +61,51 @@ def _item_url(row: AffectedItem) -> str:
     return reverse(name, args=[row.item_id])
 
 
+def _line_name(row: AffectedItem) -> str:
+    """A line as a screen reader names it: many lines share a lot, so where it was too."""
+    return f"{row.label} ({row.consignee.name})" if row.consignee_id else row.label
+
+
 class AffectedItemTable(tables.Table):
     select = tables.CheckBoxColumn(
         accessor="pk",
         attrs={
             "th__input": {"data-select-all": "lines", "aria-label": _("Select all on this page")},
-            "td__input": {"name": "lines", "form": "resolve-form"},
+            "td__input": {
+                "name": "lines",
+                "form": "resolve-form",
+                "aria-label": lambda record: _("Select %(line)s") % {"line": _line_name(record)},
+            },
+            "td": {"class": "select"},
         },
         orderable=False,
     )
     item = tables.Column(
-        verbose_name=_("Item"),
-        accessor="position",
-        linkify=lambda record: _item_url(record),
-        attrs={"td": {"class": "code"}},
+        verbose_name=_("Item"), accessor="position", attrs={"td": {"class": "item"}}
     )
-    depth = tables.Column(verbose_name=_("Depth"))
-    whereabouts = tables.Column(verbose_name=_("Where at opening"), orderable=True)
-    quantity = tables.Column(verbose_name=_("Quantity"), attrs={"td": {"class": "number"}})
+    depth = tables.Column(verbose_name=_("Depth"), attrs={"td": {"class": "depth"}})
+    whereabouts = tables.Column(
+        verbose_name=_("Where at opening"), orderable=True, attrs={"td": {"class": "whereabouts"}}
+    )
+    quantity = tables.Column(
+        verbose_name=_("Quantity"),
+        attrs={"th": {"class": "number"}, "td": {"class": "number quantity"}},
+    )
     resolved = tables.Column(
         verbose_name=_("Resolved"),
         accessor="resolved_quantity",
         default="",
-        attrs={"td": {"class": "number"}},
+        attrs={"th": {"class": "number"}, "td": {"class": "number resolved"}},
     )
-    resolution = tables.Column(verbose_name=_("Last outcome"), default="")
-    resolved_at = tables.Column(verbose_name=_("When, who"), default="")
-    detail = tables.Column(verbose_name="", accessor="pk", orderable=False)
+    resolution = tables.Column(
+        verbose_name=_("Last outcome"), default="", attrs={"td": {"class": "resolution"}}
+    )
+    resolved_at = tables.Column(
+        verbose_name=_("When, who"), default="", attrs={"td": {"class": "resolved-at nowrap"}}
+    )
+    detail = tables.Column(
+        verbose_name="", accessor="pk", orderable=False, attrs={"td": {"class": "detail"}}
+    )
 
     class Meta:
         attrs = {"class": "data lines"}
@@ -104,7 +125,10 @@ class AffectedItemTable(tables.Table):
             if record.put_on_hold
             else ""
         )
-        return format_html("{}{}", record.label, hold)
+        # The badge sits beside the link, not inside it.
+        return format_html(
+            '<a class="code" href="{}">{}</a>{}', _item_url(record), record.label, hold
+        )
 
     def order_item(self, queryset, is_descending):
         order = ("-position", "-pk") if is_descending else ("position", "pk")
@@ -119,7 +143,7 @@ class AffectedItemTable(tables.Table):
             )
             shipped = (
                 format_html(
-                    ' <span class="muted">{}</span>', record.shipped_at.strftime("%Y-%m-%d")
+                    ' <span class="muted nowrap">{}</span>', record.shipped_at.strftime("%Y-%m-%d")
                 )
                 if record.shipped_at
                 else ""
@@ -136,20 +160,23 @@ class AffectedItemTable(tables.Table):
 
     def render_resolved(self, value, record):
         done = value >= record.quantity
-        return format_html(
-            '<span class="{}">{}</span>', "ok" if done else "warn", f"{_plain(value)}"
-        )
+        return format_html('<span class="{}">{}</span>', "ok" if done else "warn", _plain(value))
 
     def render_resolution(self, value, record):
         return record.get_resolution_display()
 
     def render_resolved_at(self, value, record):
         who = record.resolved_by.get_username() if record.resolved_by_id else ""
-        return f"{_when(value)} {who}".strip()
+        return format_html('{}<br><span class="muted small">{}</span>', _when(value), who)
 
     def render_detail(self, value, record):
         url = reverse("recalls:line", args=[self.campaign.reference, value])
-        return format_html('<a class="small" href="{}">{}</a>', url, _("details"))
+        return format_html(
+            '<a class="small" href="{}">{}<span class="visually-hidden"> {}</span></a>',
+            url,
+            _("details"),
+            _line_name(record),
+        )
 
 
 class NoticeTable(tables.Table):
@@ -157,20 +184,44 @@ class NoticeTable(tables.Table):
         accessor="pk",
         attrs={
             "th__input": {"data-select-all": "notices", "aria-label": _("Select all on this page")},
-            "td__input": {"name": "notices", "form": "send-form"},
+            "td__input": {
+                "name": "notices",
+                "form": "send-form",
+                "aria-label": lambda record: _("Select %(party)s") % {"party": record.party.name},
+            },
+            "td": {"class": "select"},
         },
         orderable=False,
     )
-    party = tables.Column(verbose_name=_("Consignee"), accessor="party__name")
-    received = tables.Column(verbose_name=_("Received"), orderable=False)
-    sent_at = tables.Column(verbose_name=_("Notified"), default="—")
-    acknowledged_at = tables.Column(verbose_name=_("Answered"), default="—")
-    quantity_on_hand = tables.Column(verbose_name=_("On hand"), default="—")
-    recovered = tables.Column(
-        verbose_name=_("Returned / destroyed / corrected"), accessor="pk", orderable=False
+    party = tables.Column(
+        verbose_name=_("Consignee"), accessor="party__name", attrs={"td": {"class": "party"}}
     )
-    check_result = tables.Column(verbose_name=_("Check"), default="—")
-    respond = tables.Column(verbose_name="", accessor="pk", orderable=False)
+    received = tables.Column(
+        verbose_name=_("Received"), orderable=False, attrs={"td": {"class": "received"}}
+    )
+    sent_at = tables.Column(
+        verbose_name=_("Notified"), default="—", attrs={"td": {"class": "sent"}}
+    )
+    acknowledged_at = tables.Column(
+        verbose_name=_("Answered"), default="—", attrs={"td": {"class": "answered"}}
+    )
+    quantity_on_hand = tables.Column(
+        verbose_name=_("On hand"),
+        default="—",
+        attrs={"th": {"class": "number"}, "td": {"class": "number on-hand"}},
+    )
+    recovered = tables.Column(
+        verbose_name=_("Returned / destroyed / corrected"),
+        accessor="pk",
+        orderable=False,
+        attrs={"th": {"class": "number"}, "td": {"class": "number recovered"}},
+    )
+    check_result = tables.Column(
+        verbose_name=_("Check"), default="—", attrs={"td": {"class": "check"}}
+    )
+    respond = tables.Column(
+        verbose_name="", accessor="pk", orderable=False, attrs={"td": {"class": "respond"}}
+    )
 
     class Meta:
         attrs = {"class": "data notices"}
@@ -195,13 +246,21 @@ class NoticeTable(tables.Table):
         )
 
     def render_received(self, value, record):
-        shown = ", ".join(line.get("item", "") for line in value[:3])
-        more = f" +{len(value) - 3}" if len(value) > 3 else ""
-        return format_html('<span class="code small">{}</span>{}', shown, more)
+        shown = format_html_join(
+            "",
+            '<span class="code small">{}</span>',
+            ((line.get("item", ""),) for line in value[:3]),
+        )
+        more = (
+            format_html('<span class="muted small">{}</span>', _("and %d more") % (len(value) - 3))
+            if len(value) > 3
+            else ""
+        )
+        return format_html("{}{}", shown, more)
 
     def render_sent_at(self, value, record):
         return format_html(
-            '{}<br><span class="muted small">{}</span>', _when(value), record.get_method_display()
+            '{}<br><span class="muted small"> {}</span>', _when(value), record.get_method_display()
         )
 
     def render_acknowledged_at(self, value, record):
@@ -230,4 +289,9 @@ class NoticeTable(tables.Table):
 
     def render_respond(self, value, record):
         url = reverse("recalls:response", args=[self.campaign.reference, value])
-        return format_html('<a class="small" href="{}">{}</a>', url, _("record answer"))
+        return format_html(
+            '<a class="small" href="{}">{}<span class="visually-hidden"> {}</span></a>',
+            url,
+            _("record answer"),
+            _("from %(party)s") % {"party": record.party.name},
+        )

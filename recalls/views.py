@@ -318,7 +318,8 @@ class LineView(CampaignMixin, TemplateView):
             line=line,
             left=left,
             resolutions=selectors.line_resolutions(line),
-            resolve_form=ResolveForm(initial={"quantity": left.normalize()}),
+            # Plain digits: a normalized Decimal of 30 would show in the field as "3E+1".
+            resolve_form=ResolveForm(initial={"quantity": f"{left.normalize():f}"}),
             reverse_form=ReverseForm(),
             can_resolve=can_resolve and line.removed_at is None,
             **kwargs,

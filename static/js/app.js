@@ -8,12 +8,23 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 
 // Tables with a "select all" box in their header tick or clear every box of that column on the
-// page; the boxes belong to a form below the table (their `form` attribute).
+// page; the boxes belong to a form below the table (their `form` attribute). Ticking rows one by
+// one shows in the header box too: ticked when all are, a dash when only some are.
 document.addEventListener("change", (event) => {
   const all = event.target.closest("input[data-select-all]");
-  if (!all) return;
-  const table = all.closest("table");
-  for (const box of table.querySelectorAll(`tbody input[name="${all.dataset.selectAll}"]`)) {
-    box.checked = all.checked;
+  if (all) {
+    const table = all.closest("table");
+    for (const box of table.querySelectorAll(`tbody input[name="${all.dataset.selectAll}"]`)) {
+      box.checked = all.checked;
+    }
+    return;
   }
+  const box = event.target;
+  const table = box.closest("table");
+  const header = box.name && table?.querySelector(`thead input[data-select-all="${box.name}"]`);
+  if (!header) return;
+  const boxes = [...table.querySelectorAll(`tbody input[name="${box.name}"]`)];
+  const ticked = boxes.filter((each) => each.checked).length;
+  header.checked = ticked === boxes.length;
+  header.indeterminate = ticked > 0 && ticked < boxes.length;
 });

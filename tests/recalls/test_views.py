@@ -77,6 +77,32 @@ def test_the_open_form_starts_from_a_lot_page(client, manager, graph):
     assert page.context["form"].initial["identifiers"] == "BREAD lot BR-1"
 
 
+def test_lot_and_unit_pages_offer_managers_to_open_a_recall(client, manager, staff, graph):
+    lot_page = reverse("lot_detail", args=[graph["bread"].pk])
+    unit_page = reverse("serial_detail", args=[graph["device"].pk])
+    open_url = reverse("recalls:open")
+
+    managers = _client(client, manager)
+    assert f'href="{open_url}?lot={graph["bread"].pk}"' in managers.get(lot_page).content.decode()
+    assert (
+        f'href="{open_url}?serial={graph["device"].pk}"' in managers.get(unit_page).content.decode()
+    )
+    assert "Open a recall" not in _client(client, staff).get(lot_page).content.decode()
+
+
+def test_a_forward_trace_offers_to_open_a_recall_of_its_roots(client, manager, graph):
+    client = _client(client, manager)
+    trace = reverse("trace")
+
+    forward = client.get(trace, {"q": "FLOUR lot FL-1", "direction": "forward"}).content.decode()
+    backward = client.get(trace, {"q": "BREAD lot BR-1", "direction": "backward"}).content.decode()
+
+    assert f'href="{reverse("recalls:open")}?q=FLOUR+lot+FL-1"' in forward
+    assert "Open a recall" not in backward
+    opened = client.get(reverse("recalls:open"), {"q": "FLOUR lot FL-1"})
+    assert opened.context["form"].initial["identifiers"] == "FLOUR lot FL-1"
+
+
 def _open_form(**extra):
     return {
         "identifiers": "BREAD lot BR-1",
@@ -179,7 +205,7 @@ def test_the_campaign_page_shows_progress_lines_and_consignees(client, manager, 
     campaign = _open(manager)
     page = _client(client, manager).get(campaign.get_absolute_url()).content.decode()
 
-    assert "Mass balance, kg" in page
+    assert "Mass balance (kg)" in page
     assert "Anna&#x27;s Deli" in page
     assert "BREAD lot BR-1" in page
     assert "accounted for" in page
