@@ -143,18 +143,17 @@ class ImportResult:
     )
 
 
-@dataclass
 class _Ref:
     """An item an event names, with the quantity of a quantity element."""
 
-    epc: Epc
-    field: str
-    quantity: Decimal | None = None
-    unit: str = ""
-    key: tuple = ()
+    __slots__ = ("epc", "field", "key", "quantity", "unit")  # a document makes 100,000s
 
-    def __post_init__(self):
-        self.key = (self.epc.kind, self.epc.product_key, self.epc.code)
+    def __init__(self, epc: Epc, field: str, quantity: Decimal | None = None, unit: str = ""):
+        self.epc = epc
+        self.field = field
+        self.quantity = quantity
+        self.unit = unit
+        self.key = (epc.kind, epc.product_key, epc.code)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 
+from inventory.epcis import importer
 from inventory.epcis.exporter import epcis_export
 from inventory.epcis.importer import epcis_import
 from inventory.epcis.parse import (
@@ -810,6 +811,32 @@ def test_bad_master_data_for_a_record_to_create_is_named_and_nothing_is_written(
     ]
     assert not Site.objects.exists() and not TraceEvent.objects.exists()
     assert not Product.objects.exists() and not Party.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_error_found_after_a_chunk_was_written_still_writes_nothing(monkeypatch):
+    monkeypatch.setattr(importer, "WRITE_CHUNK", 1)  # the first event is written alone
+    commissioning = {"action": "ADD", "bizStep": "commissioning", "epcList": []}
+    good = _object_event(
+        quantityList=[{"epcClass": "urn:epc:class:lgtin:0614141.107346.L1", "quantity": 5}],
+        **commissioning,
+    )
+    bad = _object_event(
+        event_id="urn:uuid:00000000-0000-4000-8000-000000000002",
+        quantityList=[{"epcClass": "urn:epc:class:lgtin:0614141.107346.L2", "quantity": 5}],
+        ilmd={"cbvmda:itemExpirationDate": "2026-01-01"},
+        **commissioning,
+    )
+
+    with pytest.raises(ValidationError) as raised:
+        epcis_import(document=_document(good, bad), acting_user=None)
+
+    assert raised.value.messages == [
+        "event 1, quantityList[0]: lot L2 would expire on 2026-01-01, before it was produced "
+        "on 2026-03-01"
+    ]
+    assert not TraceEvent.objects.exists() and not Lot.objects.exists()
+    assert not Product.objects.exists()
 
 
 def _shipments(count: int) -> dict:
