@@ -575,7 +575,7 @@ def items_change_status_many(
     if not reason:
         raise ValidationError({"reason": REASON_REQUIRED}, code="reason_required")
     moment = _aware(occurred_at)
-    changes, events = [], []
+    changes = []
     for model, queryset in ((Lot, lots), (SerialUnit, serial_units)):
         if queryset is None:
             continue
@@ -594,18 +594,16 @@ def items_change_status_many(
         for item in items:
             changes.append((item, item.status))
             item.status = status
-            events.append(
-                {
-                    "event_type": TraceEvent.Type.STATUS_CHANGE,
-                    "subjects": [Line(item)],
-                    "occurred_at": moment,
-                    "site": item.site_id if model is Lot else item.holder_site_id,
-                    "disposition": STATUS_DISPOSITION.get(status, "active"),
-                    "notes": reason,
-                }
-            )
         _history_insert(items, acting_user=acting_user, reason=reason, history_type="~")
-    keys = events_record_many(events=events, acting_user=acting_user) if events else []
+    if not changes:
+        return []
+    keys = _status_change_events(
+        [item for item, _previous in changes],
+        status=status,
+        reason=reason,
+        moment=moment,
+        acting_user=acting_user,
+    )
     bulk.insert_rows(
         StatusChange,
         [
@@ -623,6 +621,56 @@ def items_change_status_many(
         keys=False,
     )
     return [item for item, _previous in changes]
+
+
+def _status_change_events(items: list, *, status, reason, moment, acting_user) -> list[int]:
+    """Record a status-change event for each item, as events_record_many would; return their
+    keys. The events differ only in their id, site and subject, so they are built once and
+    copied as rows (a recall holds tens of thousands of items at a time)."""
+    relations = {
+        field.name: field.attname for field in TraceEvent._meta.concrete_fields if field.is_relation
+    }
+    built = _event_build(
+        event_type=TraceEvent.Type.STATUS_CHANGE,
+        acting_user=acting_user,
+        occurred_at=moment,
+        disposition=STATUS_DISPOSITION.get(status, "active"),
+        notes=reason,
+    )
+    event = {"recorded_at": timezone.now()}
+    for name, value in built.items():
+        attname = relations.get(name)
+        if attname is None:
+            event[name] = value
+        else:
+            event[attname] = value if value is None else value.pk
+    keys = bulk.insert_rows(
+        TraceEvent,
+        [
+            {
+                **event,
+                "event_id": f"urn:uuid:{uuid.uuid4()}",
+                "site_id": item.site_id if isinstance(item, Lot) else item.holder_site_id,
+            }
+            for item in items
+        ],
+    )
+    bulk.insert_rows(
+        EventLine,
+        [
+            {
+                "event_id": key,
+                "event_type": TraceEvent.Type.STATUS_CHANGE,
+                "item_id": item.pk,
+                "role": EventLine.Role.SUBJECT,
+                "quantity": None,
+                "unit": "",
+            }
+            for item, key in zip(items, keys, strict=True)
+        ],
+        keys=False,
+    )
+    return keys
 
 
 def lot_quarantine(*, lot: Lot, reason: str, acting_user) -> Lot:

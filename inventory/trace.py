@@ -5,13 +5,17 @@ One SQL statement does the work on PostgreSQL and SQLite alike: a recursive CTE 
 genealogy (transformations, installations, units built in production lots) with UNION, so an
 item reached by several paths is visited once and bad data with cycles terminates; the same
 statement returns each reached item's details, the edges among reached items, and the
-shipments and receipts of every item. Depth (fewest steps from a root) and one path per item
-are then computed from those rows by a breadth-first pass in memory, without more queries.
+shipments and receipts of every item (each shipment to a trading partner with its quantity,
+time and sender, which a recall's snapshot needs). Depth (fewest steps from a root) and one
+path per item are then computed from those rows by a breadth-first pass in memory, without
+more queries.
 """
 
 from collections import defaultdict, deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from django.core.exceptions import EmptyResultSet
@@ -82,6 +86,17 @@ class TracedParty:
         }
 
 
+@dataclass(slots=True)
+class Shipment:
+    """One event line shipping a reached item to a trading partner (a consignee)."""
+
+    item: int
+    party: int
+    sender: int | None  # the trading partner who passed it on; None when we shipped it
+    quantity: Decimal | None
+    occurred_at: datetime
+
+
 @dataclass
 class TraceResult:
     direction: Direction
@@ -89,6 +104,7 @@ class TraceResult:
     items: list[TracedItem]
     consignees: list[TracedParty]
     suppliers: list[TracedParty]
+    shipments: list[Shipment] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -124,12 +140,13 @@ def _sql(queryset: QuerySet) -> tuple[str, tuple]:
 
 def _trace_sql(roots_sql: str, direction: Direction) -> str:
     """The statement; its parameters: the roots', SERIAL, LOT, the roots' again, then SHIP,
-    SHIP, SHIP, RECEIVE, False.
+    SHIP, SHIP, False, RECEIVE, False.
 
     Rows: ('item', node, a neighbour it may have been reached from, kind, sku, gtin, lot,
     serial) for every reached item; ('root', node) for the starting items; ('consignee' or
-    'supplier', node, party, NULL, name, GLN) for every shipment to or receipt from a
-    trading partner (our own company is not one) of a reached item.
+    'supplier', node, party, NULL, name, GLN, NULL, NULL, sender, quantity, time) for every
+    shipment to or receipt from a trading partner (our own company is not one) of a reached
+    item, where the sender is the trading partner a shipment came from, if one did.
     """
     here, there = ("parent_id", "child_id")
     if direction == Direction.BACKWARD:
@@ -144,6 +161,12 @@ def _trace_sql(roots_sql: str, direction: Direction) -> str:
         "site": Site._meta.db_table,
         "party": Party._meta.db_table,
     }
+    # Typed NULLs: the first SELECT of the UNIONs decides the columns' types.
+    null = {
+        "key": f"CAST(NULL AS {Party._meta.pk.rel_db_type(connection)})",
+        "quantity": f"CAST(NULL AS {EventLine._meta.get_field('quantity').db_type(connection)})",
+        "time": f"CAST(NULL AS {TraceEvent._meta.get_field('occurred_at').db_type(connection)})",
+    }
     return f"""
 WITH RECURSIVE reach(node) AS (
     {roots_sql}
@@ -151,7 +174,8 @@ WITH RECURSIVE reach(node) AS (
     SELECT g.{there} FROM reach JOIN {t["genealogy"]} g ON g.{here} = reach.node
 )
 SELECT 'item', r.node, g.{here}, CASE WHEN l.item_id IS NULL THEN %s ELSE %s END,
-       p.sku, p.gtin, COALESCE(l.code, sl.code), s.serial
+       p.sku, p.gtin, COALESCE(l.code, sl.code), s.serial, {null["key"]}, {null["quantity"]},
+       {null["time"]}
 FROM reach r
 LEFT JOIN {t["lot"]} l ON l.item_id = r.node
 LEFT JOIN {t["unit"]} s ON s.item_id = r.node
@@ -159,21 +183,26 @@ LEFT JOIN {t["lot"]} sl ON sl.item_id = s.lot_id
 JOIN {t["product"]} p ON p.id = COALESCE(l.product_id, s.product_id)
 LEFT JOIN {t["genealogy"]} g ON g.{there} = r.node
 UNION ALL
-SELECT 'root', roots.item_id, NULL, NULL, NULL, NULL, NULL, NULL FROM ({roots_sql}) roots
+SELECT 'root', roots.item_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+FROM ({roots_sql}) roots
 UNION ALL
-SELECT x.role, x.node, x.party, NULL, pa.name, pa.gln, NULL, NULL
+SELECT x.role, x.node, x.party, NULL, pa.name, pa.gln, NULL, NULL, x.sender, x.quantity,
+       x.occurred_at
 FROM (
     SELECT CASE WHEN ev.event_type = %s THEN 'consignee' ELSE 'supplier' END AS role,
            r.node AS node,
            CASE WHEN ev.event_type = %s THEN COALESCE(ev.destination_party_id, ds.party_id)
-                ELSE COALESCE(ev.source_party_id, ss.party_id) END AS party
+                ELSE COALESCE(ev.source_party_id, ss.party_id) END AS party,
+           CASE WHEN ev.event_type = %s AND sp.is_internal = %s THEN sp.id END AS sender,
+           el.quantity, ev.occurred_at
     FROM reach r
     JOIN {t["line"]} el ON el.item_id = r.node AND el.event_type IN (%s, %s)
     JOIN {t["event"]} ev ON ev.id = el.event_id
     LEFT JOIN {t["site"]} ds ON ds.id = ev.destination_site_id
     LEFT JOIN {t["site"]} ss ON ss.id = ev.source_site_id
+    LEFT JOIN {t["party"]} sp ON sp.id = COALESCE(ev.source_party_id, ss.party_id)
   UNION ALL
-    SELECT 'supplier', r.node, l.supplier_id
+    SELECT 'supplier', r.node, l.supplier_id, NULL, NULL, NULL
     FROM reach r
     JOIN {t["lot"]} l ON l.item_id = r.node
     WHERE l.supplier_id IS NOT NULL
@@ -237,16 +266,19 @@ def trace(
     sql = _trace_sql(roots_sql, direction)
     ship, receive = TraceEvent.Type.SHIP, TraceEvent.Type.RECEIVE
     kinds = [Item.Kind.SERIAL, Item.Kind.LOT]
-    params = [*params, *kinds, *params, ship, ship, ship, receive, False]
+    params = [*params, *kinds, *params, ship, ship, ship, False, ship, receive, False]
 
     root_keys = set()
     nodes: dict[int, TracedItem] = {}
     incoming: dict[int, set[int]] = defaultdict(set)
     party_items = {"consignee": defaultdict(set), "supplier": defaultdict(set)}
     party_names = {}
+    shipments = []
+    quantity, moment = _converters(EventLine, "quantity"), _converters(TraceEvent, "occurred_at")
     with _index_lookups(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for row_kind, node, other, kind, sku, gtin, lot_code, serial in cursor.fetchall():
+        for row in cursor.fetchall():
+            row_kind, node, other, kind, sku, gtin, lot_code, serial = row[:8]
             if row_kind == "item":
                 if node not in nodes:
                     nodes[node] = TracedItem(node, kind, sku, gtin, lot_code, serial)
@@ -257,6 +289,10 @@ def trace(
             else:
                 party_items[row_kind][other].add(node)
                 party_names[other] = (sku, gtin)
+                if row_kind == "consignee":
+                    shipments.append(
+                        Shipment(node, other, row[8], quantity(row[9]), moment(row[10]))
+                    )
 
     roots = sorted((nodes[k] for k in root_keys if k in nodes), key=_order)
     items = _breadth_first(nodes, incoming, roots)
@@ -266,7 +302,28 @@ def trace(
         items=items,
         consignees=_parties(party_items["consignee"], party_names, nodes),
         suppliers=_parties(party_items["supplier"], party_names, nodes),
+        shipments=[shipment for shipment in shipments if shipment.item in nodes],
     )
+
+
+def _converters(model, name: str):
+    """Turn a column's raw value into the field's Python value, as querysets do (SQLite gives
+    decimals as floats and times as text; psycopg gives them ready)."""
+    column = model._meta.get_field(name).get_col(model._meta.db_table)
+    converters = connection.ops.get_db_converters(column)
+    if not converters:
+        return _same
+
+    def convert(value):
+        for converter in converters:
+            value = converter(value, column, connection)
+        return value
+
+    return convert
+
+
+def _same(value):
+    return value
 
 
 def _order(item: TracedItem):

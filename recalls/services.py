@@ -5,6 +5,7 @@ campaign's timeline written with the change, database errors turned into sentenc
 """
 
 import functools
+import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -13,15 +14,14 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Case, Max, Min, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from inventory import bulk
-from inventory.models import EventLine, Genealogy, Item, Lot, SerialUnit, TraceEvent, Unit
+from inventory.models import Genealogy, Item, Lot, SerialUnit, Unit
 from inventory.services import (
     CHANGE_REASON_LENGTH,
     _save,
@@ -29,7 +29,7 @@ from inventory.services import (
     records_update_many,
     service,
 )
-from inventory.trace import Direction, TracedItem, trace
+from inventory.trace import Direction, Shipment, TracedItem, TraceResult, trace
 
 from . import locks, notice_default, notices, selectors
 from . import scope as recall_scope
@@ -194,9 +194,10 @@ def _scope_trace(scope: list):
     return result
 
 
-def _whereabouts(traced: list[TracedItem]):
-    """What the snapshot needs beyond the trace, in four queries: each lot's and unit's own
-    fields, its shipments to each trading partner, and how much of each lot went into others."""
+def _whereabouts(traced: list[TracedItem], shipments: list[Shipment]):
+    """What the snapshot needs beyond the trace, in three queries: each lot's and unit's own
+    fields and how much of each lot went into others; and, from the trace's own shipments,
+    what each item's consignees received from us or from another consignee, and when first."""
     lot_keys = [item.pk for item in traced if item.kind == Item.Kind.LOT]
     unit_keys = [item.pk for item in traced if item.kind == Item.Kind.SERIAL]
     lots = {
@@ -217,35 +218,21 @@ def _whereabouts(traced: list[TracedItem]):
             "shipped_on",
         )
     }
-    to_partner = Q(event__destination_party__is_internal=False) | Q(
-        event__destination_party__isnull=True, event__destination_site__party__is_internal=False
-    )
-    # A shipment from no recorded sender is ours; one from a trading partner passes it on.
-    from_us = (
-        Q(event__source_party__is_internal=True)
-        | Q(event__source_party__isnull=True, event__source_site__party__is_internal=True)
-        | Q(event__source_party__isnull=True, event__source_site__isnull=True)
-    )
-    shipments = defaultdict(dict)
-    for row in (
-        EventLine.objects.filter(
-            to_partner,
-            item_id__in=keys_in([*lot_keys, *unit_keys]),
-            event_type=TraceEvent.Type.SHIP,
-        )
-        .annotate(
-            party=Coalesce("event__destination_party_id", "event__destination_site__party_id"),
-            sender=Case(
-                When(from_us, then=Value(None)),
-                default=Coalesce("event__source_party_id", "event__source_site__party_id"),
-            ),
-        )
-        .values("item_id", "party", "sender")
-        .annotate(quantity=Sum("quantity"), first=Min("event__occurred_at"))
-        .order_by()
-    ):
-        key = (row["party"], row["sender"])
-        shipments[row["item_id"]][key] = (row["quantity"], row["first"])
+    shipped = defaultdict(dict)
+    for shipment in shipments:
+        if shipment.item not in lots and shipment.item not in units:
+            continue  # known to the campaign already
+        places = shipped[shipment.item]
+        key = (shipment.party, shipment.sender)
+        before = places.get(key)
+        if before is None:
+            places[key] = (shipment.quantity, shipment.occurred_at)
+        else:
+            # As SUM and MIN would: a quantity left out counts nothing.
+            quantity, first = before
+            if shipment.quantity is not None:
+                quantity = shipment.quantity if quantity is None else quantity + shipment.quantity
+            places[key] = (quantity, min(first, shipment.occurred_at))
     used = dict(
         Genealogy.objects.filter(
             parent_id__in=keys_in(lot_keys), kind=Genealogy.Kind.TRANSFORMATION
@@ -255,7 +242,7 @@ def _whereabouts(traced: list[TracedItem]):
         .order_by()
         .values_list("parent_id", "used")
     )
-    return lots, units, shipments, used
+    return lots, units, shipped, used
 
 
 def _lot_rows(lot: dict, shipped: dict, used: Decimal | None) -> list[dict]:
@@ -473,7 +460,7 @@ def recall_start(*, campaign: RecallCampaign, acting_user, started: float | None
         acting_user=acting_user,
         reason=str(_("Opened")),
     )
-    counts = _snapshot_add(campaign, result.all_items, acting_user=acting_user, now=now)
+    counts = _snapshot_add(campaign, result, acting_user=acting_user, now=now)
     message = OPENED_DRILL if campaign.is_drill else OPENED
     _timeline(
         campaign,
@@ -527,11 +514,11 @@ def _timeline_held(campaign, counts: _Added, *, acting_user, now):
 
 
 class _Paths:
-    """Each traced item's path as labels, built once per item: the 100,000 units of a recall
-    share a few dozen lots on their way from the root."""
+    """Each traced item's path as labels, and as the JSON the row stores, built once per
+    item: the 100,000 units of a recall share a few dozen lots on their way from the root."""
 
     def __init__(self):
-        self.paths = {}
+        self.encoded = {}
         self.labels = {}
 
     def label(self, item: TracedItem) -> str:
@@ -540,11 +527,17 @@ class _Paths:
             label = self.labels[item.pk] = item.label
         return label
 
-    def of(self, item: TracedItem) -> list[str]:
-        path = self.paths.get(item.pk)
+    def of(self, item: TracedItem) -> bulk.Json:
+        """The path as a JSON list: the path it was reached by, and its own label."""
+        path = self.encoded.get(item.pk)
         if path is None:
-            before = self.of(item.via) if item.via is not None else []
-            path = self.paths[item.pk] = [*before, self.label(item)]
+            own = json.dumps(self.label(item))
+            if item.via is None:
+                path = bulk.Json(f"[{own}]")
+            else:
+                path = bulk.Json(f"{self.of(item.via)[:-1]}, {own}]")
+            if item.kind == Item.Kind.LOT:  # units lead nowhere (in a recall's trace)
+                self.encoded[item.pk] = path
         return path
 
 
@@ -557,9 +550,17 @@ def _first(pair):
     return pair[0]
 
 
+# Snapshot rows per COPY: PostgreSQL writes and checks one batch while Python builds the next.
+SNAPSHOT_BATCH = 10_000
+# A campaign adding this many rows, and more than a tenth of the table (autovacuum's rule),
+# has the table analyzed before its page is first read: autovacuum would only notice after
+# the commit, and until then the planner takes the campaign for a few rows.
+ANALYZE_ROWS = 10_000
+
+
 def _snapshot_add(
     campaign: RecallCampaign,
-    traced: list[TracedItem],
+    result: TraceResult,
     *,
     acting_user,
     now,
@@ -568,99 +569,130 @@ def _snapshot_add(
 ) -> _Added:
     """Write the snapshot rows of traced items (all but `known` ones, numbered on from
     `first_position`) and their consignees' notices, and hold what is still ours unless the
-    campaign is a drill."""
-    traced = [item for item in traced if item.pk not in known]
-    lots_found, units_found, shipments, used = _whereabouts(traced)
-    held = set()
-    if not campaign.is_drill and traced:
-        held_items = items_change_status_many(
-            status=Lot.Status.RECALLED,  # the same value as SerialUnit.Status.RECALLED
-            reason=HOLD_REASON % {"reference": campaign.reference, "title": campaign.title},
-            acting_user=acting_user,
-            occurred_at=now,
-            lots=Lot.objects.filter(
-                pk__in=keys_in(k for k, lot in lots_found.items() if lot["status"] not in LOTS_GONE)
-            ),
-            serial_units=SerialUnit.objects.filter(
-                pk__in=keys_in(
-                    key
-                    for key, unit in units_found.items()
-                    if unit["status"] not in UNITS_OUT_OF_REACH
-                    and unit["holder_party_id"] is None
-                    and unit["installed_in_id"] is None
-                )
-            ),
-        )
-        held = {item.pk for item in held_items}
+    campaign is a drill.
 
-    rows = []
+    On PostgreSQL the writes are streamed (bulk.streaming()): the hold's rows and each batch
+    of snapshot rows are copied, and their foreign keys checked, while the next are built.
+    """
+    traced = [item for item in result.all_items if item.pk not in known]
+    lots_found, units_found, shipments, used = _whereabouts(traced, result.shipments)
+    noticed = set(
+        ConsigneeNotice.objects.filter(campaign=campaign).values_list("party_id", flat=True)
+    )
+    rows_written = 0
     received = defaultdict(list)
-    paths = _Paths()
-    for position, item in enumerate(traced, start=first_position):
-        if item.kind == Item.Kind.LOT:
-            own = lots_found[item.pk]
-            places = _lot_rows(own, shipments[item.pk], used.get(item.pk))
-        else:
-            own = units_found[item.pk]
-            places = _unit_rows(own, shipments[item.pk])
-        label = paths.label(item)
-        common = {
-            "campaign_id": campaign.pk,
-            "item_id": item.pk,
-            "kind": item.kind,
-            "product_id": own["product_id"],
-            "lot_code": item.lot or "",
-            "serial": item.serial or "",
-            "depth": item.depth,
-            "position": position,
-            "path": paths.of(item),
-            "status_at_opening": own["status"],
-            "put_on_hold": item.pk in held,
-            "added_in": campaign.scope_revision,
-            # Every column given, so the bulk insert merges no defaults into 100,000 rows.
-            "resolution": "",
-            "evidence": "",
-        }
-        order = None
-        for place in places:
-            rows.append({**common, **place})
-            if place.get("consignee_id") is not None:
-                shipped_at = place["shipped_at"]
-                line = {
-                    "item": label,
-                    "quantity": _received_quantity(place["quantity"]),
-                    "unit": place["unit"],
-                    "shipped_at": shipped_at.isoformat() if shipped_at else None,
-                }
-                order = order or _trace_order(item)
-                received[place["consignee_id"]].append((order, line))
-    bulk.insert_rows(AffectedItem, rows, keys=False)
+    with bulk.streaming():
+        held = set()
+        if not campaign.is_drill and traced:
+            held_items = items_change_status_many(
+                status=Lot.Status.RECALLED,  # the same value as SerialUnit.Status.RECALLED
+                reason=HOLD_REASON % {"reference": campaign.reference, "title": campaign.title},
+                acting_user=acting_user,
+                occurred_at=now,
+                lots=Lot.objects.filter(
+                    pk__in=keys_in(
+                        k for k, lot in lots_found.items() if lot["status"] not in LOTS_GONE
+                    )
+                ),
+                serial_units=SerialUnit.objects.filter(
+                    pk__in=keys_in(
+                        key
+                        for key, unit in units_found.items()
+                        if unit["status"] not in UNITS_OUT_OF_REACH
+                        and unit["holder_party_id"] is None
+                        and unit["installed_in_id"] is None
+                    )
+                ),
+            )
+            held = {item.pk for item in held_items}
 
-    existing = {
-        notice.party_id: notice
-        for notice in ConsigneeNotice.objects.filter(
-            campaign=campaign, party_id__in=keys_in(received)
-        )
-    }
-    new_notices = []
-    for party, lines in sorted(received.items()):
-        lines.sort(key=_first)
-        lines = [line for _order, line in lines]
-        if party in existing:
-            existing[party].received = [*existing[party].received, *lines]
-        else:
-            new_notices.append({"campaign_id": campaign.pk, "party_id": party, "received": lines})
-    bulk.insert_rows(ConsigneeNotice, new_notices, keys=False)
-    if existing:
-        ConsigneeNotice.objects.bulk_update(existing.values(), ["received"])
+        rows = []
+        paths = _Paths()
+        for position, item in enumerate(traced, start=first_position):
+            if item.kind == Item.Kind.LOT:
+                own = lots_found[item.pk]
+                places = _lot_rows(own, shipments[item.pk], used.get(item.pk))
+            else:
+                own = units_found[item.pk]
+                places = _unit_rows(own, shipments[item.pk])
+            label = paths.label(item)
+            common = {
+                "campaign_id": campaign.pk,
+                "item_id": item.pk,
+                "kind": item.kind,
+                "product_id": own["product_id"],
+                "lot_code": item.lot or "",
+                "serial": item.serial or "",
+                "depth": item.depth,
+                "position": position,
+                "path": paths.of(item),
+                "status_at_opening": own["status"],
+                "put_on_hold": item.pk in held,
+                "added_in": campaign.scope_revision,
+                # Every column given, so the bulk insert merges no defaults into 100,000 rows.
+                "resolution": "",
+                "evidence": "",
+            }
+            order = None
+            for place in places:
+                rows.append({**common, **place})
+                if place.get("consignee_id") is not None:
+                    shipped_at = place["shipped_at"]
+                    line = {
+                        "item": label,
+                        "quantity": _received_quantity(place["quantity"]),
+                        "unit": place["unit"],
+                        "shipped_at": shipped_at.isoformat() if shipped_at else None,
+                    }
+                    order = order or _trace_order(item)
+                    received[place["consignee_id"]].append((order, line))
+            if len(rows) >= SNAPSHOT_BATCH:
+                bulk.insert_rows(AffectedItem, rows, keys=False)
+                rows_written += len(rows)
+                rows = []
+        bulk.insert_rows(AffectedItem, rows, keys=False)
+        rows_written += len(rows)
+
+        new_notices = []
+        for party, lines in sorted(received.items()):
+            if party not in noticed:
+                lines.sort(key=_first)
+                lines = [line for _order, line in lines]
+                new_notices.append(
+                    {"campaign_id": campaign.pk, "party_id": party, "received": lines}
+                )
+        bulk.insert_rows(ConsigneeNotice, new_notices, keys=False)
+        overlap = noticed.intersection(received)
+        if overlap:
+            existing = list(
+                ConsigneeNotice.objects.filter(campaign=campaign, party_id__in=keys_in(overlap))
+            )
+            for notice in existing:
+                lines = sorted(received[notice.party_id], key=_first)
+                notice.received = [*notice.received, *(line for _order, line in lines)]
+            ConsigneeNotice.objects.bulk_update(existing, ["received"])
+    _analyze_if_stale(rows_written)
     return _Added(
         items=len(traced),
         consignees=len(received),
-        rows=len(rows),
+        rows=rows_written,
         held_lots=sum(1 for key in held if key in lots_found),
         held_units=sum(1 for key in held if key in units_found),
         labels=[item.label for item in traced],
     )
+
+
+def _analyze_if_stale(rows: int):
+    """Analyze the affected items if `rows` just added outdate the planner's statistics (see
+    ANALYZE_ROWS); PostgreSQL only. ANALYZE reads a sample, so it costs the same for any size."""
+    if connection.vendor != "postgresql" or rows < ANALYZE_ROWS:
+        return
+    table = AffectedItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+        counted = cursor.fetchone()[0]
+        if rows > 0.1 * counted:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 @service
@@ -709,7 +741,7 @@ def recall_rescope(
     last = AffectedItem.objects.filter(campaign=campaign).aggregate(last=Max("position"))["last"]
     counts = _snapshot_add(
         campaign,
-        result.all_items,
+        result,
         acting_user=acting_user,
         now=now,
         known=frozenset(before),

@@ -461,6 +461,29 @@ def test_consignees_are_who_received_the_roots_and_everything_reached(distributi
     ]
 
 
+def test_shipments_to_trading_partners_come_with_quantity_time_and_sender(distribution):
+    flour, bread = distribution
+    distributor = Party.objects.get(name="Distri BV")
+
+    result = forward(flour)
+
+    shipments = {
+        (shipment.item, Party.objects.get(pk=shipment.party).name): shipment
+        for shipment in result.shipments
+    }
+    assert set(shipments) == {
+        (flour.pk, "Flour Trader"),
+        (bread.pk, "Distri BV"),
+        (bread.pk, "Corner Shop"),
+    }
+    ours = shipments[bread.pk, "Distri BV"]
+    onward = shipments[bread.pk, "Corner Shop"]
+    assert (ours.sender, ours.quantity) == (None, Decimal("80.000"))
+    assert (onward.sender, onward.quantity) == (distributor.pk, Decimal("20.000"))
+    assert onward.occurred_at.date() == date(2026, 3, 12)
+    assert onward.occurred_at.utcoffset() is not None
+
+
 def test_onward_shipment_recorded_from_a_distributor_names_the_retailer(distribution):
     _, bread = distribution
     assert "Corner Shop" in parties(forward(bread).consignees)

@@ -376,6 +376,19 @@ def test_concurrent_campaigns_never_share_a_reference():
     assert sorted(number for number, _reference in taken) == list(range(1, count + 1))
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="ANALYZE is PostgreSQL's")
+def test_a_campaign_that_outgrows_the_statistics_has_its_lines_analyzed(
+    manager, graph, monkeypatch
+):
+    monkeypatch.setattr(services, "ANALYZE_ROWS", 1)
+
+    campaign = _open(manager)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'recalls_affecteditem'")
+        assert cursor.fetchone()[0] == campaign.affected_items.count()
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
 @pytest.mark.django_db(transaction=True)
 def test_overlapping_campaigns_opened_at_once_hold_each_item_once(manager, graph):
