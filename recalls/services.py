@@ -278,28 +278,37 @@ def _by_party(pair):
     return (party, sender or 0)
 
 
+ONE = Decimal(1)
+SHIPPED = AffectedItem.Whereabouts.SHIPPED
+
+
 def _unit_rows(unit: dict, shipped: dict) -> list[dict]:
     """A unit's rows: each party that received it (one each), and where it is unless a
     trading partner holds it."""
-    each = {"quantity": Decimal(1), "unit": Unit.EACH}
+    places = list(shipped.items())
+    if len(places) > 1:
+        places.sort(key=_by_party)
+    # Written out, not merged from a common dict: a recall builds 100,000 of them.
     rows = [
         {
-            **each,
-            "whereabouts": AffectedItem.Whereabouts.SHIPPED,
+            "quantity": ONE,
+            "unit": Unit.EACH,
+            "whereabouts": SHIPPED,
             "consignee_id": party,
             "shipped_by_id": sender,
             "shipped_at": first,
         }
-        for (party, sender), (_quantity, first) in sorted(shipped.items(), key=_by_party)
+        for (party, sender), (_quantity, first) in places
     ]
     holder = unit["holder_party_id"]
     if holder is not None:
-        if not any(row["consignee_id"] == holder for row in rows):
+        if not any(party == holder for (party, _sender), _shipment in places):
             # Held by a party with no shipment on record (e.g. imported with its holder).
             rows.append(
                 {
-                    **each,
-                    "whereabouts": AffectedItem.Whereabouts.SHIPPED,
+                    "quantity": ONE,
+                    "unit": Unit.EACH,
+                    "whereabouts": SHIPPED,
                     "consignee_id": holder,
                     "shipped_at": _noon(unit["shipped_on"]),
                 }
@@ -307,17 +316,21 @@ def _unit_rows(unit: dict, shipped: dict) -> list[dict]:
     elif unit["installed_in_id"] is not None:
         rows.append(
             {
-                **each,
+                "quantity": ONE,
+                "unit": Unit.EACH,
                 "whereabouts": AffectedItem.Whereabouts.INSTALLED,
                 "installed_in_id": unit["installed_in_id"],
             }
         )
     elif unit["status"] == SerialUnit.Status.SCRAPPED:
-        rows.append({**each, "whereabouts": AffectedItem.Whereabouts.USED})
+        rows.append(
+            {"quantity": ONE, "unit": Unit.EACH, "whereabouts": AffectedItem.Whereabouts.USED}
+        )
     else:
         rows.append(
             {
-                **each,
+                "quantity": ONE,
+                "unit": Unit.EACH,
                 "whereabouts": AffectedItem.Whereabouts.ON_HAND,
                 "site_id": unit["holder_site_id"],
             }
@@ -514,24 +527,17 @@ def _timeline_held(campaign, counts: _Added, *, acting_user, now):
 
 
 class _Paths:
-    """Each traced item's path as labels, and as the JSON the row stores, built once per
-    item: the 100,000 units of a recall share a few dozen lots on their way from the root."""
+    """Each traced item's path as the JSON the row stores, built once per lot: the 100,000
+    units of a recall share a few dozen lots on their way from the root."""
 
     def __init__(self):
         self.encoded = {}
-        self.labels = {}
 
-    def label(self, item: TracedItem) -> str:
-        label = self.labels.get(item.pk)
-        if label is None:
-            label = self.labels[item.pk] = item.label
-        return label
-
-    def of(self, item: TracedItem) -> bulk.Json:
+    def of(self, item: TracedItem, label: str | None = None) -> bulk.Json:
         """The path as a JSON list: the path it was reached by, and its own label."""
         path = self.encoded.get(item.pk)
         if path is None:
-            own = json.dumps(self.label(item))
+            own = json.dumps(label or item.label)
             if item.via is None:
                 path = bulk.Json(f"[{own}]")
             else:
@@ -539,6 +545,14 @@ class _Paths:
             if item.kind == Item.Kind.LOT:  # units lead nowhere (in a recall's trace)
                 self.encoded[item.pk] = path
         return path
+
+
+class _Times(dict):
+    """ISO texts of shipment times: a shipment's units share its time."""
+
+    def __missing__(self, moment):
+        text = self[moment] = moment.isoformat() if moment else None
+        return text
 
 
 @functools.lru_cache(maxsize=1024)
@@ -607,7 +621,7 @@ def _snapshot_add(
             held = {item.pk for item in held_items}
 
         rows = []
-        paths = _Paths()
+        paths, times = _Paths(), _Times()
         for position, item in enumerate(traced, start=first_position):
             if item.kind == Item.Kind.LOT:
                 own = lots_found[item.pk]
@@ -615,7 +629,7 @@ def _snapshot_add(
             else:
                 own = units_found[item.pk]
                 places = _unit_rows(own, shipments[item.pk])
-            label = paths.label(item)
+            label = item.label
             common = {
                 "campaign_id": campaign.pk,
                 "item_id": item.pk,
@@ -625,7 +639,7 @@ def _snapshot_add(
                 "serial": item.serial or "",
                 "depth": item.depth,
                 "position": position,
-                "path": paths.of(item),
+                "path": paths.of(item, label),
                 "status_at_opening": own["status"],
                 "put_on_hold": item.pk in held,
                 "added_in": campaign.scope_revision,
@@ -637,12 +651,11 @@ def _snapshot_add(
             for place in places:
                 rows.append({**common, **place})
                 if place.get("consignee_id") is not None:
-                    shipped_at = place["shipped_at"]
                     line = {
                         "item": label,
                         "quantity": _received_quantity(place["quantity"]),
                         "unit": place["unit"],
-                        "shipped_at": shipped_at.isoformat() if shipped_at else None,
+                        "shipped_at": times[place["shipped_at"]],
                     }
                     order = order or _trace_order(item)
                     received[place["consignee_id"]].append((order, line))
