@@ -19,8 +19,15 @@ def _roles():
     """The role groups, put back first if a transactional test's flush wiped them (they come
     from data migrations, which a flush does not run again)."""
     if not Group.objects.filter(name=QUALITY_MANAGERS).exists():
-        for module, function in ROLE_MIGRATIONS:
-            getattr(importlib.import_module(module), function)(apps, None)
+        # The migrations clear their apps' models_module after making permissions; on the real
+        # registry that would hide those apps from dumpdata (the e2e demo fixture came out empty).
+        modules = {config: config.models_module for config in apps.get_app_configs()}
+        try:
+            for module, function in ROLE_MIGRATIONS:
+                getattr(importlib.import_module(module), function)(apps, None)
+        finally:
+            for config, models_module in modules.items():
+                config.models_module = models_module
 
 
 def _user_in(role, **kwargs):

@@ -13,6 +13,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from inventory.demo import DEMO_PASSWORD
 
+from ..conftest import _roles as roles
+
 # Between calls, Playwright's sync API marks its asyncio loop as running in the test thread, so
 # Django would take the tests' own ORM calls (loading data, look-ups) for calls from async code.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -90,6 +92,7 @@ def demo_fixture_file(django_db_setup, django_db_blocker, tmp_path_factory):
     """
     path = tmp_path_factory.mktemp("demo") / "demo.json"
     with django_db_blocker.unblock(), transaction.atomic():
+        roles()  # a transactional test that ran before (PostgreSQL-only ones do) wiped them
         call_command("seed_demo", stdout=StringIO())
         call_command(
             "dumpdata",
