@@ -115,7 +115,7 @@ RECOVERED = ("returned", "located", "corrected")
 # Lines whose whereabouts the records account for: nobody resolves them.
 NOTHING_TO_RESOLVE = (AffectedItem.Whereabouts.USED, AffectedItem.Whereabouts.INSTALLED)
 UNACCOUNTED = _(
-    "%(quantity)s %(unit)s of %(produced)s %(unit)s is not accounted for (%(percent)s%% is)."
+    "%(quantity)s of %(produced)s %(unit)s not accounted for (%(percent)s%% accounted for)."
 )
 
 

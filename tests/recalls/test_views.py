@@ -181,9 +181,7 @@ def test_the_campaign_page_runs_a_constant_number_of_queries(
     from ..inventory.factories import LotFactory, PartyFactory
 
     for n in range(extra_lots):
-        lot = LotFactory(
-            code=f"X-{n}", quantity=Decimal(5), site=graph["plant"], expires_on=None
-        )
+        lot = LotFactory(code=f"X-{n}", quantity=Decimal(5), site=graph["plant"], expires_on=None)
         inventory_services.shipment_create(
             lots=[Line(lot, Decimal(1))],
             from_site=graph["plant"],
@@ -420,3 +418,17 @@ def test_documents_are_not_for_others(client, administrator, manager, graph):
 
     assert client.get(_url("document", campaign, "report", "pdf")).status_code == 403
     assert client.post(_url("status_report_issue", campaign)).status_code == 403
+
+
+def test_the_campaign_page_links_its_documents(client, staff, manager, graph):
+    campaign = _open(manager)
+
+    page = _client(client, staff).get(campaign.get_absolute_url()).content.decode()
+
+    for url in (
+        _url("document", campaign, "report", "pdf"),
+        _url("document", campaign, "notices", "html"),
+        _url("document", campaign, "status", "html"),
+        _url("status_report_issue", campaign),
+    ):
+        assert url in page
