@@ -11,7 +11,7 @@ outlast a web request and nobody would read it on paper.
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from urllib.parse import unquote, urljoin
 
@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from inventory.models import Party
 
 from . import notices as notice_text
+from .formatting import duration
 from .models import (
     AffectedItem,
     CampaignEvent,
@@ -450,26 +451,6 @@ def balance_figure(balance: Balance) -> SafeString:
         _("Mass balance in %(unit)s") % {"unit": balance.unit_label},
         format_html_join("", "{}", ((bar,) for bar in bars)),
     )
-
-
-# --- formatting ---------------------------------------------------------------------------------
-
-
-def duration(delta: timedelta | None) -> str:
-    """'350 ms', '4.2 s', '12 min 05 s', '3 h 07 min', '2 d 4 h 00 min'; empty for none."""
-    if delta is None:
-        return ""
-    seconds = delta.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, seconds = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    return " ".join([*([f"{days} d"] if days else []), f"{hours} h {minutes:02d} min"])
 
 
 # --- rendering --------------------------------------------------------------------------------

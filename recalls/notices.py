@@ -2,7 +2,6 @@
 and e-mail through Django's e-mail backend."""
 
 import logging
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -10,8 +9,9 @@ from django.template import Context, Engine, TemplateSyntaxError
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from inventory.models import Party, Unit
+from inventory.models import Party
 
+from .formatting import plain, unit_label
 from .models import ConsigneeNotice, RecallCampaign
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def context(campaign: RecallCampaign, notice: ConsigneeNotice, company: str | No
     items = [
         {
             "label": line.get("item", ""),
-            "quantity": _plain(line.get("quantity")),
+            "quantity": plain(line.get("quantity")),
             "unit": unit_label(line.get("unit", "")),
             "shipped_at": _datetime(line.get("shipped_at")),
         }
@@ -49,19 +49,6 @@ def context(campaign: RecallCampaign, notice: ConsigneeNotice, company: str | No
         "items": items,
         "drill": campaign.is_drill,
     }
-
-
-def unit_label(code: str) -> str:
-    """'kg' for KGM: the UN/CEFACT code as people write it."""
-    return str(Unit(code).label) if code in Unit.values else code
-
-
-def _plain(text) -> str:
-    try:
-        value = Decimal(text)
-    except (TypeError, ArithmeticError, ValueError):
-        return text or ""
-    return f"{value.normalize():f}"
 
 
 def _datetime(text):
@@ -116,7 +103,7 @@ def response_summary(notice: ConsigneeNotice) -> str:
         (_("corrected"), notice.quantity_corrected),
     ):
         if value is not None:
-            parts.append(f"{label} {value.normalize():f} {unit_label(notice.unit)}".strip())
+            parts.append(f"{label} {plain(value)} {unit_label(notice.unit)}".strip())
     if notice.check_result:
         parts.append(str(notice.get_check_result_display()))
     if notice.acknowledged_at and not parts:

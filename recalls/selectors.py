@@ -11,8 +11,7 @@ from django.db.models import Count, F, Q, Sum
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext_lazy as _
 
-from inventory.models import Unit
-
+from .formatting import plain, unit_label
 from .models import (
     AffectedItem,
     CampaignEvent,
@@ -135,7 +134,7 @@ class Balance:
 
     @property
     def unit_label(self) -> str:
-        return str(Unit(self.unit).label) if self.unit in Unit.values else self.unit
+        return unit_label(self.unit)
 
     @property
     def to_recover(self) -> Decimal:
@@ -314,9 +313,9 @@ def termination_gaps(campaign: RecallCampaign, progress: Progress | None = None)
             gaps.append(
                 str(UNACCOUNTED)
                 % {
-                    "quantity": _plain(balance.unaccounted),
+                    "quantity": plain(balance.unaccounted),
                     "unit": balance.unit_label,
-                    "produced": _plain(balance.produced),
+                    "produced": plain(balance.produced),
                     "percent": balance.percent,
                 }
             )
@@ -326,10 +325,6 @@ def termination_gaps(campaign: RecallCampaign, progress: Progress | None = None)
             str(_("%(count)d line(s) of affected items are not resolved.")) % {"count": open_lines}
         )
     return gaps
-
-
-def _plain(value: Decimal) -> str:
-    return f"{value.normalize():f}"
 
 
 def campaigns():

@@ -33,6 +33,7 @@ from inventory.trace import Direction, Shipment, TracedItem, TraceResult, trace
 
 from . import locks, notice_default, notices, selectors
 from . import scope as recall_scope
+from .formatting import duration, plain, unit_label
 from .models import (
     AffectedItem,
     CampaignEvent,
@@ -879,7 +880,7 @@ def affected_items_resolve(
             raise ValidationError(
                 {
                     "quantity": TOO_MUCH
-                    % {"left": _number(left), "unit": _unit(row.unit), "item": _row_name(row)}
+                    % {"left": plain(left), "unit": unit_label(row.unit), "item": _row_name(row)}
                 },
                 code="quantity",
             )
@@ -922,7 +923,7 @@ def affected_items_resolve(
             "count": len(entries),
             "outcome": label,
             "quantity": ", ".join(
-                f"{_number(q)} {_unit(unit)}" for unit, q in sorted(totals.items())
+                f"{plain(q)} {unit_label(unit)}" for unit, q in sorted(totals.items())
             ),
             "items": _names(changed),
         },
@@ -981,8 +982,8 @@ def resolution_reverse(*, resolution: ItemResolution, reason: str, acting_user) 
         REVERSED
         % {
             "outcome": resolution.get_outcome_display(),
-            "quantity": _number(resolution.quantity),
-            "unit": _unit(resolution.unit),
+            "quantity": plain(resolution.quantity),
+            "unit": unit_label(resolution.unit),
             "item": _row_name(row),
             "reason": reason,
         },
@@ -1015,14 +1016,6 @@ def _names(rows: list[AffectedItem], shown: int = 3) -> str:
     if len(rows) > shown:
         names += f" and {len(rows) - shown} more"
     return names
-
-
-def _unit(code: str) -> str:
-    return str(Unit(code).label) if code in Unit.values else code
-
-
-def _number(value: Decimal) -> str:
-    return f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}"
 
 
 @service
@@ -1171,7 +1164,7 @@ def notice_record_response(
         if value is not None and value < 0:
             raise ValidationError({name: QUANTITY_NOT_NEGATIVE}, code="quantity")
     if any(value is not None for value in quantities.values()) and not unit:
-        unit = _notice_unit(row)
+        unit = _noticeunit_label(row)
     row.acknowledged_at = acknowledged_at
     for name, value in quantities.items():
         setattr(row, name, None if value is None else _quantity(value))
@@ -1193,7 +1186,7 @@ def notice_record_response(
     return row
 
 
-def _notice_unit(notice: ConsigneeNotice) -> str:
+def _noticeunit_label(notice: ConsigneeNotice) -> str:
     units = {line.get("unit") for line in notice.received if line.get("unit")}
     return units.pop() if len(units) == 1 else ""
 
@@ -1242,7 +1235,7 @@ def recall_complete(
     _timeline(
         campaign,
         CampaignEvent.Kind.COMPLETED,
-        COMPLETED % {"duration": _duration(campaign.time_to_complete)},
+        COMPLETED % {"duration": duration(campaign.time_to_complete)},
         acting_user=acting_user,
         occurred_at=now,
         seconds=round(campaign.time_to_complete.total_seconds()),
@@ -1306,14 +1299,6 @@ def recall_terminate(
         justification=justification,
     )
     return campaign
-
-
-def _duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [f"{days} d"] if days else []
-    return " ".join([*parts, f"{hours} h {minutes:02d} min"])
 
 
 @service

@@ -8,12 +8,8 @@ from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Item
 
+from .formatting import plain, unit_label
 from .models import AffectedItem, RecallCampaign
-from .notices import unit_label
-
-
-def _plain(value) -> str:
-    return f"{value.normalize():f}"
 
 
 def _when(value) -> str:
@@ -156,11 +152,11 @@ class AffectedItemTable(tables.Table):
         return value
 
     def render_quantity(self, value, record):
-        return f"{_plain(value)} {unit_label(record.unit)}"
+        return f"{plain(value)} {unit_label(record.unit)}"
 
     def render_resolved(self, value, record):
         done = value >= record.quantity
-        return format_html('<span class="{}">{}</span>', "ok" if done else "warn", _plain(value))
+        return format_html('<span class="{}">{}</span>', "ok" if done else "warn", plain(value))
 
     def render_resolution(self, value, record):
         return record.get_resolution_display()
@@ -267,11 +263,11 @@ class NoticeTable(tables.Table):
         return _when(value)
 
     def render_quantity_on_hand(self, value, record):
-        return f"{_plain(value)} {unit_label(record.unit)}"
+        return f"{plain(value)} {unit_label(record.unit)}"
 
     def render_recovered(self, value, record):
         parts = [
-            _plain(part) if part is not None else "-"
+            plain(part) if part is not None else "-"
             for part in (
                 record.quantity_returned,
                 record.quantity_destroyed,

@@ -4,7 +4,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
-from ..notices import unit_label
+from ..formatting import unit_label
 
 register = template.Library()
 
