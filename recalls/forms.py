@@ -74,10 +74,7 @@ class ScopeFields(forms.Form):
             entries.append(scope.produced(*dates))
         if not entries:
             raise ValidationError(SCOPE_MISSING)
-        try:
-            scope.resolve(entries)
-        except ValidationError as exc:
-            raise ValidationError(exc.messages) from exc
+        # Whether the entries name anything is the service's to say (the view shows it here).
         data["scope_entries"] = entries
         return data
 

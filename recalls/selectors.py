@@ -297,12 +297,9 @@ def termination_gaps(campaign: RecallCampaign, progress: Progress | None = None)
     A page that shows the progress too passes it, so the lines are read once."""
     progress = progress or campaign_progress(campaign)
     gaps = []
-    waiting = ConsigneeNotice.objects.filter(
-        campaign=campaign, acknowledged_at__isnull=True, responded_at__isnull=True
-    )
     count = progress.waiting
     if count:
-        names = ", ".join(waiting.order_by("party__name").values_list("party__name", flat=True)[:5])
+        names = ", ".join(silent_consignees(campaign).values_list("party__name", flat=True)[:5])
         more = f" and {count - 5} more" if count > 5 else ""
         gaps.append(
             str(_("%(count)d consignee(s) have not responded: %(names)s%(more)s"))
