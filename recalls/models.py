@@ -503,6 +503,11 @@ class AffectedItem(models.Model):
         """As the trace names the item: 'SKU lot CODE' or 'SKU serial NUMBER'."""
         return self.path[-1] if self.path else str(self)
 
+    @property
+    def quantity_left(self):
+        """What is still to be resolved of the line."""
+        return self.quantity - (self.resolved_quantity or 0)
+
 
 class NoticeMethod(models.TextChoices):
     EMAIL = "email", _("e-mail")

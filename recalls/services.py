@@ -861,7 +861,7 @@ def affected_items_resolve(
         raise ValidationError(NOT_IN_CAMPAIGN % {"reference": campaign.reference}, code="scope")
     entries, changed = [], []
     for row in rows:
-        left = row.quantity - (row.resolved_quantity or 0)
+        left = row.quantity_left
         amount = left if quantity is None else _quantity(quantity)
         if left <= 0 and len(rows) > 1 and quantity is None:
             continue

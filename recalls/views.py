@@ -313,7 +313,7 @@ class LineView(CampaignMixin, TemplateView):
             RecallCampaign.Status.COMPLETED,
         )
         can_resolve = working and self.request.user.has_perm("recalls.add_itemresolution")
-        left = line.quantity - (line.resolved_quantity or 0)
+        left = line.quantity_left
         return super().get_context_data(
             line=line,
             left=left,
