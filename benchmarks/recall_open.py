@@ -82,7 +82,14 @@ def build(seed: int = 7731) -> dict:
     from django.core.management.color import no_style
     from django.db import connection, transaction
 
-    from inventory.dataset import BulkWriter
+    from inventory.dataset import (
+        EVENT_COLUMNS,
+        LINE_COLUMNS,
+        LINK_COLUMNS,
+        LOT_COLUMNS,
+        UNIT_COLUMNS,
+        BulkWriter,
+    )
     from inventory.models import (
         EventLine,
         Genealogy,
@@ -236,59 +243,11 @@ def build(seed: int = 7731) -> dict:
             )  # fmt: skip
 
         writer.write(Item, ["id", "kind"], items)
-        lot_columns = [
-            "item_id",
-            "product_id",
-            "created_at",
-            "code",
-            "produced_on",
-            "expires_on",
-            "supplier_id",
-            "supplier_lot_code",
-            "site_id",
-            "quantity",
-            "unit",
-            "status",
-        ]
-        writer.write(Lot, lot_columns, lots)
-        unit_columns = [
-            "item_id",
-            "product_id",
-            "created_at",
-            "serial",
-            "lot_id",
-            "produced_on",
-            "status",
-            "holder_site_id",
-            "holder_party_id",
-            "shipped_on",
-            "warranty_ends_on",
-            "warranty_overridden",
-            "installed_in_id",
-        ]
-        writer.write(SerialUnit, unit_columns, units)
-        event_columns = [
-            "id",
-            "event_id",
-            "event_type",
-            "occurred_at",
-            "time_zone_offset",
-            "recorded_at",
-            "biz_step",
-            "disposition",
-            "site_id",
-            "source_party_id",
-            "destination_party_id",
-            "document_type",
-            "document_number",
-            "notes",
-            "extra",
-        ]
-        writer.write(TraceEvent, event_columns, events)
-        line_columns = ["id", "event_id", "event_type", "item_id", "role", "quantity", "unit"]
-        writer.write(EventLine, line_columns, lines)
-        link_columns = ["id", "parent_id", "child_id", "kind", "quantity", "unit", "event_id"]
-        writer.write(Genealogy, link_columns, links)
+        writer.write(Lot, LOT_COLUMNS, lots)
+        writer.write(SerialUnit, UNIT_COLUMNS, units)
+        writer.write(TraceEvent, EVENT_COLUMNS, events)
+        writer.write(EventLine, LINE_COLUMNS, lines)
+        writer.write(Genealogy, LINK_COLUMNS, links)
         with connection.cursor() as cursor:
             models = [Item, TraceEvent, EventLine, Genealogy]
             for statement in connection.ops.sequence_reset_sql(no_style(), models):

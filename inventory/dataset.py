@@ -34,6 +34,56 @@ from .models import (
     TraceEvent,
 )
 
+# The columns of the rows the generator writes, in their order (benchmarks write such rows too).
+LOT_COLUMNS = [
+    "item_id",
+    "product_id",
+    "created_at",
+    "code",
+    "produced_on",
+    "expires_on",
+    "supplier_id",
+    "supplier_lot_code",
+    "site_id",
+    "quantity",
+    "unit",
+    "status",
+]
+UNIT_COLUMNS = [
+    "item_id",
+    "product_id",
+    "created_at",
+    "serial",
+    "lot_id",
+    "produced_on",
+    "status",
+    "holder_site_id",
+    "holder_party_id",
+    "shipped_on",
+    "warranty_ends_on",
+    "warranty_overridden",
+    "installed_in_id",
+]
+EVENT_COLUMNS = [
+    "id",
+    "event_id",
+    "event_type",
+    "occurred_at",
+    "time_zone_offset",
+    "recorded_at",
+    "biz_step",
+    "disposition",
+    "site_id",
+    "source_party_id",
+    "destination_party_id",
+    "document_type",
+    "document_number",
+    "notes",
+    "extra",
+]
+LINE_COLUMNS = ["id", "event_id", "event_type", "item_id", "role", "quantity", "unit"]
+LINK_COLUMNS = ["id", "parent_id", "child_id", "kind", "quantity", "unit", "event_id"]
+
 CLUSTERS_AT_SCALE_1 = 22
 RAW_LOTS = 1200
 LEVELS = 8
@@ -374,68 +424,12 @@ def _cluster(cluster, products, counters, writer, rng) -> dict:
         for module in modules
     ]
     writer.write(Item, ["id", "kind"], items)
-    writer.write(
-        Lot,
-        [
-            "item_id",
-            "product_id",
-            "created_at",
-            "code",
-            "produced_on",
-            "expires_on",
-            "supplier_id",
-            "supplier_lot_code",
-            "site_id",
-            "quantity",
-            "unit",
-            "status",
-        ],
-        lots,
-    )
-    unit_columns = [
-        "item_id",
-        "product_id",
-        "created_at",
-        "serial",
-        "lot_id",
-        "produced_on",
-        "status",
-        "holder_site_id",
-        "holder_party_id",
-        "shipped_on",
-        "warranty_ends_on",
-        "warranty_overridden",
-        "installed_in_id",
-    ]
-    writer.write(SerialUnit, unit_columns, devices)
-    writer.write(SerialUnit, unit_columns, unit_rows)
-    writer.write(
-        TraceEvent,
-        [
-            "id",
-            "event_id",
-            "event_type",
-            "occurred_at",
-            "time_zone_offset",
-            "recorded_at",
-            "biz_step",
-            "disposition",
-            "site_id",
-            "source_party_id",
-            "destination_party_id",
-            "document_type",
-            "document_number",
-            "notes",
-            "extra",
-        ],
-        events,
-    )
-    writer.write(
-        EventLine, ["id", "event_id", "event_type", "item_id", "role", "quantity", "unit"], lines
-    )
-    writer.write(
-        Genealogy, ["id", "parent_id", "child_id", "kind", "quantity", "unit", "event_id"], links
-    )
+    writer.write(Lot, LOT_COLUMNS, lots)
+    writer.write(SerialUnit, UNIT_COLUMNS, devices)
+    writer.write(SerialUnit, UNIT_COLUMNS, unit_rows)
+    writer.write(TraceEvent, EVENT_COLUMNS, events)
+    writer.write(EventLine, LINE_COLUMNS, lines)
+    writer.write(Genealogy, LINK_COLUMNS, links)
     return {
         "lots": len(lots),
         "serial_units": len(devices) + len(unit_rows),
