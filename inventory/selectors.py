@@ -20,6 +20,10 @@ from .models import (
 )
 
 
+# The dashboard's look-ahead for expiring stock, in days.
+EXPIRY_WINDOWS = (30, 60, 90)
+
+
 def dashboard_counts() -> dict:
     """Headline figures for the dashboard, in two queries."""
     today = timezone.localdate()
@@ -27,11 +31,14 @@ def dashboard_counts() -> dict:
         on_hold=Count("pk", filter=Q(status=Lot.Status.ON_HOLD)),
         quarantined=Count("pk", filter=Q(status=Lot.Status.QUARANTINED)),
         recalled=Count("pk", filter=Q(status=Lot.Status.RECALLED)),
-        expiring_30=Count(
-            "pk",
-            filter=Q(expires_on__gte=today, expires_on__lte=today + timedelta(days=30))
-            & ~Q(status__in=[Lot.Status.CONSUMED, Lot.Status.DESTROYED]),
-        ),
+        **{
+            f"expiring_{days}": Count(
+                "pk",
+                filter=Q(expires_on__gte=today, expires_on__lte=today + timedelta(days=days))
+                & ~Q(status__in=[Lot.Status.CONSUMED, Lot.Status.DESTROYED]),
+            )
+            for days in EXPIRY_WINDOWS
+        },
         expired=Count(
             "pk",
             filter=Q(expires_on__lt=today)

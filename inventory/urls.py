@@ -4,7 +4,6 @@ from . import views
 from .models import Lot, SerialUnit
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
     path("trace/", views.TraceView.as_view(), name="trace"),
     path("fsma204/", views.Fsma204View.as_view(), name="fsma204"),
     path("search/", views.SearchView.as_view(), name="search"),

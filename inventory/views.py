@@ -44,19 +44,6 @@ EPCIS_PROBLEM = re.compile(r"^event (?P<event>\d+)(?:, (?P<field>.+?))?: (?P<tex
 logger = logging.getLogger(__name__)
 
 
-class HomeView(TemplateView):
-    template_name = "inventory/home.html"
-
-    def get_context_data(self, **kwargs):
-        return super().get_context_data(
-            counts=selectors.dashboard_counts(),
-            attention_lots=selectors.lots_needing_attention(),
-            recent_events=selectors.recent_events(),
-            warranty_claims=selectors.open_warranty_claims(),
-            **kwargs,
-        )
-
-
 def _trace_context(result, *, limit=TREE_ROWS_SHOWN):
     tree = result.tree()
     parties = selectors.parties_by_pk(

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from .formatting import plain, unit_label
@@ -373,4 +374,34 @@ def consignee_lines(campaign: RecallCampaign, party_id: int):
         .filter(Q(consignee_id=party_id) | Q(shipped_by_id=party_id))
         .select_related("product", "consignee", "shipped_by")
         .order_by("position", "pk")
+    )
+
+
+def open_campaigns(limit: int = 8):
+    """Ongoing campaigns for the dashboard, most recently opened first, each with its lines
+    resolved and its consignees notified and answered: one query whatever their size."""
+
+    def count(queryset):
+        return Subquery(
+            queryset.order_by().values("campaign").annotate(n=Count("pk")).values("n"),
+            output_field=IntegerField(),
+        )
+
+    lines = AffectedItem.objects.filter(campaign=OuterRef("pk"), removed_at__isnull=True)
+    notices = ConsigneeNotice.objects.filter(campaign=OuterRef("pk"))
+    return (
+        RecallCampaign.objects.filter(status=RecallCampaign.Status.ONGOING)
+        .annotate(
+            line_total=Coalesce(count(lines), 0),
+            lines_done=Coalesce(count(lines.filter(resolved_quantity__gte=F("quantity"))), 0),
+            consignee_total=Coalesce(count(notices), 0),
+            consignees_notified=Coalesce(count(notices.filter(sent_at__isnull=False)), 0),
+            consignees_answered=Coalesce(
+                count(
+                    notices.filter(Q(acknowledged_at__isnull=False) | Q(responded_at__isnull=False))
+                ),
+                0,
+            ),
+        )
+        .order_by("-opened_at", "-pk")[:limit]
     )

@@ -1,0 +1,26 @@
+"""Pages that draw on both apps: the dashboard."""
+
+from django.views.generic import TemplateView
+
+from inventory import selectors as inventory_selectors
+from recalls import selectors as recall_selectors
+
+
+class DashboardView(TemplateView):
+    """What needs attention today: open recalls, blocked and expiring stock, returns, claims."""
+
+    template_name = "dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        recalls = None
+        if user.has_perm("recalls.view_recallcampaign"):
+            recalls = list(recall_selectors.open_campaigns())
+        return super().get_context_data(
+            counts=inventory_selectors.dashboard_counts(),
+            open_recalls=recalls,
+            attention_lots=inventory_selectors.lots_needing_attention(),
+            recent_events=inventory_selectors.recent_events(),
+            warranty_claims=inventory_selectors.open_warranty_claims(),
+            **kwargs,
+        )
