@@ -1,8 +1,12 @@
 """Reads for inventory pages: querysets with their joins applied, so pages run constant queries."""
 
-from datetime import timedelta
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, Sum, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .identifiers import IdentifierError, ItemReference, parse_identifier
@@ -15,10 +19,11 @@ from .models import (
     SerialUnit,
     ServicePart,
     ServiceRecord,
+    Site,
     StatusChange,
     TraceEvent,
+    Unit,
 )
-
 
 # The dashboard's look-ahead for expiring stock, in days.
 EXPIRY_WINDOWS = (30, 60, 90)
@@ -150,6 +155,255 @@ def resolve_identifiers(texts: list[str]) -> tuple[list[Lot], list[SerialUnit]]:
         for obj in own:
             (found_units if isinstance(obj, SerialUnit) else found_lots)[obj.pk] = obj
     return list(found_lots.values()), list(found_units.values())
+
+
+# --- Stock on hand ----------------------------------------------------------------------------
+# There is no stock table: what is on hand is worked out from the event lines, at our own sites
+# (those of an internal party). A lot's quantity comes into a site when it is produced there
+# (produce, or the output of a transformation), received there (receive, return) or transferred
+# to it, and leaves when it is shipped or transferred from there, goes into a transformation as
+# an input, or is consumed or destroyed (consume, scrap) there. A shipment to another of our
+# sites is in transit until its receipt is recorded. A stock count (adjust) records what was
+# counted, not a movement, and lines without a quantity move nothing. Quantities in different
+# units are never added together.
+
+_Type, _Role = TraceEvent.Type, EventLine.Role
+STOCK_MOVES = (
+    _Type.PRODUCE,
+    _Type.RECEIVE,
+    _Type.RETURN,
+    _Type.TRANSFORM,
+    _Type.TRANSFER,
+    _Type.SHIP,
+    _Type.CONSUME,
+    _Type.SCRAP,
+)
+_SOURCE_SITE = Coalesce(F("event__source_site"), F("event__site"))
+_SITE_IN = Case(
+    When(event_type=_Type.PRODUCE, role=_Role.SUBJECT, then=F("event__site")),
+    When(
+        event_type__in=[_Type.RECEIVE, _Type.RETURN],
+        role=_Role.SUBJECT,
+        then=Coalesce(F("event__destination_site"), F("event__site")),
+    ),
+    When(event_type=_Type.TRANSFORM, role=_Role.OUTPUT, then=F("event__site")),
+    When(event_type=_Type.TRANSFER, role=_Role.SUBJECT, then=F("event__destination_site")),
+    output_field=IntegerField(),
+)
+_SITE_OUT = Case(
+    When(event_type__in=[_Type.SHIP, _Type.TRANSFER], role=_Role.SUBJECT, then=_SOURCE_SITE),
+    When(event_type=_Type.TRANSFORM, role=_Role.INPUT, then=F("event__site")),
+    When(event_type__in=[_Type.CONSUME, _Type.SCRAP], role=_Role.SUBJECT, then=F("event__site")),
+    output_field=IntegerField(),
+)
+# Lots whose stock is used up or gone, whatever their lines say.
+GONE_STATUSES = (Lot.Status.CONSUMED, Lot.Status.DESTROYED)
+# Serial units at one of our sites that are no longer stock.
+_UNITS_NOT_STOCK = (SerialUnit.Status.SCRAPPED, SerialUnit.Status.INSTALLED)
+
+
+@dataclass(frozen=True)
+class OnHand:
+    """A quantity of a lot (or a count of serial units) at one of our sites."""
+
+    site: Site
+    unit: str
+    quantity: Decimal
+
+    @property
+    def unit_label(self) -> str:
+        return unit_label(self.unit)
+
+
+def unit_label(code: str) -> str:
+    """'kg' for KGM: a UN/CEFACT unit code as people write it."""
+    return str(Unit(code).label) if code in Unit.values else code
+
+
+def our_sites() -> dict[int, Site]:
+    """Our own sites (an internal party's), by key, in one query."""
+    return {
+        site.pk: site
+        for site in Site.objects.filter(party__is_internal=True).order_by("name", "pk")
+    }
+
+
+def lots_on_hand(lots, *, sites: dict[int, Site] | None = None) -> dict[int, list[OnHand]]:
+    """What each lot has on hand at each of our sites, per unit, from its event lines.
+
+    `lots` is a queryset (or a list of keys): one aggregate query over their lines, however
+    many there are, and one for our sites unless given. Lots with nothing on hand are left out;
+    a negative figure (more recorded out than in) is kept, so the gap shows.
+    """
+    sites = our_sites() if sites is None else sites
+    keys = lots.values("pk") if hasattr(lots, "values") else list(lots)
+    rows = (
+        EventLine.objects.filter(item_id__in=keys, event_type__in=STOCK_MOVES)
+        .exclude(quantity=None)
+        .annotate(site_in=_SITE_IN, site_out=_SITE_OUT)
+        .values_list("item_id", "unit", "site_in", "site_out")
+        .annotate(total=Sum("quantity"))
+        .order_by()
+    )
+    totals = defaultdict(Decimal)
+    for item, unit, site_in, site_out, total in rows:
+        if site_in in sites:
+            totals[item, site_in, unit] += total
+        if site_out in sites:
+            totals[item, site_out, unit] -= total
+    found = defaultdict(list)
+    for (item, site, unit), quantity in totals.items():
+        if quantity:
+            found[item].append(OnHand(sites[site], unit, quantity))
+    for stock in found.values():
+        stock.sort(key=lambda entry: (entry.site.name, entry.site.pk, entry.unit))
+    return dict(found)
+
+
+def units_on_hand(units, *, sites: dict[int, Site] | None = None) -> list[tuple[Site, str, int]]:
+    """How many of these serial units each of our sites holds, by status, in one query (and
+    one for our sites unless given). Units installed in an assembly travel with it."""
+    sites = our_sites() if sites is None else sites
+    rows = (
+        units.filter(holder_site__in=list(sites), installed_in=None)
+        .exclude(status__in=_UNITS_NOT_STOCK)
+        .values_list("holder_site", "status")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    found = [(sites[site], status, count) for site, status, count in rows]
+    return sorted(found, key=lambda row: (row[0].name, row[0].pk, row[1]))
+
+
+def lot_on_hand(lot: Lot) -> list[OnHand]:
+    """A lot's stock by site; a production lot of serial units counts its units in stock."""
+    if lot.product.tracking == Product.Tracking.SERIAL:
+        sites = our_sites()
+        per_site = defaultdict(int)
+        for site, _status, count in units_on_hand(lot.serial_units.all(), sites=sites):
+            per_site[site] += count
+        return [OnHand(site, Unit.EACH, Decimal(count)) for site, count in per_site.items()]
+    return lots_on_hand([lot.pk]).get(lot.pk, [])
+
+
+def stock_totals(lots: list[Lot], stock: dict[int, list[OnHand]]) -> list[OnHand]:
+    """The lots' stock added up per site and unit (positive figures only)."""
+    totals = defaultdict(Decimal)
+    for lot in lots:
+        for entry in stock.get(lot.pk, ()):
+            if entry.quantity > 0:
+                totals[entry.site, entry.unit] += entry.quantity
+    found = [OnHand(site, unit, quantity) for (site, unit), quantity in totals.items()]
+    return sorted(found, key=lambda entry: (entry.site.name, entry.site.pk, entry.unit))
+
+
+def expiry_band(expires_on: date | None, today: date) -> str:
+    """'expired', 'within 30' (60, 90) days, 'later' or 'none' (no expiry date)."""
+    if expires_on is None:
+        return "none"
+    if expires_on < today:
+        return "expired"
+    for days in EXPIRY_WINDOWS:
+        if expires_on <= today + timedelta(days=days):
+            return f"within {days}"
+    return "later"
+
+
+def expiry_profile(lots: list[Lot], stock: dict[int, list[OnHand]], today: date) -> list[dict]:
+    """Per unit, how much stock on hand is expired, expires within 30, 60 or 90 days, later, or
+    has no expiry date. Bands do not overlap: 'within 60' is from day 31 to day 60."""
+    bands = ["expired", *(f"within {days}" for days in EXPIRY_WINDOWS), "later", "none"]
+    profile = {}
+    for lot in lots:
+        band = expiry_band(lot.expires_on, today)
+        for entry in stock.get(lot.pk, ()):
+            if entry.quantity > 0:
+                row = profile.setdefault(entry.unit, dict.fromkeys(bands, Decimal(0)))
+                row[band] += entry.quantity
+    return [
+        {"unit": unit, "unit_label": unit_label(unit), "bands": row}
+        for unit, row in sorted(profile.items())
+    ]
+
+
+def product_for_page(pk: int) -> Product:
+    return Product.objects.get(pk=pk)
+
+
+def product_lots(product: Product):
+    return Lot.objects.filter(product=product).select_related("site", "supplier")
+
+
+def product_units(product: Product):
+    return SerialUnit.objects.filter(product=product).select_related(
+        "lot", "holder_site", "holder_party"
+    )
+
+
+def expiring_stock(
+    *, until: date, product: Product | None = None, site: Site | None = None
+) -> list[dict]:
+    """Stock on hand at our sites of lots that expired or expire by `until`, a row per lot, site
+    and unit, soonest first. Three queries: the lots, their lines' sums, our sites."""
+    lots = (
+        Lot.objects.filter(product__tracking=Product.Tracking.LOT, expires_on__lte=until)
+        .exclude(status__in=GONE_STATUSES)
+        .select_related("product")
+    )
+    if product is not None:
+        lots = lots.filter(product=product)
+    sites = our_sites()
+    if site is not None:
+        sites = {site.pk: sites[site.pk]} if site.pk in sites else {}
+    lots = list(lots.order_by("expires_on", "product__sku", "code"))
+    stock = lots_on_hand([lot.pk for lot in lots], sites=sites) if lots else {}
+    return [
+        {"lot": lot, "product": lot.product, "site": entry.site, "on_hand": entry}
+        for lot in lots
+        for entry in stock.get(lot.pk, ())
+        if entry.quantity > 0
+    ]
+
+
+@dataclass
+class PickCandidate:
+    """A lot with stock at the picking site, and why it may not be shipped (if it may not)."""
+
+    lot: Lot
+    on_hand: Decimal  # in the lot's own unit
+    status_reason: str = ""
+
+
+def fefo_candidates(product: Product, site: Site) -> list[PickCandidate]:
+    """The product's lots with stock at one of our sites, first expiry first out (lots without
+    an expiry date last), with the reason of each held lot's latest status change. Four
+    queries, whatever the number of lots."""
+    lots = list(
+        Lot.objects.filter(product=product)
+        .exclude(status__in=GONE_STATUSES)
+        .select_related("product")
+        .order_by(F("expires_on").asc(nulls_last=True), "produced_on", "code")
+    )
+    sites = {site.pk: site} if site.party.is_internal else {}
+    stock = lots_on_hand([lot.pk for lot in lots], sites=sites) if lots and sites else {}
+    candidates = []
+    for lot in lots:
+        quantity = sum(
+            (entry.quantity for entry in stock.get(lot.pk, ()) if entry.unit == lot.unit),
+            Decimal(0),
+        )
+        if quantity > 0:
+            candidates.append(PickCandidate(lot, quantity))
+    held = [c.lot.pk for c in candidates if c.lot.is_blocked]
+    if held:
+        reasons = dict(
+            StatusChange.objects.filter(item_id__in=held)
+            .order_by("item_id", "changed_at", "pk")
+            .values_list("item_id", "reason")
+        )
+        for candidate in candidates:
+            candidate.status_reason = reasons.get(candidate.lot.pk, "")
+    return candidates
 
 
 def lot_for_page(pk: int) -> Lot:
