@@ -10,6 +10,7 @@ from biip import ParseError
 from biip.checksums import gs1_standard_check_digit
 from biip.gln import Gln
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+from biip.gs1_element_strings import GS1ElementString, GS1ElementStrings
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 from django.core.exceptions import ValidationError
@@ -237,3 +238,48 @@ def parse_identifier(raw: str) -> ItemReference:
     if kind == "serial":
         return ItemReference(text=text, serial=code, **product)
     return ItemReference(text=text, code=code, **product)
+
+
+@dataclass(frozen=True)
+class Gs1Code:
+    """What a label's barcodes carry: one GS1 message, written the three ways it is read."""
+
+    hri: str  # "(01)09506000134352(17)261231(10)ABC123", the text printed under the symbol
+    bracketed: str  # "[01]09506000134352[17]261231[10]ABC123", as Zint takes GS1 data
+    digital_link: str  # "https://id.gs1.org/01/09506000134352/10/ABC123?17=261231"
+
+
+def gs1_code(*, gtin: str, lot: str = "", serial: str = "", expiry: date | None = None) -> Gs1Code:
+    """The GS1 message naming a lot or unit: (01) GTIN, (17) expiry, (10) lot, (21) serial.
+
+    Fixed-length elements come first, so only a lot followed by a serial needs a separator.
+    Raises IdentifierError when a value cannot be carried (a code imported from elsewhere may
+    hold characters outside GS1's set).
+    """
+    values = [("01", gtin)]
+    if expiry is not None:
+        values.append(("17", f"{expiry:%y%m%d}"))
+    if lot:
+        values.append(("10", lot))
+    if serial:
+        values.append(("21", serial))
+    elements = []
+    for ai, value in values:
+        try:
+            element = GS1ElementString.extract(ai + value)
+        except ParseError:
+            element = None
+        if element is not None and element.gtin_error:
+            raise IdentifierError(_gtin_error_line(value, element.gtin_error))
+        if element is None or element.value != value:
+            raise IdentifierError(
+                f"The {GS1_ELEMENTS[ai]} {value} cannot be put in a GS1 barcode: it holds "
+                "characters outside GS1's set or is too long."
+            )
+        elements.append(element)
+    message = GS1Message.from_element_strings(GS1ElementStrings(elements))
+    return Gs1Code(
+        hri=message.as_hri(),
+        bracketed="".join(f"[{element.ai.ai}]{element.value}" for element in elements),
+        digital_link=message.as_gs1_digital_link_uri().as_uri(),
+    )

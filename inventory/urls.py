@@ -8,6 +8,12 @@ urlpatterns = [
     path("fsma204/", views.Fsma204View.as_view(), name="fsma204"),
     path("search/", views.SearchView.as_view(), name="search"),
     path("epcis/import/", views.EpcisImportView.as_view(), name="epcis_import"),
+    path("products/", views.ProductListView.as_view(), name="product_list"),
+    path("lots/", views.LotListView.as_view(), name="lot_list"),
+    path("serials/", views.SerialUnitListView.as_view(), name="serial_list"),
+    path("events/", views.EventListView.as_view(), name="event_list"),
+    path("parties/", views.PartyListView.as_view(), name="party_list"),
+    path("jobs/<uuid:pk>/", views.JobDetailView.as_view(), name="job_detail"),
     path("lots/<int:pk>/", views.LotDetailView.as_view(), name="lot_detail"),
     path(
         "lots/<int:pk>/status/",
@@ -19,6 +25,11 @@ urlpatterns = [
         views.TrackedItemEpcisView.as_view(model=Lot),
         name="lot_epcis",
     ),
+    path(
+        "lots/<int:pk>/label/",
+        views.TrackedItemLabelView.as_view(model=Lot),
+        name="lot_label",
+    ),
     path("serials/<int:pk>/", views.SerialUnitDetailView.as_view(), name="serial_detail"),
     path(
         "serials/<int:pk>/status/",
@@ -29,5 +40,10 @@ urlpatterns = [
         "serials/<int:pk>/epcis/",
         views.TrackedItemEpcisView.as_view(model=SerialUnit),
         name="serial_epcis",
+    ),
+    path(
+        "serials/<int:pk>/label/",
+        views.TrackedItemLabelView.as_view(model=SerialUnit),
+        name="serial_label",
     ),
 ]
