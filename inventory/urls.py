@@ -8,12 +8,6 @@ urlpatterns = [
     path("fsma204/", views.Fsma204View.as_view(), name="fsma204"),
     path("search/", views.SearchView.as_view(), name="search"),
     path("epcis/import/", views.EpcisImportView.as_view(), name="epcis_import"),
-    path("products/", views.ProductListView.as_view(), name="product_list"),
-    path("lots/", views.LotListView.as_view(), name="lot_list"),
-    path("serials/", views.SerialUnitListView.as_view(), name="serial_list"),
-    path("events/", views.EventListView.as_view(), name="event_list"),
-    path("parties/", views.PartyListView.as_view(), name="party_list"),
-    path("jobs/<uuid:pk>/", views.JobDetailView.as_view(), name="job_detail"),
     path("lots/<int:pk>/", views.LotDetailView.as_view(), name="lot_detail"),
     path(
         "lots/<int:pk>/status/",

@@ -15,30 +15,19 @@ from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
-from django_filters.views import FilterView
-from django_tables2 import RequestConfig, SingleTableMixin
-from django_tables2.export import ExportMixin
+from django_tables2 import RequestConfig
 from django_tables2.export.export import TableExport
 
 from traceability.roles import QUALITY_MANAGERS, user_roles
 
-from . import jobs, selectors, services
+from . import selectors, services
 from .epcis.exporter import epcis_export
-from .filters import EventFilter, LotFilter, PartyFilter, ProductFilter, SerialUnitFilter
+from .epcis.importer import epcis_import
 from .forms import EPCIS_MAX_UPLOAD_SIZE, EpcisImportForm, Fsma204Form, StatusChangeForm, TraceForm
 from .fsma import FILE_FORMATS, fsma204_rows
 from .labels import item_label
 from .models import Item, Lot, SerialUnit
-from .tables import (
-    EventTable,
-    Fsma204Table,
-    LotTable,
-    PartyTable,
-    ProductTable,
-    SerialUnitTable,
-    TracedItemTable,
-    traced_rows,
-)
+from .tables import Fsma204Table, TracedItemTable, traced_rows
 from .trace import Direction, trace
 from .xlsx import xlsx_dataset_bytes
 
@@ -46,6 +35,10 @@ TREE_ROWS_SHOWN = 300
 EPCIS_EXPORT = "epcis"  # ?_export=epcis, beside django-tables2's csv and xlsx
 EPCIS_CONTENT_TYPE = "application/ld+json"
 EPCIS_IMPORT_SUMMARY = "epcis_import_summary"
+EPCIS_IMPORT_FAILED = _(
+    "The import stopped on an unexpected error, which has been logged for the developers. "
+    "If the document is valid EPCIS 2.0, send it to them with the time of the upload."
+)
 # The importer's messages: "event 3, epcList[0]: …", "event 3: …" or "document: …".
 EPCIS_PROBLEM = re.compile(r"^event (?P<event>\d+)(?:, (?P<field>.+?))?: (?P<text>.*)$", re.S)
 
@@ -369,18 +362,24 @@ class EpcisImportView(QualityManagerRequiredMixin, FormView):
         return self.render_to_response(self.get_context_data(**context))
 
     def form_valid(self, form):
-        job = jobs.job_start(
-            kind="epcis_import",
-            title=_("Import of %(name)s") % {"name": form.file_name},
-            acting_user=self.request.user,
-            arguments={"file_name": form.file_name},
-            payload=form.text.encode("utf-8"),
-        )
-        if not job.is_finished:
-            return redirect(job)  # a page that follows the import as it runs
-        if job.status == job.Status.FAILED:
-            return self._refused(form, job.errors)
-        self.request.session[EPCIS_IMPORT_SUMMARY] = job.result
+        try:
+            result = epcis_import(
+                document=form.cleaned_data["document"], acting_user=self.request.user
+            )
+        except ValidationError as exc:
+            return self._refused(form, exc.messages)
+        except Exception:
+            # The importer refuses a document it cannot take with a ValidationError; anything
+            # else is a fault of ours, so it is logged, and the page still answers. The import
+            # writes in one transaction, so nothing was written.
+            logger.exception("EPCIS import of %s failed", form.file_name)
+            return self._refused(form, [str(EPCIS_IMPORT_FAILED)])
+        self.request.session[EPCIS_IMPORT_SUMMARY] = {
+            "file_name": form.file_name,
+            "imported": result.imported,
+            "duplicates": result.duplicates,
+            "created": dict(result.created),
+        }
         return redirect("epcis_import")
 
     def _refused(self, form, errors):
@@ -390,142 +389,3 @@ class EpcisImportView(QualityManagerRequiredMixin, FormView):
             problems=[_problem(message) for message in errors],
         )
         return self.render_to_response(context)
-
-
-class JobDetailView(TemplateView):
-    """Long work as it runs (polled), then its outcome; only the person who started it sees it."""
-
-    template_name = "inventory/job_detail.html"
-    partial_template_name = "inventory/_job_status.html"
-
-    def get(self, request, pk):
-        job = selectors.job_for_user(pk, request.user)
-        if job is None:
-            raise Http404
-        polled = request.headers.get("HX-Request") == "true"
-        url = job.result.get("url") if job.status == job.Status.SUCCEEDED else None
-        if polled and url:
-            # It just finished: go where its outcome is, with the news.
-            if job.result.get("message"):
-                messages.success(request, job.result["message"])
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = url
-            return response
-        context = self.get_context_data(
-            job=job,
-            progress=jobs.job_progress(job),
-            problems=[_problem(message) for message in job.errors],
-            review=selectors.awaiting_review() if _created_any(job) else None,
-        )
-        template = self.partial_template_name if polled else self.template_name
-        return self.response_class(request, template, context)
-
-
-def _created_any(job) -> bool:
-    return job.status == job.Status.SUCCEEDED and any(job.result.get("created", {}).values())
-
-
-# --- list pages -------------------------------------------------------------------------------
-
-
-class FilteredListView(PermissionRequiredMixin, ExportMixin, SingleTableMixin, FilterView):
-    """A sortable, filterable list of 50 rows a page, exported whole as CSV or XLSX.
-
-    Filters that do not make sense (a date that is not one, dates the wrong way round) show
-    their message above an empty list; they are never dropped to show everything instead, and
-    such a request exports nothing.
-    """
-
-    template_name = "inventory/list.html"
-    export_class = _TableExport
-    export_formats = (TableExport.CSV, TableExport.XLSX)
-    selector = None
-    export_name = ""
-    eyebrow = _("Records")
-    title = ""
-    noun = ""
-    noun_plural = ""
-
-    def get_queryset(self):
-        return self.selector()
-
-    def get_export_filename(self, export_format):
-        return f"{self.export_name}-{timezone.localdate():%Y-%m-%d}.{export_format}"
-
-    def render_to_response(self, context, **kwargs):
-        if self.filterset.is_bound and not self.filterset.is_valid():
-            # Past ExportMixin: the page with the filter's messages, not an empty file.
-            return super(ExportMixin, self).render_to_response(context, **kwargs)
-        return super().render_to_response(context, **kwargs)
-
-    def get_context_data(self, **kwargs):
-        query = self.request.GET.copy()
-        for name in (self.export_trigger_param, "page"):
-            query.pop(name, None)
-        return super().get_context_data(
-            eyebrow=self.eyebrow,
-            title=self.title,
-            noun=self.noun,
-            noun_plural=self.noun_plural,
-            export_formats=self.export_formats,
-            query=query,
-            **kwargs,
-        )
-
-
-class ProductListView(FilteredListView):
-    permission_required = "inventory.view_product"
-    selector = staticmethod(selectors.product_list)
-    filterset_class = ProductFilter
-    table_class = ProductTable
-    export_name = "products"
-    title = _("Products")
-    noun = _("product")
-    noun_plural = _("products")
-
-
-class LotListView(FilteredListView):
-    permission_required = "inventory.view_lot"
-    selector = staticmethod(selectors.lot_list)
-    filterset_class = LotFilter
-    table_class = LotTable
-    export_name = "lots"
-    title = _("Lots")
-    noun = _("lot")
-    noun_plural = _("lots")
-
-
-class SerialUnitListView(FilteredListView):
-    permission_required = "inventory.view_serialunit"
-    selector = staticmethod(selectors.serial_unit_list)
-    filterset_class = SerialUnitFilter
-    table_class = SerialUnitTable
-    export_name = "serial-units"
-    title = _("Serial units")
-    noun = _("serial unit")
-    noun_plural = _("serial units")
-
-
-class EventListView(FilteredListView):
-    permission_required = "inventory.view_traceevent"
-    selector = staticmethod(selectors.event_list)
-    filterset_class = EventFilter
-    table_class = EventTable
-    export_name = "events"
-    title = _("Trace events")
-    noun = _("event")
-    noun_plural = _("events")
-
-
-class PartyListView(FilteredListView):
-    permission_required = "inventory.view_party"
-    selector = staticmethod(selectors.party_list)
-    filterset_class = PartyFilter
-    table_class = PartyTable
-    export_name = "parties"
-    title = _("Parties")
-    noun = _("party")
-    noun_plural = _("parties")
-
-    def get_table_kwargs(self):
-        return {"admin_links": self.request.user.is_staff}
