@@ -324,6 +324,7 @@ class EpcisImportForm(forms.Form):
                     "byte": f"{data[exc.start]:02X}",
                 },
             ) from exc
+        self.text = text  # what a background import reads again
         try:
             return json.loads(text, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:

@@ -1149,3 +1149,70 @@ class ServicePart(models.Model):
 
     def __str__(self):
         return f"{self.part} {self.get_action_display()}"
+
+
+class Job(models.Model):
+    """Long work a person started from a page (an import, a large recall), run in the background.
+
+    The row says what was asked and how it ended; live progress goes through the cache (see
+    inventory/jobs.py), since the work's own transaction hides its writes until it commits.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("waiting to start")
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("done")
+        FAILED = "failed", _("refused")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(_("kind"), max_length=40)
+    title = models.CharField(_("title"), max_length=200)
+    status = models.CharField(
+        _("status"), max_length=9, choices=Status.choices, default=Status.QUEUED
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        on_delete=models.PROTECT,
+        related_name="jobs",
+    )
+    created_at = models.DateTimeField(_("started"), default=timezone.now)
+    started_at = models.DateTimeField(_("running since"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    arguments = models.JSONField(_("arguments"), default=dict, blank=True)
+    # The uploaded input, until the job has read it; emptied when the job ends.
+    payload = models.BinaryField(_("input"), default=b"", blank=True)
+    result = models.JSONField(_("result"), default=dict, blank=True)
+    errors = models.JSONField(_("problems"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("background job")
+        verbose_name_plural = _("background jobs")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running"], finished_at__isnull=True)
+                | (Q(status__in=["succeeded", "failed"]) & Q(finished_at__isnull=False)),
+                name="job_finished_has_date",
+                violation_error_message=_("A finished job needs its end time, and only it."),
+            ),
+        ]
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="job_user_idx")]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("job_detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def took(self) -> str:
+        """How long the work ran, as a person says it: "4 s", "2 min 5 s"."""
+        if self.started_at is None or self.finished_at is None:
+            return ""
+        seconds = round((self.finished_at - self.started_at).total_seconds())
+        minutes, seconds = divmod(seconds, 60)
+        return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"

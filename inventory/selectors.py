@@ -13,6 +13,7 @@ from .identifiers import IdentifierError, ItemReference, parse_identifier
 from .models import (
     EventLine,
     Genealogy,
+    Job,
     Lot,
     Party,
     Product,
@@ -521,3 +522,11 @@ def awaiting_review(limit: int = 10) -> dict:
         "parties": list(parties[:limit]),
         "parties_total": parties.count(),
     }
+
+
+def job_for_user(pk, user) -> Job | None:
+    """A background job, if this person started it (a superuser sees every one)."""
+    jobs = Job.objects.select_related("created_by")
+    if not user.is_superuser:
+        jobs = jobs.filter(created_by=user)
+    return jobs.filter(pk=pk).first()

@@ -8,6 +8,7 @@ urlpatterns = [
     path("fsma204/", views.Fsma204View.as_view(), name="fsma204"),
     path("search/", views.SearchView.as_view(), name="search"),
     path("epcis/import/", views.EpcisImportView.as_view(), name="epcis_import"),
+    path("jobs/<uuid:pk>/", views.JobDetailView.as_view(), name="job_detail"),
     path("lots/<int:pk>/", views.LotDetailView.as_view(), name="lot_detail"),
     path(
         "lots/<int:pk>/status/",

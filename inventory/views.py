@@ -20,9 +20,8 @@ from django_tables2.export.export import TableExport
 
 from traceability.roles import QUALITY_MANAGERS, user_roles
 
-from . import selectors, services
+from . import jobs, selectors, services
 from .epcis.exporter import epcis_export
-from .epcis.importer import epcis_import
 from .forms import EPCIS_MAX_UPLOAD_SIZE, EpcisImportForm, Fsma204Form, StatusChangeForm, TraceForm
 from .fsma import FILE_FORMATS, fsma204_rows
 from .labels import item_label
@@ -35,10 +34,6 @@ TREE_ROWS_SHOWN = 300
 EPCIS_EXPORT = "epcis"  # ?_export=epcis, beside django-tables2's csv and xlsx
 EPCIS_CONTENT_TYPE = "application/ld+json"
 EPCIS_IMPORT_SUMMARY = "epcis_import_summary"
-EPCIS_IMPORT_FAILED = _(
-    "The import stopped on an unexpected error, which has been logged for the developers. "
-    "If the document is valid EPCIS 2.0, send it to them with the time of the upload."
-)
 # The importer's messages: "event 3, epcList[0]: …", "event 3: …" or "document: …".
 EPCIS_PROBLEM = re.compile(r"^event (?P<event>\d+)(?:, (?P<field>.+?))?: (?P<text>.*)$", re.S)
 
@@ -362,24 +357,18 @@ class EpcisImportView(QualityManagerRequiredMixin, FormView):
         return self.render_to_response(self.get_context_data(**context))
 
     def form_valid(self, form):
-        try:
-            result = epcis_import(
-                document=form.cleaned_data["document"], acting_user=self.request.user
-            )
-        except ValidationError as exc:
-            return self._refused(form, exc.messages)
-        except Exception:
-            # The importer refuses a document it cannot take with a ValidationError; anything
-            # else is a fault of ours, so it is logged, and the page still answers. The import
-            # writes in one transaction, so nothing was written.
-            logger.exception("EPCIS import of %s failed", form.file_name)
-            return self._refused(form, [str(EPCIS_IMPORT_FAILED)])
-        self.request.session[EPCIS_IMPORT_SUMMARY] = {
-            "file_name": form.file_name,
-            "imported": result.imported,
-            "duplicates": result.duplicates,
-            "created": dict(result.created),
-        }
+        job = jobs.job_start(
+            kind="epcis_import",
+            title=_("Import of %(name)s") % {"name": form.file_name},
+            acting_user=self.request.user,
+            arguments={"file_name": form.file_name},
+            payload=form.text.encode("utf-8"),
+        )
+        if not job.is_finished:
+            return redirect(job)  # a page that follows the import as it runs
+        if job.status == job.Status.FAILED:
+            return self._refused(form, job.errors)
+        self.request.session[EPCIS_IMPORT_SUMMARY] = job.result
         return redirect("epcis_import")
 
     def _refused(self, form, errors):
@@ -389,3 +378,36 @@ class EpcisImportView(QualityManagerRequiredMixin, FormView):
             problems=[_problem(message) for message in errors],
         )
         return self.render_to_response(context)
+
+
+class JobDetailView(TemplateView):
+    """Long work as it runs (polled), then its outcome; only the person who started it sees it."""
+
+    template_name = "inventory/job_detail.html"
+    partial_template_name = "inventory/_job_status.html"
+
+    def get(self, request, pk):
+        job = selectors.job_for_user(pk, request.user)
+        if job is None:
+            raise Http404
+        polled = request.headers.get("HX-Request") == "true"
+        url = job.result.get("url") if job.status == job.Status.SUCCEEDED else None
+        if polled and url:
+            # It just finished: go where its outcome is, with the news.
+            if job.result.get("message"):
+                messages.success(request, job.result["message"])
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        context = self.get_context_data(
+            job=job,
+            progress=jobs.job_progress(job),
+            problems=[_problem(message) for message in job.errors],
+            review=selectors.awaiting_review() if _created_any(job) else None,
+        )
+        template = self.partial_template_name if polled else self.template_name
+        return self.response_class(request, template, context)
+
+
+def _created_any(job) -> bool:
+    return job.status == job.Status.SUCCEEDED and any(job.result.get("created", {}).values())

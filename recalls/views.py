@@ -15,7 +15,7 @@ from django_tables2 import RequestConfig, SingleTableMixin
 
 from inventory.models import Lot, SerialUnit
 
-from . import documents, reports, selectors, services
+from . import documents, jobs, reports, selectors, services
 from . import notices as notice_text
 from .filters import AffectedItemFilter, CampaignFilter, NoticeFilter
 from .forms import (
@@ -63,6 +63,19 @@ def _form_errors(request, form):
         label = form.fields[name].label if name in form.fields else ""
         for error in errors:
             messages.error(request, f"{label}: {error}" if label else error)
+
+
+def _started(request, campaign):
+    """Open a draft in the background; where the job finished at once, its outcome."""
+    job = jobs.recall_start_later(campaign=campaign, acting_user=request.user)
+    if not job.is_finished:
+        return redirect(job)
+    if job.status == job.Status.FAILED:
+        for message in job.errors:
+            messages.error(request, message)
+    else:
+        messages.success(request, job.result["message"])
+    return redirect(campaign.get_absolute_url())
 
 
 class CampaignMixin(PermissionRequiredMixin):
@@ -115,27 +128,16 @@ class CampaignOpenView(PermissionRequiredMixin, FormView):
         return {"identifiers": "\n".join(labels), "is_drill": "drill" in self.request.GET}
 
     def form_valid(self, form):
-        draft = "draft" in self.request.POST
-        action = services.recall_draft if draft else services.recall_open
         try:
-            campaign = action(acting_user=self.request.user, **form.service_kwargs())
+            campaign = services.recall_draft(acting_user=self.request.user, **form.service_kwargs())
         except ValidationError as exc:
             _add_errors(form, exc)
             return self.form_invalid(form)
-        if draft:
+        if "draft" in self.request.POST:
             messages.success(self.request, _("Draft %(ref)s saved.") % {"ref": campaign.reference})
-        else:
-            progress = selectors.campaign_progress(campaign)
-            messages.success(
-                self.request,
-                _("%(ref)s is open: %(items)d affected item(s), %(consignees)d consignee(s).")
-                % {
-                    "ref": campaign.reference,
-                    "items": progress.items,
-                    "consignees": progress.consignees,
-                },
-            )
-        return redirect(campaign.get_absolute_url())
+            return redirect(campaign.get_absolute_url())
+        # Tracing and freezing a large scope takes a while: a job does it, its page follows it.
+        return _started(self.request, campaign)
 
 
 class CampaignDetailView(CampaignMixin, TemplateView):
@@ -229,13 +231,7 @@ class CampaignStartView(CampaignMixin, View):
     permission_required = "recalls.open_recallcampaign"
 
     def post(self, request, reference):
-        try:
-            campaign = services.recall_start(campaign=self.get_campaign(), acting_user=request.user)
-        except ValidationError as exc:
-            _message_errors(request, exc)
-        else:
-            messages.success(request, _("%(ref)s is open.") % {"ref": campaign.reference})
-        return self.back()
+        return _started(request, self.get_campaign())
 
 
 class CampaignRescopeView(CampaignMixin, FormView):

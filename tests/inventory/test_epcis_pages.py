@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils.html import strip_tags
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from inventory import forms, views
+from inventory import forms, jobs
+from inventory.epcis import importer
 from inventory.epcis.importer import epcis_import
 from inventory.models import Lot, Party, Product, SerialUnit, Site, TraceEvent
 from inventory.services import Line, lot_create, serial_unit_create, shipment_create
@@ -438,14 +439,14 @@ def test_an_unexpected_importer_error_is_logged_and_the_page_says_nothing_was_wr
     def broken(**kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(views, "epcis_import", broken)
+    monkeypatch.setattr(importer, "epcis_import", broken)
 
     response = _upload(manager_client, _document(_event()))
 
     assert response.status_code == 200
     page = text(response)
     assert REFUSED.format(name="events.jsonld") in page
-    assert str(views.EPCIS_IMPORT_FAILED) in page
+    assert str(jobs.EPCIS_IMPORT_FAILED) in page
     assert "a bug" not in page
     assert "EPCIS import of events.jsonld failed" in caplog.text
 

@@ -116,3 +116,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+# Long work started from a page (inventory/jobs.py): "thread" runs it in the web process, which
+# needs nothing set up; production runs it in a Celery worker.
+JOBS_BACKEND = "thread"

@@ -59,3 +59,16 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# Background jobs (imports, large recalls) run in a Celery worker when a broker is set:
+#   REDIS_URL=redis://127.0.0.1:6379/0  celery -A traceability worker
+# Their progress goes through the cache, which the worker and every web process must share.
+REDIS_URL = os.environ.get("REDIS_URL", "").strip()
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL).strip()
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+JOBS_BACKEND = "celery" if CELERY_BROKER_URL else "thread"
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }

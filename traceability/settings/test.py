@@ -9,3 +9,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Background work runs at once, inside the request, so a test sees its outcome; the tests of the
+# job machinery itself switch to threads.
+JOBS_BACKEND = "inline"

@@ -1,0 +1,193 @@
+"""Long work started from a page runs in the background and reports its progress.
+
+A page calls `job_start()` and sends the person to the job's page, which polls until the work is
+done and then shows its outcome. Where the work runs is `settings.JOBS_BACKEND`:
+
+- ``"celery"``: a Celery worker (production; `traceability/celery.py`, broker in
+  `CELERY_BROKER_URL`);
+- ``"thread"``: a thread of the web process (the zero-set-up default: `dev.py serve`);
+- ``"inline"``: at once, inside `job_start()` (the test suite, and scripts).
+
+Work is a function registered with `@job_kind("name")`; it takes the job and a `Progress`
+and returns the result to keep (JSON), or raises `ValidationError` to refuse with its messages.
+The work's own writes are in its transaction, invisible until it commits, so live progress goes
+through Django's cache (Redis in production, so the worker and the web processes share it).
+"""
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import Job
+
+logger = logging.getLogger(__name__)
+
+JOB_FAILED = _(
+    "The work stopped on an error of ours; nothing was written. It has been logged for the "
+    "administrators. Try again, or ask an administrator."
+)
+JOB_UNKNOWN_KIND = "no work is registered as %r"
+EPCIS_IMPORT_FAILED = _(
+    "The import stopped on an unexpected error, which has been logged for the developers. "
+    "If the document is valid EPCIS 2.0, send it to them with the time of the upload."
+)
+# Progress is written at most this often (seconds), however often the work reports it.
+PROGRESS_INTERVAL = 0.5
+PROGRESS_TTL = 24 * 60 * 60
+
+_KINDS: dict[str, Callable] = {}
+
+
+def job_kind(name: str):
+    """Register a function as the work of jobs of this kind."""
+
+    def register(func):
+        _KINDS[name] = func
+        return func
+
+    return register
+
+
+def _cache_key(pk) -> str:
+    return f"tracewell:job:{pk}"
+
+
+class Progress:
+    """What the work says it is doing: a stage, and how far through it (done of total)."""
+
+    def __init__(self, job: Job):
+        self.job = job
+        self.stage = ""
+        self.done: int | None = None
+        self.total: int | None = None
+        self._written = 0.0
+
+    def __call__(self, stage: str | None = None, *, done=None, total=None, force=False):
+        if stage is not None and stage != self.stage:
+            self.stage, self.done, self.total, force = str(stage), None, None, True
+        if total is not None:
+            self.total = total
+        if done is not None:
+            self.done = done
+        now = time.monotonic()
+        if force or now - self._written >= PROGRESS_INTERVAL:
+            self._written = now
+            cache.set(
+                _cache_key(self.job.pk),
+                {"stage": self.stage, "done": self.done, "total": self.total},
+                PROGRESS_TTL,
+            )
+
+
+def job_progress(job: Job) -> dict:
+    """The stage and figures a running job last reported (empty before it reports)."""
+    if job.is_finished:
+        return {}
+    return cache.get(_cache_key(job.pk)) or {}
+
+
+@transaction.atomic
+def job_start(
+    *, kind: str, title: str, acting_user, arguments: dict | None = None, payload: bytes = b""
+) -> Job:
+    """Queue work; run it at once when the backend is inline, else once this transaction commits."""
+    if kind not in _KINDS:
+        raise ValueError(JOB_UNKNOWN_KIND % kind)
+    job = Job.objects.create(
+        kind=kind,
+        title=title[:200],
+        created_by=acting_user,
+        arguments=arguments or {},
+        payload=payload,
+    )
+    backend = settings.JOBS_BACKEND
+    if backend == "inline":
+        job_run(job.pk)
+        job.refresh_from_db()
+    elif backend == "thread":
+        transaction.on_commit(lambda: _thread(job.pk))
+    elif backend == "celery":
+        from traceability.celery import run_job
+
+        transaction.on_commit(lambda: run_job.delay(str(job.pk)))
+    else:
+        raise ValueError(f"JOBS_BACKEND must be inline, thread or celery, not {backend!r}")
+    return job
+
+
+def _thread(pk) -> None:
+    def work():
+        close_old_connections()
+        try:
+            job_run(pk)
+        finally:
+            connection.close()  # the thread's own connection
+
+    threading.Thread(target=work, name=f"job-{pk}", daemon=True).start()
+
+
+def job_run(pk) -> None:
+    """Do a queued job's work and record how it ended; never raises for the work's faults."""
+    updated = Job.objects.filter(pk=pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, started_at=timezone.now()
+    )
+    if not updated:
+        return  # already taken (a retried Celery message) or gone
+    job = Job.objects.get(pk=pk)
+    progress = Progress(job)
+    progress(_("Starting"), force=True)
+    result, errors = {}, []
+    try:
+        result = _KINDS[job.kind](job, progress) or {}
+        status = Job.Status.SUCCEEDED
+    except ValidationError as exc:
+        status, errors, result = Job.Status.FAILED, exc.messages, job.result
+    except Exception:
+        logger.exception("Job %s (%s) failed", pk, job.kind)
+        status, errors, result = Job.Status.FAILED, [str(JOB_FAILED)], job.result
+    Job.objects.filter(pk=pk).update(
+        status=status,
+        finished_at=timezone.now(),
+        result=result,
+        errors=errors,
+        payload=b"",
+    )
+    cache.delete(_cache_key(pk))
+
+
+@job_kind("epcis_import")
+def _epcis_import(job: Job, progress: Progress) -> dict:
+    """An uploaded EPCIS document, as the upload page checked it (UTF-8 JSON)."""
+    from .epcis.importer import epcis_import
+
+    name = job.arguments.get("file_name", "")
+    progress(_("Reading %(name)s") % {"name": name})
+    document = json.loads(bytes(job.payload).decode("utf-8"))
+    body = document.get("epcisBody") if isinstance(document, dict) else None
+    events = body.get("eventList") if isinstance(body, dict) else None
+    count = len(events) if isinstance(events, list) else None
+    progress(_("Importing the events"), total=count)
+    try:
+        result = epcis_import(document=document, acting_user=job.created_by)
+    except ValidationError:
+        raise
+    except Exception as exc:
+        # Anything but a refusal is a fault of ours: logged, and said plainly. The import writes
+        # in one transaction, so nothing was written.
+        logger.exception("EPCIS import of %s failed", name)
+        raise ValidationError(EPCIS_IMPORT_FAILED) from exc
+    return {
+        "file_name": name,
+        "imported": result.imported,
+        "duplicates": result.duplicates,
+        "created": dict(result.created),
+    }
