@@ -18,6 +18,7 @@ from . import selectors, services
 from .models import (
     EventLine,
     Genealogy,
+    Job,
     Lot,
     Party,
     Product,
@@ -773,3 +774,24 @@ class StatusChangeAdmin(ReadOnlyAdmin):
     search_fields = ("reason",)
     list_select_related = ("item", "changed_by")
     ordering = ("-changed_at", "-pk")
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    """Background work, read only: who started what, when, and how it ended."""
+
+    list_display = ("title", "kind", "status", "created_by", "created_at", "finished_at")
+    list_filter = ("kind", "status")
+    list_select_related = ("created_by",)
+    search_fields = ("title",)
+    date_hierarchy = "created_at"
+    exclude = ("payload",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

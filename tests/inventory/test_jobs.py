@@ -204,3 +204,20 @@ def test_a_finished_job_has_an_end_time_in_the_database():
         Job.objects.create(
             kind="epcis_import", title="x", created_by=UserFactory(), status=Job.Status.SUCCEEDED
         )
+
+
+@pytest.mark.django_db
+def test_administrators_read_jobs_in_the_admin_and_cannot_change_them(client, manager):
+    from django.contrib.auth import get_user_model
+
+    job = Job.objects.create(kind="epcis_import", title="Import of big.json", created_by=manager)
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "x")
+    client.force_login(admin)
+
+    listing = client.get(reverse("admin:inventory_job_changelist"))
+    detail = client.get(reverse("admin:inventory_job_change", args=[job.pk]))
+
+    assert "Import of big.json" in listing.content.decode()
+    assert detail.status_code == 200
+    assert 'name="title"' not in detail.content.decode()  # read only
+    assert client.post(reverse("admin:inventory_job_delete", args=[job.pk])).status_code == 403
