@@ -484,6 +484,19 @@ def test_shipments_to_trading_partners_come_with_quantity_time_and_sender(distri
     assert onward.occurred_at.utcoffset() is not None
 
 
+def test_shipment_times_are_their_events_times_as_querysets_read_them(distribution):
+    flour, _ = distribution
+
+    result = forward(flour)
+
+    ships = TraceEvent.objects.filter(event_type=TraceEvent.Type.SHIP)
+    as_read = {moment: moment.tzinfo for moment in ships.values_list("occurred_at", flat=True)}
+    assert len(result.shipments) == 3
+    for shipment in result.shipments:
+        assert shipment.occurred_at in as_read
+        assert shipment.occurred_at.tzinfo == as_read[shipment.occurred_at]
+
+
 def test_onward_shipment_recorded_from_a_distributor_names_the_retailer(distribution):
     _, bread = distribution
     assert "Corner Shop" in parties(forward(bread).consignees)
