@@ -10,6 +10,8 @@ done and then shows its outcome. Where the work runs is `settings.JOBS_BACKEND`:
 
 Work is a function registered with `@job_kind("name")`; it takes the job and a `Progress`
 and returns the result to keep (JSON), or raises `ValidationError` to refuse with its messages.
+Work that makes a file (an export) sets `job.output` and names it in the result
+(`file_name`, `content_type`); the job's page offers it for download.
 The work's own writes are in its transaction, invisible until it commits, so live progress goes
 through Django's cache (Redis in production, so the worker and the web processes share it).
 """
@@ -160,6 +162,7 @@ def job_run(pk) -> None:
         result=result,
         errors=errors,
         payload=b"",
+        output=job.output if status == Job.Status.SUCCEEDED else b"",
     )
     cache.delete(_cache_key(pk))
 

@@ -1184,6 +1184,9 @@ class Job(models.Model):
     payload = models.BinaryField(_("input"), default=b"", blank=True)
     result = models.JSONField(_("result"), default=dict, blank=True)
     errors = models.JSONField(_("problems"), default=list, blank=True)
+    # A file the job made (an export), for the person to download from the job's page; its
+    # name and type are in the result ("file_name", "content_type").
+    output = models.BinaryField(_("file"), default=b"", blank=True)
 
     class Meta:
         verbose_name = _("background job")

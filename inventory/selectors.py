@@ -524,9 +524,12 @@ def awaiting_review(limit: int = 10) -> dict:
     }
 
 
-def job_for_user(pk, user) -> Job | None:
-    """A background job, if this person started it (a superuser sees every one)."""
-    jobs = Job.objects.select_related("created_by")
+def job_for_user(pk, user, *, with_output: bool = False) -> Job | None:
+    """A background job, if this person started it (a superuser sees every one); its input
+    is never read, its file only when asked for."""
+    jobs = Job.objects.select_related("created_by").defer(
+        "payload", *(() if with_output else ("output",))
+    )
     if not user.is_superuser:
         jobs = jobs.filter(created_by=user)
     return jobs.filter(pk=pk).first()

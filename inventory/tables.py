@@ -1,7 +1,9 @@
 """django-tables2 tables for inventory pages and their CSV/XLSX exports."""
 
 import django_tables2 as tables
-from django.urls import reverse
+from django.db.models import F
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -126,3 +128,452 @@ class Fsma204Table(tables.Table):
         attrs = {"class": "data fsma204"}
         per_page = 100
         empty_text = _("No critical tracking events are recorded for these lots.")
+
+
+# --- list pages -------------------------------------------------------------------------------
+# On the page a cell may carry a link, a badge or a muted second line; in a CSV or XLSX file
+# each column is one plain value, and what the page shows on a second line has a column of its
+# own (visible=False columns are exported, not shown).
+
+
+def _badge(kind: str, key: str, label) -> str:
+    return format_html('<span class="badge {}-{}">{}</span>', kind, key, label)
+
+
+def _product_url(product) -> str:
+    """The product's own page once it exists, else its record in the admin."""
+    try:
+        return reverse("product_detail", args=[product.pk])
+    except NoReverseMatch:
+        return product.get_absolute_url()
+
+
+LIST_PAGE_SIZE = 50
+
+
+class ListTable(tables.Table):
+    """What every list page's table shares: 50 rows a page, headings screen readers sort by."""
+
+    class Meta:
+        attrs = {"class": "data list"}
+        template_name = "inventory/_list_table.html"
+        per_page = LIST_PAGE_SIZE
+
+
+class DayColumn(tables.Column):
+    """A date as YYYY-MM-DD on the page and in files; a dash on the page when there is none.
+
+    Rows without a date come last whichever way the column is sorted (SQLite and PostgreSQL
+    would otherwise put them at opposite ends).
+    """
+
+    def __init__(self, *args, field: str, **kwargs):
+        kwargs.setdefault("default", "—")
+        kwargs.setdefault("attrs", {"td": {"class": "nowrap"}})
+        self.field = field
+        super().__init__(*args, **kwargs)
+
+    def order(self, queryset, is_descending):
+        date = (
+            F(self.field).desc(nulls_last=True)
+            if is_descending
+            else F(self.field).asc(nulls_last=True)
+        )
+        return queryset.order_by(date, "-pk" if is_descending else "pk"), True
+
+    def render(self, value):
+        return value.isoformat()
+
+    def value(self, value):
+        return value.isoformat() if value else ""
+
+
+def _tie_break(*fields):
+    """Rows equal on a sorted column keep one order from page to page."""
+    return (*fields, "pk")
+
+
+class ProductTable(ListTable):
+    sku = tables.Column(
+        verbose_name=_("SKU"),
+        linkify=lambda record: _product_url(record),
+        order_by=_tie_break("sku"),
+        attrs={"td": {"class": "code"}},
+    )
+    name = tables.Column(verbose_name=_("Name"), order_by=_tie_break("name"))
+    gtin = tables.Column(verbose_name=_("GTIN"), default="—", attrs={"td": {"class": "code"}})
+    tracking = tables.Column(verbose_name=_("Tracked"), order_by=_tie_break("tracking"))
+    unit = tables.Column(verbose_name=_("Unit"), orderable=False)
+    shelf_life_days = tables.Column(
+        verbose_name=_("Shelf life (days)"),
+        default="—",
+        order_by=_tie_break("shelf_life_days"),
+        attrs={"th": {"class": "number"}, "td": {"class": "number"}},
+    )
+    warranty_months = tables.Column(
+        verbose_name=_("Warranty (months)"),
+        default="—",
+        order_by=_tie_break("warranty_months"),
+        attrs={"th": {"class": "number"}, "td": {"class": "number"}},
+    )
+    lot_count = tables.Column(
+        verbose_name=_("Lots"),
+        order_by=_tie_break("lot_count"),
+        attrs={"th": {"class": "number"}, "td": {"class": "number"}},
+    )
+    unit_count = tables.Column(
+        verbose_name=_("Serial units"),
+        order_by=_tie_break("unit_count"),
+        attrs={"th": {"class": "number"}, "td": {"class": "number"}},
+    )
+    on_food_traceability_list = tables.BooleanColumn(
+        verbose_name=_("FDA Food Traceability List"), yesno=(_("yes"), _("no"))
+    )
+    active = tables.BooleanColumn(verbose_name=_("Active"), yesno=(_("yes"), _("no")))
+
+    class Meta(ListTable.Meta):
+        order_by = ("sku",)
+        empty_text = _("No product matches these filters.")
+
+    def render_on_food_traceability_list(self, value):
+        return _badge("flag", "ftl", _("on the list")) if value else "—"
+
+    def render_active(self, value, record):
+        review = (
+            format_html(' <span class="badge status-on_hold">{}</span>', _("needs review"))
+            if record.needs_review
+            else ""
+        )
+        return format_html("{}{}", _("active") if value else _("inactive"), review)
+
+    def value_on_food_traceability_list(self, value):
+        return _("yes") if value else _("no")
+
+    def value_active(self, value):
+        return _("yes") if value else _("no")
+
+
+class LotTable(ListTable):
+    code = tables.Column(
+        verbose_name=_("Lot"),
+        linkify=("lot_detail", {"pk": tables.A("pk")}),
+        order_by=_tie_break("code"),
+        attrs={"td": {"class": "code"}},
+    )
+    product = tables.Column(
+        verbose_name=_("Product"),
+        accessor="product__sku",
+        order_by=_tie_break("product__sku", "code"),
+    )
+    product_name = tables.Column(
+        verbose_name=_("Product name"), accessor="product__name", visible=False
+    )
+    status = tables.Column(verbose_name=_("Status"), order_by=_tie_break("status"))
+    quantity = tables.Column(
+        verbose_name=_("Quantity"),
+        order_by=_tie_break("quantity"),
+        attrs={"th": {"class": "number"}, "td": {"class": "number"}},
+    )
+    unit = tables.Column(verbose_name=_("Unit"), visible=False)
+    produced_on = DayColumn(verbose_name=_("Produced"), field="produced_on")
+    expires_on = DayColumn(verbose_name=_("Expires"), field="expires_on")
+    supplier = tables.Column(
+        verbose_name=_("Supplier"),
+        accessor="supplier__name",
+        default="—",
+        order_by=_tie_break("supplier__name"),
+    )
+    supplier_lot_code = tables.Column(
+        verbose_name=_("Supplier's lot code"),
+        default="—",
+        order_by=_tie_break("supplier_lot_code"),
+        attrs={"td": {"class": "code"}},
+    )
+    site = tables.Column(
+        verbose_name=_("Site"),
+        accessor="site__name",
+        default="—",
+        order_by=_tie_break("site__name"),
+    )
+
+    class Meta(ListTable.Meta):
+        order_by = ("-produced_on",)
+        empty_text = _("No lot matches these filters.")
+
+    def __init__(self, *args, today=None, **kwargs):
+        self.today = today or timezone.localdate()
+        super().__init__(*args, **kwargs)
+
+    def render_product(self, value, record):
+        return format_html(
+            '<a class="code" href="{}">{}</a><br><span class="muted small">{}</span>',
+            _product_url(record.product),
+            value,
+            record.product.name,
+        )
+
+    def render_status(self, value, record):
+        return _badge("status", record.status, value)
+
+    def value_product(self, value):
+        return value
+
+    def value_status(self, value):
+        return value
+
+    def render_quantity(self, value, record):
+        return f"{value.normalize():f} {record.get_unit_display()}"
+
+    def value_quantity(self, value):
+        return f"{value.normalize():f}"
+
+    def render_expires_on(self, value, record):
+        if record.is_expired(self.today):
+            return format_html(
+                '{} <span class="badge status-rejected">{}</span>',
+                value.isoformat(),
+                _("expired"),
+            )
+        return value.isoformat()
+
+    def value_expires_on(self, value):
+        return value.isoformat() if value else ""
+
+
+class SerialUnitTable(ListTable):
+    serial = tables.Column(
+        verbose_name=_("Serial"),
+        linkify=("serial_detail", {"pk": tables.A("pk")}),
+        order_by=_tie_break("serial"),
+        attrs={"td": {"class": "code"}},
+    )
+    product = tables.Column(
+        verbose_name=_("Product"),
+        accessor="product__sku",
+        order_by=_tie_break("product__sku", "serial"),
+    )
+    product_name = tables.Column(
+        verbose_name=_("Product name"), accessor="product__name", visible=False
+    )
+    lot = tables.Column(
+        verbose_name=_("Production lot"),
+        accessor="lot__code",
+        default="—",
+        linkify=lambda record: reverse("lot_detail", args=[record.lot_id]),
+        order_by=_tie_break("lot__code"),
+        attrs={"td": {"class": "code"}},
+    )
+    status = tables.Column(verbose_name=_("Status"), order_by=_tie_break("status"))
+    holder = tables.Column(
+        verbose_name=_("Held at or by"),
+        accessor="pk",
+        orderable=False,
+        default="—",
+    )
+    shipped_on = DayColumn(verbose_name=_("Shipped"), field="shipped_on")
+    warranty_ends_on = DayColumn(verbose_name=_("Warranty until"), field="warranty_ends_on")
+    warranty = tables.Column(
+        verbose_name=_("Warranty"), accessor="warranty_ends_on", orderable=False, visible=False
+    )
+
+    class Meta(ListTable.Meta):
+        order_by = ("product", "serial")
+        empty_text = _("No serial unit matches these filters.")
+
+    def __init__(self, *args, today=None, **kwargs):
+        self.today = today or timezone.localdate()
+        super().__init__(*args, **kwargs)
+
+    def render_product(self, value, record):
+        return format_html(
+            '<a class="code" href="{}">{}</a><br><span class="muted small">{}</span>',
+            _product_url(record.product),
+            value,
+            record.product.name,
+        )
+
+    def render_status(self, value, record):
+        return _badge("status", record.status, value)
+
+    def value_product(self, value):
+        return value
+
+    def value_status(self, value):
+        return value
+
+    def _holder(self, record) -> str:
+        if record.holder_site_id:
+            return str(record.holder_site)
+        if record.holder_party_id:
+            return str(record.holder_party)
+        return ""
+
+    def render_holder(self, value, record):
+        return self._holder(record) or "—"
+
+    def value_holder(self, value, record):
+        return self._holder(record)
+
+    def _warranty(self, record):
+        if record.warranty_ends_on is None:
+            return None
+        return record.is_under_warranty(self.today)
+
+    def render_warranty_ends_on(self, value, record):
+        if self._warranty(record):
+            label, status = _("under warranty"), "released"
+        else:
+            label, status = _("ended"), "quarantined"
+        return format_html("{} {}", value.isoformat(), _badge("status", status, label))
+
+    def value_warranty_ends_on(self, value):
+        return value.isoformat() if value else ""
+
+    def value_warranty(self, value, record):
+        under = self._warranty(record)
+        if under is None:
+            return ""
+        return _("under warranty") if under else _("ended")
+
+
+class EventTable(ListTable):
+    occurred_at = tables.Column(
+        verbose_name=_("When"),
+        order_by=_tie_break("occurred_at"),
+        attrs={"td": {"class": "nowrap"}},
+    )
+    event_type = tables.Column(verbose_name=_("Type"), order_by=_tie_break("event_type"))
+    site = tables.Column(
+        verbose_name=_("Site"),
+        accessor="site__name",
+        default="—",
+        order_by=_tie_break("site__name"),
+    )
+    source = tables.Column(verbose_name=_("From"), accessor="pk", orderable=False, default="—")
+    destination = tables.Column(verbose_name=_("To"), accessor="pk", orderable=False, default="—")
+    document = tables.Column(
+        verbose_name=_("Document"),
+        accessor="document_number",
+        default="—",
+        order_by=_tie_break("document_number"),
+    )
+    document_type = tables.Column(verbose_name=_("Document type"), visible=False)
+    item_count = tables.Column(
+        verbose_name=_("Items"),
+        order_by=_tie_break("item_count"),
+        attrs={"th": {"class": "number"}, "td": {"class": "number"}},
+    )
+    event_id = tables.Column(verbose_name=_("Event ID"), visible=False)
+
+    class Meta(ListTable.Meta):
+        order_by = ("-occurred_at",)
+        empty_text = _("No event matches these filters.")
+
+    @staticmethod
+    def _end(party, site) -> str:
+        if party and site and site.name != party.name:
+            return f"{party.name} · {site.name}"
+        return (party or site).name if (party or site) else ""
+
+    def render_occurred_at(self, value):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+    def value_occurred_at(self, value):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %z")
+
+    def render_event_type(self, value, record):
+        return _badge("event", record.event_type, value)
+
+    def value_event_type(self, value):
+        return value
+
+    def render_source(self, value, record):
+        return self._end(record.source_party, record.source_site) or "—"
+
+    def value_source(self, value, record):
+        return self._end(record.source_party, record.source_site)
+
+    def render_destination(self, value, record):
+        return self._end(record.destination_party, record.destination_site) or "—"
+
+    def value_destination(self, value, record):
+        return self._end(record.destination_party, record.destination_site)
+
+    def render_document(self, value, record):
+        return format_html(
+            '<span class="code">{}</span><br><span class="muted small">{}</span>',
+            value,
+            record.get_document_type_display(),
+        )
+
+    def value_document(self, value):
+        return value
+
+
+class PartyTable(ListTable):
+    name = tables.Column(verbose_name=_("Name"), order_by=_tie_break("name"))
+    roles = tables.Column(verbose_name=_("Role"), accessor="pk", orderable=False)
+    gln = tables.Column(verbose_name=_("GLN"), default="—", attrs={"td": {"class": "code"}})
+    city = tables.Column(verbose_name=_("City"), default="—", order_by=_tie_break("city"))
+    country = tables.Column(verbose_name=_("Country"), default="—", order_by=_tie_break("country"))
+    contact_name = tables.Column(verbose_name=_("Contact"), default="—", orderable=False)
+    email = tables.Column(verbose_name=_("E-mail"), default="—", orderable=False)
+    phone = tables.Column(verbose_name=_("Phone"), default="—", orderable=False)
+    site_count = tables.Column(
+        verbose_name=_("Sites"),
+        order_by=_tie_break("site_count"),
+        attrs={"th": {"class": "number"}, "td": {"class": "number"}},
+    )
+    active = tables.BooleanColumn(verbose_name=_("Active"), yesno=(_("yes"), _("no")))
+
+    class Meta(ListTable.Meta):
+        order_by = ("name",)
+        empty_text = _("No party matches these filters.")
+
+    def __init__(self, *args, admin_links=False, **kwargs):
+        # The admin is for staff accounts; a link others would follow only to be refused is noise.
+        self.admin_links = admin_links
+        super().__init__(*args, **kwargs)
+
+    @staticmethod
+    def _roles(record) -> list[str]:
+        return [str(label) for field, label in PARTY_ROLE_LABELS if getattr(record, field)]
+
+    def render_name(self, value, record):
+        review = (
+            format_html(' <span class="badge status-on_hold">{}</span>', _("needs review"))
+            if record.needs_review
+            else ""
+        )
+        if self.admin_links:
+            return format_html('<a href="{}">{}</a>{}', record.get_absolute_url(), value, review)
+        return format_html("{}{}", value, review)
+
+    def value_name(self, value):
+        return value
+
+    def render_roles(self, value, record):
+        roles = self._roles(record)
+        if not roles:
+            return "—"
+        return format_html_join(" ", '<span class="badge">{}</span>', ((role,) for role in roles))
+
+    def value_roles(self, value, record):
+        return ", ".join(self._roles(record))
+
+    def render_email(self, value):
+        return format_html('<a href="mailto:{}">{}</a>', value, value)
+
+    def value_email(self, value):
+        return value
+
+    def value_active(self, value):
+        return _("yes") if value else _("no")
+
+
+PARTY_ROLE_LABELS = (
+    ("is_internal", _("our company")),
+    ("is_supplier", _("supplier")),
+    ("is_customer", _("customer")),
+    ("is_carrier", _("carrier")),
+)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("search/", views.SearchView.as_view(), name="search"),
     path("epcis/import/", views.EpcisImportView.as_view(), name="epcis_import"),
     path("jobs/<uuid:pk>/", views.JobDetailView.as_view(), name="job_detail"),
+    path("jobs/<uuid:pk>/download/", views.JobDownloadView.as_view(), name="job_download"),
     path("lots/<int:pk>/", views.LotDetailView.as_view(), name="lot_detail"),
     path(
         "lots/<int:pk>/status/",

@@ -392,7 +392,7 @@ class JobDetailView(TemplateView):
             raise Http404
         polled = request.headers.get("HX-Request") == "true"
         url = job.result.get("url") if job.status == job.Status.SUCCEEDED else None
-        if polled and url:
+        if polled and url and not job.result.get("file_name"):
             # It just finished: go where its outcome is, with the news.
             if job.result.get("message"):
                 messages.success(request, job.result["message"])
@@ -411,3 +411,15 @@ class JobDetailView(TemplateView):
 
 def _created_any(job) -> bool:
     return job.status == job.Status.SUCCEEDED and any(job.result.get("created", {}).values())
+
+
+class JobDownloadView(View):
+    """The file a finished job made, for the person who started it."""
+
+    def get(self, request, pk):
+        job = selectors.job_for_user(pk, request.user, with_output=True)
+        if job is None or job.status != job.Status.SUCCEEDED or not job.result.get("file_name"):
+            raise Http404
+        response = HttpResponse(bytes(job.output), content_type=job.result["content_type"])
+        response["Content-Disposition"] = content_disposition_header(True, job.result["file_name"])
+        return response

@@ -210,3 +210,11 @@ def json_bytes(campaign: RecallCampaign) -> bytes:
 
 
 FILE_FORMATS = {"csv": csv_bytes, "xlsx": xlsx_bytes, "json": json_bytes}
+
+
+# The campaign's files by extension: what writes them, and their content type.
+FORMATS = {
+    "csv": (csv_bytes, "text/csv; charset=utf-8"),
+    "xlsx": (xlsx_bytes, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "json": (json_bytes, "application/json"),
+}

@@ -405,3 +405,8 @@ def open_campaigns(limit: int = 8):
         )
         .order_by("-opened_at", "-pk")[:limit]
     )
+
+
+def line_count(campaign: RecallCampaign) -> int:
+    """How many lines the campaign's files list (removed ones included, as the files do)."""
+    return AffectedItem.objects.filter(campaign=campaign).count()

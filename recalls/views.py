@@ -522,23 +522,20 @@ class ReportView(CampaignMixin, View):
     """The campaign's files: affected items as CSV or XLSX, everything as JSON."""
 
     permission_required = "recalls.view_recallcampaign"
-    FORMATS = {
-        "csv": (reports.csv_bytes, "text/csv; charset=utf-8"),
-        "xlsx": (
-            reports.xlsx_bytes,
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        ),
-        "json": (reports.json_bytes, "application/json"),
-    }
 
     def get(self, request, reference, fmt):
-        if fmt not in self.FORMATS:
+        if fmt not in reports.FORMATS:
             raise Http404("Unknown report format.")
         campaign = self.get_campaign()
-        write, content_type = self.FORMATS[fmt]
-        response = HttpResponse(write(campaign), content_type=content_type)
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         name = f"{campaign.reference}-affected-{stamp}.{fmt}"
+        if selectors.line_count(campaign) > jobs.REPORT_IN_BACKGROUND:
+            # Tens of thousands of lines take a while to write: a job does it, its page offers
+            # the file when it is ready.
+            job = jobs.report_later(campaign=campaign, fmt=fmt, name=name, acting_user=request.user)
+            return redirect(job)
+        write, content_type = reports.FORMATS[fmt]
+        response = HttpResponse(write(campaign), content_type=content_type)
         response["Content-Disposition"] = content_disposition_header(True, name)
         return response
 

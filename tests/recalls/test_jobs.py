@@ -46,3 +46,55 @@ def test_a_draft_started_from_its_page_opens_in_the_background(client, manager, 
     assert response.url == job.get_absolute_url()
     campaign.refresh_from_db()
     assert campaign.status == RecallCampaign.Status.ONGOING
+
+
+def test_a_large_file_is_written_in_the_background_and_offered_for_download(
+    client, manager, graph, settings, monkeypatch
+):
+    from recalls import jobs
+
+    client.force_login(manager)
+    client.post(reverse("recalls:open"), _open_form())  # inline: open at once
+    campaign = RecallCampaign.objects.get()
+    lines = campaign.affected_items.count()
+    monkeypatch.setattr(jobs, "REPORT_IN_BACKGROUND", lines - 1)
+    settings.JOBS_BACKEND = "thread"
+
+    response = client.get(reverse("recalls:report_file", args=[campaign.reference, "csv"]))
+
+    job = _finished(Job.objects.get(kind="recall_report"))
+    assert response.url == job.get_absolute_url()
+    page = client.get(job.get_absolute_url()).content.decode()
+    download = reverse("job_download", args=[job.pk])
+    assert f'href="{download}"' in page
+    assert client.get(job.get_absolute_url(), headers={"HX-Request": "true"}).status_code == 200
+    file = client.get(download)
+    assert file["Content-Type"] == "text/csv; charset=utf-8"
+    assert file["Content-Disposition"].startswith(f'attachment; filename="{campaign.reference}-')
+    rows = file.content.decode("utf-8-sig").splitlines()
+    assert len(rows) == lines + 1  # a header and every line
+
+
+def test_a_small_file_is_answered_at_once(client, manager, graph):
+    client.force_login(manager)
+    client.post(reverse("recalls:open"), _open_form())
+    campaign = RecallCampaign.objects.get()
+
+    response = client.get(reverse("recalls:report_file", args=[campaign.reference, "csv"]))
+
+    assert response.status_code == 200
+    assert not Job.objects.filter(kind="recall_report").exists()
+
+
+def test_nobody_else_downloads_a_jobs_file(client, manager, staff, graph, settings, monkeypatch):
+    from recalls import jobs
+
+    client.force_login(manager)
+    client.post(reverse("recalls:open"), _open_form())
+    campaign = RecallCampaign.objects.get()
+    monkeypatch.setattr(jobs, "REPORT_IN_BACKGROUND", 0)
+    client.get(reverse("recalls:report_file", args=[campaign.reference, "xlsx"]))
+    job = Job.objects.get(kind="recall_report")  # inline: already done
+    client.force_login(staff)
+
+    assert client.get(reverse("job_download", args=[job.pk])).status_code == 404
