@@ -5,7 +5,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, Count, F, IntegerField, Prefetch, Q, Sum, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -533,3 +544,47 @@ def job_for_user(pk, user, *, with_output: bool = False) -> Job | None:
     if not user.is_superuser:
         jobs = jobs.filter(created_by=user)
     return jobs.filter(pk=pk).first()
+
+
+# --- list pages -------------------------------------------------------------------------------
+# Each returns every row with what its table shows joined or annotated, so a page of 50 rows
+# (and an export of all of them) is one query however many rows there are. Counts of related
+# rows are correlated subqueries, not joins with GROUP BY: the database works them out for the
+# rows of the page only, instead of grouping the whole table before it can sort and cut it.
+
+
+def _count(queryset, field: str):
+    """How many rows of `queryset` point at the outer row through `field`, as an expression."""
+    counted = (
+        queryset.filter(**{field: OuterRef("pk")})
+        .order_by()
+        .values(field)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def product_list():
+    return Product.objects.annotate(
+        lot_count=_count(Lot.objects.all(), "product"),
+        unit_count=_count(SerialUnit.objects.all(), "product"),
+    )
+
+
+def lot_list():
+    return Lot.objects.select_related("product", "supplier", "site")
+
+
+def serial_unit_list():
+    return SerialUnit.objects.select_related("product", "lot", "holder_site", "holder_party")
+
+
+def event_list():
+    return TraceEvent.objects.select_related(
+        "site", "source_party", "source_site", "destination_party", "destination_site"
+    ).annotate(item_count=_count(EventLine.objects.all(), "event"))
+
+
+def party_list():
+    return Party.objects.annotate(site_count=_count(Site.objects.all(), "party"))

@@ -7,6 +7,7 @@ import re
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -15,18 +16,31 @@ from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import FormView, TemplateView
-from django_tables2 import RequestConfig
+from django_filters.views import FilterView
+from django_tables2 import RequestConfig, SingleTableMixin
+from django_tables2.export import ExportMixin
 from django_tables2.export.export import TableExport
 
 from traceability.roles import QUALITY_MANAGERS, user_roles
 
 from . import jobs, selectors, services
 from .epcis.exporter import epcis_export
+from .filters import EventFilter, LotFilter, PartyFilter, ProductFilter, SerialUnitFilter
 from .forms import EPCIS_MAX_UPLOAD_SIZE, EpcisImportForm, Fsma204Form, StatusChangeForm, TraceForm
 from .fsma import FILE_FORMATS, fsma204_rows
 from .labels import item_label
 from .models import Item, Lot, SerialUnit
-from .tables import Fsma204Table, TracedItemTable, traced_rows
+from .tables import (
+    LIST_PAGE_SIZE,
+    EventTable,
+    Fsma204Table,
+    LotTable,
+    PartyTable,
+    ProductTable,
+    SerialUnitTable,
+    TracedItemTable,
+    traced_rows,
+)
 from .trace import Direction, trace
 from .xlsx import xlsx_dataset_bytes
 
@@ -423,3 +437,126 @@ class JobDownloadView(View):
         response = HttpResponse(bytes(job.output), content_type=job.result["content_type"])
         response["Content-Disposition"] = content_disposition_header(True, job.result["file_name"])
         return response
+
+
+# --- list pages -------------------------------------------------------------------------------
+
+
+class ListPaginator(Paginator):
+    """Pages of at most LIST_PAGE_SIZE rows, whatever ?per_page= asks for."""
+
+    def __init__(self, object_list, per_page, *args, **kwargs):
+        per_page = max(1, min(int(per_page), LIST_PAGE_SIZE))
+        super().__init__(object_list, per_page, *args, **kwargs)
+
+
+class FilteredListView(PermissionRequiredMixin, ExportMixin, SingleTableMixin, FilterView):
+    """A sortable, filterable list of 50 rows a page, exported whole as CSV or XLSX.
+
+    Filters that do not make sense (a date that is not one, dates the wrong way round) show
+    their message above an empty list; they are never dropped to show everything instead, and
+    such a request exports nothing.
+    """
+
+    template_name = "inventory/list.html"
+    export_class = _TableExport
+    export_formats = (TableExport.CSV, TableExport.XLSX)
+    selector = None
+    export_name = ""
+    eyebrow = _("Records")
+    title = ""
+    noun = ""
+    noun_plural = ""
+
+    def get_queryset(self):
+        return self.selector()
+
+    def exporting(self) -> bool:
+        return self.export_class.is_valid_format(self.request.GET.get(self.export_trigger_param))
+
+    def get_table_pagination(self, table):
+        # A file has every row: paging it would only count them once more.
+        if self.exporting():
+            return False
+        return {"paginator_class": ListPaginator}
+
+    def get_export_filename(self, export_format):
+        return f"{self.export_name}-{timezone.localdate():%Y-%m-%d}.{export_format}"
+
+    def render_to_response(self, context, **kwargs):
+        if self.filterset.is_bound and not self.filterset.is_valid():
+            # Past ExportMixin: the page with the filter's messages, not an empty file.
+            return super(ExportMixin, self).render_to_response(context, **kwargs)
+        return super().render_to_response(context, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        query = self.request.GET.copy()
+        for name in (self.export_trigger_param, "page"):
+            query.pop(name, None)
+        return super().get_context_data(
+            eyebrow=self.eyebrow,
+            title=self.title,
+            noun=self.noun,
+            noun_plural=self.noun_plural,
+            export_formats=self.export_formats,
+            query=query,
+            **kwargs,
+        )
+
+
+class ProductListView(FilteredListView):
+    permission_required = "inventory.view_product"
+    selector = staticmethod(selectors.product_list)
+    filterset_class = ProductFilter
+    table_class = ProductTable
+    export_name = "products"
+    title = _("Products")
+    noun = _("product")
+    noun_plural = _("products")
+
+
+class LotListView(FilteredListView):
+    permission_required = "inventory.view_lot"
+    selector = staticmethod(selectors.lot_list)
+    filterset_class = LotFilter
+    table_class = LotTable
+    export_name = "lots"
+    title = _("Lots")
+    noun = _("lot")
+    noun_plural = _("lots")
+
+
+class SerialUnitListView(FilteredListView):
+    permission_required = "inventory.view_serialunit"
+    selector = staticmethod(selectors.serial_unit_list)
+    filterset_class = SerialUnitFilter
+    table_class = SerialUnitTable
+    export_name = "serial-units"
+    title = _("Serial units")
+    noun = _("serial unit")
+    noun_plural = _("serial units")
+
+
+class EventListView(FilteredListView):
+    permission_required = "inventory.view_traceevent"
+    selector = staticmethod(selectors.event_list)
+    filterset_class = EventFilter
+    table_class = EventTable
+    export_name = "events"
+    title = _("Trace events")
+    noun = _("event")
+    noun_plural = _("events")
+
+
+class PartyListView(FilteredListView):
+    permission_required = "inventory.view_party"
+    selector = staticmethod(selectors.party_list)
+    filterset_class = PartyFilter
+    table_class = PartyTable
+    export_name = "parties"
+    title = _("Parties")
+    noun = _("party")
+    noun_plural = _("parties")
+
+    def get_table_kwargs(self):
+        return {"admin_links": self.request.user.is_staff}
