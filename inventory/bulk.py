@@ -19,6 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from django.db import connection
+from psycopg import adapt
+
+try:  # psycopg's own COPY formatting (in C with psycopg[binary]); private, hence the fallback
+    from psycopg._copy_base import format_row_text
+except ImportError:  # pragma: no cover
+    format_row_text = None
 
 SQLITE_BATCH = 500
 _local = threading.local()  # the stream of this thread's connection, if any
@@ -234,6 +240,7 @@ class _Stream:
         self.constraints = {}  # table → its deferred foreign keys
         self.unchecked = {}  # tables written since their foreign keys were last checked
         self.savepoints = 0  # open since streaming began
+        self.transformer = None  # how the caller's thread formats COPY rows
 
     # --- In the caller's thread -----------------------------------------------------------
 
@@ -254,6 +261,16 @@ class _Stream:
                 raise error
 
     def copy(self, sql: str, values: list, table: str):
+        if format_row_text is not None:
+            # Formatted here, in one buffer, so the writer thread only sends it: it needs the
+            # interpreter lock for a few calls per COPY, not for every row, and gets it back
+            # without waiting on the thread that plans the next rows.
+            if self.transformer is None:
+                self.transformer = adapt.Transformer(self.raw)
+            data = bytearray()
+            for value in values:
+                format_row_text(value, self.transformer, data)
+            values = data
         self.submit(self._copy, sql, values)
         self.unchecked[table] = None
         if not self.savepoints:
@@ -318,8 +335,11 @@ class _Stream:
         with self.raw.cursor() as cursor:
             return _draw_keys(cursor, model, count)
 
-    def _copy(self, sql: str, values: list):
+    def _copy(self, sql: str, values: list | bytearray):
         with self.raw.cursor() as cursor, cursor.copy(sql) as copy:
+            if isinstance(values, bytearray):
+                copy.write(values)
+                return
             for value in values:
                 copy.write_row(value)
 
