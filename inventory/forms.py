@@ -1,7 +1,8 @@
 """Forms validate what people type or scan; the services and selectors do the rest."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 from django import forms
 from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
@@ -10,9 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 from .fsma import file_stem, lots_named_by, product_by_code
 from .identifiers import IdentifierError
-from .models import Lot, Product, SerialUnit
-from .selectors import resolve_identifiers
-from .services import REASON_REQUIRED
+from .models import Lot, Party, Product, SerialUnit, Site
+from .selectors import EXPIRY_WINDOWS, quantity_text, resolve_identifiers
+from .services import REASON_REQUIRED, SHIP_MORE_THAN_ON_HAND, SHIP_NOWHERE, Line
 from .trace import Direction
 
 TRACE_NEEDS_INPUT = _("Type or scan a lot, serial or GS1 code, or give a product and dates.")
@@ -347,3 +348,223 @@ class EpcisImportForm(forms.Form):
             raise forms.ValidationError(
                 EPCIS_TOO_DEEP, code="not_json", params={"name": name}
             ) from exc
+
+
+# --- Stock: the expiry report, and picking stock for a shipment --------------------------------
+
+EXPIRY_BAD_DATE = _("Give the date as YYYY-MM-DD.")
+NOT_IN_LIST = _("Choose one from the list; %(value)s is not one of them.")
+PICK_NEEDS_PRODUCT = _("Choose the product to ship.")
+PICK_NEEDS_SITE = _("Choose the site the stock leaves from.")
+PICK_QUANTITY_POSITIVE = _("Give a quantity greater than zero.")
+PICK_QUANTITY_NOT_NEGATIVE = _("A quantity cannot be negative.")
+PICK_QUANTITY_DIGITS = _("Give a quantity with at most 3 decimal places, below 100 billion.")
+PICK_NOTHING = _("Give a quantity for at least one lot.")
+PICK_SAME_SITE = _("The shipment must go somewhere other than %(site)s, where it is picked.")
+PICK_SITE_OF_OTHER_PARTY = _("%(site)s belongs to %(owner)s, not to %(party)s.")
+SHIPPING_DOCUMENTS = [
+    ("bol", _("bill of lading")),
+    ("desadv", _("despatch advice")),
+    ("inv", _("invoice")),
+    ("other", _("other")),
+]
+
+
+def _quantity_field(label, *, required=False, allow_zero=True) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=required,
+        min_value=Decimal(0) if allow_zero else Decimal("0.001"),
+        max_digits=14,
+        decimal_places=3,
+        error_messages={
+            "min_value": PICK_QUANTITY_NOT_NEGATIVE if allow_zero else PICK_QUANTITY_POSITIVE,
+            "max_digits": PICK_QUANTITY_DIGITS,
+            "max_decimal_places": PICK_QUANTITY_DIGITS,
+            "max_whole_digits": PICK_QUANTITY_DIGITS,
+            "invalid": _("Give a number, e.g. 12 or 12.5."),
+        },
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0", "inputmode": "decimal"}),
+    )
+
+
+def _choice_field(queryset, label, *, required=False, empty_label, required_message=None):
+    messages = {"invalid_choice": NOT_IN_LIST}
+    if required_message:
+        messages["required"] = required_message
+    return forms.ModelChoiceField(
+        queryset=queryset,
+        label=label,
+        required=required,
+        empty_label=empty_label,
+        error_messages=messages,
+    )
+
+
+def lot_products():
+    return Product.objects.filter(tracking=Product.Tracking.LOT, active=True).order_by("sku")
+
+
+def our_active_sites():
+    return (
+        Site.objects.filter(party__is_internal=True, active=True)
+        .select_related("party")
+        .order_by("name", "pk")
+    )
+
+
+class ExpiryReportForm(forms.Form):
+    """The window of the expiry report (30, 60 or 90 days, or a date), and what it covers."""
+
+    days = forms.TypedChoiceField(
+        label=_("Expiring within"),
+        choices=[(days, _("%(days)s days") % {"days": days}) for days in EXPIRY_WINDOWS],
+        coerce=int,
+        required=False,
+        error_messages={"invalid_choice": NOT_IN_LIST},
+    )
+    until = forms.DateField(
+        label=_("or by the date"),
+        required=False,
+        error_messages={"invalid": EXPIRY_BAD_DATE},
+        validators=[
+            MinValueValidator(FSMA_FIRST_DATE, message=FSMA_DATE_RANGE),
+            MaxValueValidator(FSMA_LAST_DATE, message=FSMA_DATE_RANGE),
+        ],
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    product = _choice_field(lot_products(), _("Product"), empty_label=_("All products"))
+    site = _choice_field(our_active_sites(), _("Site"), empty_label=_("All our sites"))
+
+    def until_date(self, today: date) -> date:
+        """The last expiry date the report covers: the date given, else the window's end."""
+        data = self.cleaned_data
+        if data.get("until"):
+            return data["until"]
+        return today + timedelta(days=data.get("days") or EXPIRY_WINDOWS[0])
+
+
+class PickForm(forms.Form):
+    """What to pick: a product, the site it leaves from, and how much in all (to propose)."""
+
+    product = _choice_field(
+        lot_products(),
+        _("Product"),
+        required=True,
+        empty_label=_("Choose…"),
+        required_message=PICK_NEEDS_PRODUCT,
+    )
+    site = _choice_field(
+        our_active_sites(),
+        _("From site"),
+        required=True,
+        empty_label=_("Choose…"),
+        required_message=PICK_NEEDS_SITE,
+    )
+    quantity = _quantity_field(_("Quantity wanted"), allow_zero=False)
+
+
+def fefo_proposal(candidates, wanted: Decimal | None) -> tuple[dict[int, Decimal], Decimal]:
+    """Quantities to take from each lot, first expiry first out, for `wanted` in all; and how
+    much of it the shippable lots cannot cover."""
+    proposal, left = {}, wanted or Decimal(0)
+    for candidate in candidates:
+        if candidate.problem or left <= 0:
+            continue
+        take = min(candidate.on_hand, left)
+        proposal[candidate.lot.pk] = take
+        left -= take
+    return proposal, left
+
+
+class ShipmentForm(forms.Form):
+    """Quantities of each offered lot, and where the shipment goes."""
+
+    to_party = _choice_field(
+        Party.objects.filter(is_internal=False, active=True).order_by("name", "pk"),
+        _("To customer"),
+        empty_label=_("None (one of our sites)"),
+    )
+    to_site = _choice_field(
+        Site.objects.filter(active=True).select_related("party").order_by("name", "pk"),
+        _("Delivery site"),
+        empty_label=_("Not known"),
+    )
+    document_type = forms.ChoiceField(
+        label=_("Document"),
+        choices=SHIPPING_DOCUMENTS,
+        initial="bol",
+        error_messages={"invalid_choice": NOT_IN_LIST},
+    )
+    document_number = forms.CharField(label=_("Document number"), required=False, max_length=100)
+    notes = forms.CharField(
+        label=_("Notes"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("e.g. carrier and temperature."),
+    )
+
+    def __init__(self, *args, site, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.site, self.candidates = site, candidates
+        # Refused lots have a field too, not shown: a lot held since the page was shown is
+        # refused with its reason, not silently left out.
+        for candidate in candidates:
+            self.fields[self.field_name(candidate)] = _quantity_field(
+                _("Quantity of lot %(code)s") % {"code": candidate.lot.code}
+            )
+
+    @staticmethod
+    def field_name(candidate) -> str:
+        return f"lot_{candidate.lot.pk}"
+
+    @property
+    def offered(self) -> list[tuple]:
+        """The shippable lots, first expiry first, each with its quantity field."""
+        return [(c, self[self.field_name(c)]) for c in self.candidates if not c.problem]
+
+    @property
+    def destination_fields(self) -> list:
+        names = ("to_party", "to_site", "document_type", "document_number", "notes")
+        return [self[name] for name in names]
+
+    @property
+    def refused(self) -> list:
+        return [c for c in self.candidates if c.problem]
+
+    def clean(self):
+        data = super().clean()
+        errors, self.lines = [], []
+        for candidate in self.candidates:
+            quantity = data.get(self.field_name(candidate))
+            if not quantity:
+                continue
+            lot = candidate.lot
+            if candidate.problem:
+                errors.append(candidate.problem)
+            elif quantity > candidate.on_hand:
+                errors.append(
+                    SHIP_MORE_THAN_ON_HAND
+                    % {
+                        "on_hand": quantity_text(candidate.on_hand, lot.unit),
+                        "item": lot,
+                        "site": self.site,
+                        "asked": quantity_text(quantity, lot.unit),
+                    }
+                )
+            self.lines.append(Line(lot, quantity, lot.unit))
+        if not self.lines and not self.errors:
+            errors.append(PICK_NOTHING)
+        party, site = data.get("to_party"), data.get("to_site")
+        if party is None and site is None and not self.errors:
+            errors.append(SHIP_NOWHERE)
+        if site is not None and site.pk == self.site.pk:
+            errors.append(PICK_SAME_SITE % {"site": site})
+        elif site is not None and party is not None and site.party_id != party.pk:
+            errors.append(
+                PICK_SITE_OF_OTHER_PARTY % {"site": site, "owner": site.party, "party": party}
+            )
+        if errors:
+            raise forms.ValidationError(errors)
+        return data

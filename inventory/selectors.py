@@ -10,6 +10,8 @@ from django.db.models import (
     Count,
     F,
     IntegerField,
+    Max,
+    Min,
     OuterRef,
     Prefetch,
     Q,
@@ -226,10 +228,19 @@ class OnHand:
     def unit_label(self) -> str:
         return unit_label(self.unit)
 
+    @property
+    def text(self) -> str:
+        return quantity_text(self.quantity, self.unit)
+
 
 def unit_label(code: str) -> str:
     """'kg' for KGM: a UN/CEFACT unit code as people write it."""
     return str(Unit(code).label) if code in Unit.values else code
+
+
+def quantity_text(quantity: Decimal, unit: str) -> str:
+    """'12.5 kg', '60 each': a quantity without trailing zeros, and its unit."""
+    return f"{quantity.normalize():f} {unit_label(unit)}".strip()
 
 
 def our_sites() -> dict[int, Site]:
@@ -284,7 +295,8 @@ def units_on_hand(units, *, sites: dict[int, Site] | None = None) -> list[tuple[
         .order_by()
     )
     found = [(sites[site], status, count) for site, status, count in rows]
-    return sorted(found, key=lambda row: (row[0].name, row[0].pk, row[1]))
+    in_stock = SerialUnit.Status.IN_STOCK
+    return sorted(found, key=lambda row: (row[0].name, row[0].pk, row[1] != in_stock, row[1]))
 
 
 def lot_on_hand(lot: Lot) -> list[OnHand]:
@@ -321,21 +333,24 @@ def expiry_band(expires_on: date | None, today: date) -> str:
     return "later"
 
 
-def expiry_profile(lots: list[Lot], stock: dict[int, list[OnHand]], today: date) -> list[dict]:
-    """Per unit, how much stock on hand is expired, expires within 30, 60 or 90 days, later, or
-    has no expiry date. Bands do not overlap: 'within 60' is from day 31 to day 60."""
-    bands = ["expired", *(f"within {days}" for days in EXPIRY_WINDOWS), "later", "none"]
-    profile = {}
+EXPIRY_BANDS = ("expired", *(f"within {days}" for days in EXPIRY_WINDOWS), "later", "none")
+
+
+def expiry_profile(lots: list[Lot], stock: dict[int, list[OnHand]], today: date) -> dict:
+    """How much stock on hand is expired, expires within 30, 60 or 90 days, later, or has no
+    expiry date, per unit: {"units": [unit codes], "bands": {band: [quantity per unit]}}. Bands
+    do not overlap: 'within 60' is from day 31 to day 60."""
+    totals = defaultdict(Decimal)
     for lot in lots:
         band = expiry_band(lot.expires_on, today)
         for entry in stock.get(lot.pk, ()):
             if entry.quantity > 0:
-                row = profile.setdefault(entry.unit, dict.fromkeys(bands, Decimal(0)))
-                row[band] += entry.quantity
-    return [
-        {"unit": unit, "unit_label": unit_label(unit), "bands": row}
-        for unit, row in sorted(profile.items())
-    ]
+                totals[band, entry.unit] += entry.quantity
+    units = sorted({unit for _band, unit in totals})
+    return {
+        "units": units,
+        "bands": {band: [totals[band, unit] for unit in units] for band in EXPIRY_BANDS},
+    }
 
 
 def product_for_page(pk: int) -> Product:
@@ -350,6 +365,12 @@ def product_units(product: Product):
     return SerialUnit.objects.filter(product=product).select_related(
         "lot", "holder_site", "holder_party"
     )
+
+
+def production_dates(units) -> tuple[date, date] | None:
+    """The first and last production dates of these serial units, in one query."""
+    dates = units.aggregate(first=Min("produced_on"), last=Max("produced_on"))
+    return (dates["first"], dates["last"]) if dates["first"] else None
 
 
 def expiring_stock(
@@ -384,6 +405,7 @@ class PickCandidate:
     lot: Lot
     on_hand: Decimal  # in the lot's own unit
     status_reason: str = ""
+    problem: str | None = None  # the sentence that refuses it, if it may not be shipped
 
 
 def fefo_candidates(product: Product, site: Site) -> list[PickCandidate]:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 
-from . import bulk, locks
+from . import bulk, locks, selectors
 from .models import (
     EventLine,
     Genealogy,
@@ -78,6 +78,10 @@ SHIP_EXPIRED = _("%(item)s expired on %(date)s and cannot be shipped.")
 SHIP_NOTHING = _("A shipment needs at least one lot or serial unit.")
 SHIP_NOWHERE = _("Say who or where the shipment goes to.")
 SHIP_NOT_HERE = _("%(item)s is not at one of our sites and cannot be shipped from here.")
+SHIP_MORE_THAN_ON_HAND = _(
+    "Only %(on_hand)s of %(item)s is on hand at %(site)s, so %(asked)s cannot be shipped "
+    "from there."
+)
 INSTALL_CYCLE = _("%(component)s cannot be installed in %(assembly)s, which is part of it.")
 INSTALL_ALREADY = _("%(component)s is already installed in %(assembly)s; remove it first.")
 REMOVE_NOT_INSTALLED = _("%(component)s is not installed in anything.")
@@ -900,6 +904,47 @@ def serial_units_remove(
 # --- Movements --------------------------------------------------------------------------------
 
 
+def lot_shipping_problem(lot: Lot, *, on: date, status_reason: str = "") -> str | None:
+    """Why a lot may not be shipped on a day (held or expired), or None if it may.
+
+    The reason of the lot's hold, when given, is named with its status.
+    """
+    if lot.is_blocked:
+        status = lot.get_status_display()
+        if status_reason:
+            status = f"{status} ({Truncator(status_reason).chars(120)})"
+        return SHIP_BLOCKED % {"item": lot, "status": status}
+    if lot.is_expired(on=on):
+        return SHIP_EXPIRED % {"item": lot, "date": lot.expires_on.isoformat()}
+    return None
+
+
+def _beyond_stock(lines: list[Line], site: Site | None) -> list[str]:
+    """A sentence for each lot line asking for more than the lot has on hand at the site."""
+    ours = {site.pk: site} if site is not None and site.party.is_internal else {}
+    stock = selectors.lots_on_hand([line.item.pk for line in lines], sites=ours) if ours else {}
+    errors = []
+    for line in lines:
+        quantity, unit = _line_quantity(line)
+        if quantity is None:
+            continue
+        on_hand = sum(
+            (entry.quantity for entry in stock.get(line.item.pk, ()) if entry.unit == unit),
+            Decimal(0),
+        )
+        if quantity > on_hand:
+            errors.append(
+                SHIP_MORE_THAN_ON_HAND
+                % {
+                    "on_hand": selectors.quantity_text(max(on_hand, Decimal(0)), unit),
+                    "item": line.item,
+                    "site": site if site is not None else _("an unnamed site"),
+                    "asked": selectors.quantity_text(quantity, unit),
+                }
+            )
+    return errors
+
+
 @service
 def shipment_create(
     *,
@@ -913,8 +958,13 @@ def shipment_create(
     document_type: str = "",
     document_number: str = "",
     notes: str = "",
+    within_stock: bool = False,
 ) -> TraceEvent:
-    """Ship lots and units to a party or site; held, quarantined or expired stock is refused."""
+    """Ship lots and units to a party or site; held, quarantined or expired stock is refused.
+
+    With `within_stock`, a lot's quantity must also be on hand at `from_site`, counted while
+    the lots are locked, so two pickers cannot both ship the last of a lot.
+    """
     lots, units = list(lots), list(serial_units)
     if not lots and not units:
         raise ValidationError(SHIP_NOTHING, code="empty")
@@ -925,10 +975,11 @@ def shipment_create(
     locked_units = locks.lock_items(*units)
     errors = []
     for lot in locked_lots:
-        if lot.is_blocked:
-            errors.append(SHIP_BLOCKED % {"item": lot, "status": lot.get_status_display()})
-        elif lot.is_expired(on=timezone.localdate(moment)):
-            errors.append(SHIP_EXPIRED % {"item": lot, "date": lot.expires_on.isoformat()})
+        problem = lot_shipping_problem(lot, on=timezone.localdate(moment))
+        if problem:
+            errors.append(problem)
+    if within_stock:
+        errors.extend(_beyond_stock(lots, from_site))
     for unit in locked_units:
         if unit.status in SerialUnit.BLOCKED_STATUSES:
             errors.append(SHIP_BLOCKED % {"item": unit, "status": unit.get_status_display()})

@@ -1,5 +1,8 @@
 """django-tables2 tables for inventory pages and their CSV/XLSX exports."""
 
+from datetime import date
+from decimal import Decimal
+
 import django_tables2 as tables
 from django.db.models import F
 from django.urls import NoReverseMatch, reverse
@@ -9,6 +12,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from .fsma import COLUMNS, MISSING
+from .selectors import quantity_text
 
 
 class TracedItemTable(tables.Table):
@@ -577,3 +581,211 @@ PARTY_ROLE_LABELS = (
     ("is_customer", _("customer")),
     ("is_carrier", _("carrier")),
 )
+
+
+# --- Stock: the product page's lots and units, the expiry report -------------------------------
+
+
+def _status_badge(record_status: str, label) -> str:
+    return format_html('<span class="badge status-{}">{}</span>', record_status, label)
+
+
+class ProductLotTable(tables.Table):
+    """A product's lots with what each has on hand at our sites; rows are dicts (stock_rows)."""
+
+    code = tables.Column(
+        verbose_name=_("Lot"),
+        linkify=lambda record: reverse("lot_detail", args=[record["pk"]]),
+        attrs={"td": {"class": "code"}},
+    )
+    status = tables.Column(verbose_name=_("Status"), accessor="status_label")
+    produced_on = tables.DateColumn(verbose_name=_("Produced or received"), format="Y-m-d")
+    expires_on = tables.DateColumn(
+        verbose_name=_("Expiry"), format="Y-m-d", order_by=("expiry_key", "code")
+    )
+    quantity = tables.Column(
+        verbose_name=_("Made or received"),
+        accessor="quantity_text",
+        order_by=("quantity",),
+        attrs={"td": {"class": "number"}, "th": {"class": "number"}},
+    )
+    on_hand = tables.Column(
+        verbose_name=_("On hand at our sites"),
+        accessor="on_hand_text",
+        order_by=("on_hand", "expiry_key"),
+        attrs={"td": {"class": "on-hand"}},
+    )
+
+    class Meta:
+        attrs = {"class": "data stock-lots"}
+        order_by = ("expires_on",)
+        per_page = 25
+        empty_text = _("No lots of this product are recorded.")
+
+    def render_status(self, value, record):
+        return _status_badge(record["status"], value)
+
+    def render_expires_on(self, value, record):
+        if value is None:
+            return "—"
+        if record["expired"]:
+            return format_html(
+                '{} <span class="badge status-rejected">{}</span>',
+                value.isoformat(),
+                _("expired"),
+            )
+        return value.isoformat()
+
+    def render_on_hand(self, value, record):
+        if not record["on_hand_lines"]:
+            return format_html('<span class="muted">{}</span>', _("none"))
+        return format_html_join(
+            mark_safe("<br>"), '{} <span class="muted">{}</span>', record["on_hand_lines"]
+        )
+
+
+def stock_rows(lots, stock: dict, today) -> list[dict]:
+    """The rows of ProductLotTable: each lot with its stock on hand, as text and as a figure
+    to sort by (the lot's own unit)."""
+    rows = []
+    for lot in lots:
+        entries = [entry for entry in stock.get(lot.pk, ()) if entry.quantity]
+        rows.append(
+            {
+                "pk": lot.pk,
+                "code": lot.code,
+                "status": lot.status,
+                "status_label": lot.get_status_display(),
+                "produced_on": lot.produced_on,
+                "expires_on": lot.expires_on,
+                "expiry_key": lot.expires_on or date.max,
+                "expired": lot.is_expired(on=today),
+                "quantity": lot.quantity,
+                "quantity_text": quantity_text(lot.quantity, lot.unit),
+                "on_hand": sum(
+                    (e.quantity for e in entries if e.unit == lot.unit and e.quantity > 0),
+                    Decimal(0),
+                ),
+                "on_hand_lines": [
+                    (quantity_text(e.quantity, e.unit), _("at %(site)s") % {"site": e.site.name})
+                    for e in entries
+                ],
+                "on_hand_text": "; ".join(
+                    f"{quantity_text(e.quantity, e.unit)} at {e.site.name}" for e in entries
+                ),
+            }
+        )
+    return rows
+
+
+class ProductUnitTable(tables.Table):
+    """A serial-tracked product's units: where each one is and its status."""
+
+    serial = tables.Column(verbose_name=_("Serial"), linkify=True, attrs={"td": {"class": "code"}})
+    status = tables.Column(verbose_name=_("Status"))
+    lot = tables.Column(
+        verbose_name=_("Production lot"), accessor="lot__code", default="—", linkify=False
+    )
+    produced_on = tables.DateColumn(verbose_name=_("Produced"), format="Y-m-d")
+    holder = tables.Column(
+        verbose_name=_("Where it is"),
+        accessor="holder_site__name",
+        order_by=("holder_site__name", "holder_party__name", "serial"),
+        empty_values=(),
+    )
+    warranty_ends_on = tables.DateColumn(verbose_name=_("Warranty end"), format="Y-m-d")
+
+    class Meta:
+        attrs = {"class": "data stock-units"}
+        order_by = ("serial",)
+        per_page = 25
+        empty_text = _("No serial units of this product are recorded.")
+
+    def render_status(self, value, record):
+        return _status_badge(record.status, value)
+
+    def render_holder(self, value, record):
+        if record.holder_site_id:
+            return value
+        if record.holder_party_id:
+            return _("with %(party)s") % {"party": record.holder_party.name}
+        return "—"
+
+    def value_holder(self, value, record):
+        return self.render_holder(value, record)
+
+
+class ExpiryTable(tables.Table):
+    """Stock on hand that has expired or expires soon: a row per lot, site and unit."""
+
+    expires_on = tables.DateColumn(
+        verbose_name=_("Expiry"), format="Y-m-d", accessor="lot__expires_on"
+    )
+    days = tables.Column(
+        verbose_name=_("Days left"),
+        attrs={"td": {"class": "number"}, "th": {"class": "number"}},
+        order_by=("days", "lot__product__sku"),
+    )
+    sku = tables.Column(
+        verbose_name=_("SKU"),
+        accessor="product__sku",
+        linkify=lambda record: reverse("product_detail", args=[record["product"].pk]),
+        attrs={"td": {"class": "code"}},
+    )
+    product = tables.Column(verbose_name=_("Product"), accessor="product__name")
+    lot = tables.Column(
+        verbose_name=_("Lot"),
+        accessor="lot__code",
+        linkify=lambda record: reverse("lot_detail", args=[record["lot"].pk]),
+        attrs={"td": {"class": "code"}},
+    )
+    status = tables.Column(verbose_name=_("Status"), accessor="status_label")
+    site = tables.Column(verbose_name=_("Site"), accessor="site__name")
+    on_hand = tables.Column(
+        verbose_name=_("On hand"),
+        accessor="on_hand__quantity",
+        attrs={"td": {"class": "number"}, "th": {"class": "number"}},
+    )
+    unit = tables.Column(verbose_name=_("Unit"), accessor="unit_label")
+
+    class Meta:
+        attrs = {"class": "data expiry"}
+        order_by = ("expires_on", "sku")
+        per_page = 100
+        empty_text = _("No stock on hand expires in this window.")
+
+    def render_days(self, value):
+        if value < 0:
+            return format_html(
+                '<span class="badge status-rejected">{}</span>',
+                _("expired %(days)s d ago") % {"days": -value},
+            )
+        return value
+
+    def render_status(self, value, record):
+        return _status_badge(record["lot"].status, value)
+
+    def value_status(self, value):
+        return value
+
+    def value_days(self, value):
+        return value
+
+    def render_on_hand(self, value):
+        return f"{value.normalize():f}"
+
+    def value_on_hand(self, value):
+        return f"{value.normalize():f}"
+
+
+def expiry_rows(rows: list[dict], today) -> list[dict]:
+    """expiring_stock's rows, with what ExpiryTable shows and sorts by."""
+    return [
+        {
+            **row,
+            "days": (row["lot"].expires_on - today).days,
+            "status_label": row["lot"].get_status_display(),
+            "unit_label": row["on_hand"].unit_label,
+        }
+        for row in rows
+    ]

@@ -14,6 +14,9 @@ urlpatterns = [
     path("events/", views.EventListView.as_view(), name="event_list"),
     path("parties/", views.PartyListView.as_view(), name="party_list"),
     path("jobs/<uuid:pk>/", views.JobDetailView.as_view(), name="job_detail"),
+    path("products/<int:pk>/", views.ProductDetailView.as_view(), name="product_detail"),
+    path("expiry/", views.ExpiryReportView.as_view(), name="expiry_report"),
+    path("ship/", views.ShipmentCreateView.as_view(), name="shipment_new"),
     path("jobs/<uuid:pk>/download/", views.JobDownloadView.as_view(), name="job_download"),
     path("lots/<int:pk>/", views.LotDetailView.as_view(), name="lot_detail"),
     path(

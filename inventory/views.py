@@ -3,6 +3,7 @@
 import json
 import logging
 import re
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin, UserPassesTestMixin
@@ -26,19 +27,35 @@ from traceability.roles import QUALITY_MANAGERS, user_roles
 from . import jobs, selectors, services
 from .epcis.exporter import epcis_export
 from .filters import EventFilter, LotFilter, PartyFilter, ProductFilter, SerialUnitFilter
-from .forms import EPCIS_MAX_UPLOAD_SIZE, EpcisImportForm, Fsma204Form, StatusChangeForm, TraceForm
+from .forms import (
+    EPCIS_MAX_UPLOAD_SIZE,
+    SHIPPING_DOCUMENTS,
+    EpcisImportForm,
+    ExpiryReportForm,
+    Fsma204Form,
+    PickForm,
+    ShipmentForm,
+    StatusChangeForm,
+    TraceForm,
+    fefo_proposal,
+)
 from .fsma import FILE_FORMATS, fsma204_rows
 from .labels import item_label
-from .models import Item, Lot, SerialUnit
+from .models import STATUS_LABELS, Item, Lot, Product, SerialUnit
 from .tables import (
     LIST_PAGE_SIZE,
     EventTable,
+    ExpiryTable,
     Fsma204Table,
     LotTable,
     PartyTable,
+    ProductLotTable,
     ProductTable,
+    ProductUnitTable,
     SerialUnitTable,
     TracedItemTable,
+    expiry_rows,
+    stock_rows,
     traced_rows,
 )
 from .trace import Direction, trace
@@ -212,6 +229,7 @@ class LotDetailView(TrackedItemDetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["is_expired"] = context["item"].is_expired()
+        context["on_hand"] = selectors.lot_on_hand(context["item"])
         return context
 
 
@@ -560,3 +578,227 @@ class PartyListView(FilteredListView):
 
     def get_table_kwargs(self):
         return {"admin_links": self.request.user.is_staff}
+
+
+# --- Stock: the product page, the expiry report, picking a shipment ----------------------------
+
+
+class ProductDetailView(PermissionRequiredMixin, TemplateView):
+    """A product: its key data, its lots or units, stock by site and its expiry profile."""
+
+    permission_required = "inventory.view_product"
+    template_name = "inventory/product_detail.html"
+
+    def get_context_data(self, **kwargs):
+        try:
+            product = selectors.product_for_page(self.kwargs["pk"])
+        except Product.DoesNotExist as exc:
+            raise Http404(f"No product {self.kwargs['pk']}.") from exc
+        today = timezone.localdate()
+        sites = selectors.our_sites()
+        context = {"product": product, "today": today}
+        if product.tracking == Product.Tracking.SERIAL:
+            units = selectors.product_units(product)
+            table = ProductUnitTable(units)
+            context.update(
+                units_table=table,
+                unit_stock=_units_by_site(selectors.units_on_hand(units, sites=sites)),
+                produced=selectors.production_dates(units),
+            )
+        else:
+            lots = list(selectors.product_lots(product))
+            stock = selectors.lots_on_hand(selectors.product_lots(product), sites=sites)
+            table = ProductLotTable(stock_rows(lots, stock, today))
+            dates = [lot.produced_on for lot in lots if lot.produced_on]
+            context.update(
+                lots_table=table,
+                site_totals=selectors.stock_totals(lots, stock),
+                profile=_profile_rows(selectors.expiry_profile(lots, stock, today)),
+                produced=(min(dates), max(dates)) if dates else None,
+            )
+        RequestConfig(self.request).configure(table)
+        if context["produced"]:
+            first, last = context["produced"]
+            query = urlencode({"product": product.sku, "produced_from": first, "produced_to": last})
+            context["trace_url"] = f"{reverse('trace')}?{query}"
+        return super().get_context_data(**context, **kwargs)
+
+
+# The expiry profile's bands, in the order the page shows them.
+EXPIRY_BAND_LABELS = [
+    ("expired", _("Expired")),
+    *(
+        (f"within {days}", _("Within %(days)s days") % {"days": days})
+        for days in selectors.EXPIRY_WINDOWS
+    ),
+    ("later", _("Later")),
+    ("none", _("No expiry date")),
+]
+
+
+def _profile_rows(profile: dict) -> dict | None:
+    """The expiry profile as the page shows it: a labelled row per band, a column per unit."""
+    if not profile["units"]:
+        return None
+    return {
+        "units": [selectors.unit_label(unit) for unit in profile["units"]],
+        "rows": [
+            (key, label, [f"{quantity.normalize():f}" for quantity in profile["bands"][key]])
+            for key, label in EXPIRY_BAND_LABELS
+        ],
+    }
+
+
+def _units_by_site(rows) -> list[dict]:
+    """units_on_hand's rows as one entry per site: the total, and how many in each status."""
+    by_site = {}
+    for site, status, count in rows:
+        entry = by_site.setdefault(site.pk, {"site": site, "total": 0, "statuses": []})
+        entry["total"] += count
+        entry["statuses"].append((STATUS_LABELS.get(status, status), count))
+    return list(by_site.values())
+
+
+class ExpiryReportView(PermissionRequiredMixin, TemplateView):
+    """Stock on hand that has expired or expires within a window, by product and site; as a
+    table, CSV or XLSX, and printable."""
+
+    permission_required = "inventory.view_lot"
+    template_name = "inventory/expiry_report.html"
+
+    def get(self, request, *args, **kwargs):
+        form = ExpiryReportForm(request.GET)
+        context = {"form": form}
+        today = timezone.localdate()
+        if form.is_valid():
+            until = form.until_date(today)
+            rows = expiry_rows(
+                selectors.expiring_stock(
+                    until=until,
+                    product=form.cleaned_data["product"],
+                    site=form.cleaned_data["site"],
+                ),
+                today,
+            )
+            table = ExpiryTable(rows)
+            RequestConfig(request).configure(table)
+            export_format = request.GET.get("_export")
+            if _TableExport.is_valid_format(export_format):
+                name = f"expiry-to-{until.isoformat()}.{export_format}"
+                return _TableExport(export_format, table).response(name)
+            context.update(
+                table=table,
+                until=until,
+                today=today,
+                expired=sum(1 for row in rows if row["days"] < 0),
+                totals=_unit_totals(rows),
+                export_query=request.GET.urlencode(),
+            )
+        return self.render_to_response(self.get_context_data(**context))
+
+
+def _unit_totals(rows) -> list[str]:
+    totals = {}
+    for row in rows:
+        unit = row["on_hand"].unit
+        totals[unit] = totals.get(unit, Decimal(0)) + row["on_hand"].quantity
+    return [selectors.quantity_text(quantity, unit) for unit, quantity in sorted(totals.items())]
+
+
+class ShipmentCreateView(QualityManagerRequiredMixin, TemplateView):
+    """A quality manager picks a product's stock at one of our sites, first expiry first out,
+    and ships it; held and expired lots are shown with the reason they cannot go.
+
+    Quality managers only: the roles give no one a right to ship, and releasing goods is a
+    quality decision.
+    """
+
+    template_name = "inventory/shipment_new.html"
+
+    def get(self, request, *args, **kwargs):
+        asked = any(request.GET.get(name) for name in ("product", "site", "quantity"))
+        pick = PickForm(request.GET if asked else None)
+        context = {"pick": pick}
+        if pick.is_bound and pick.is_valid():
+            candidates = self._candidates(pick)
+            proposal, short = fefo_proposal(candidates, pick.cleaned_data["quantity"])
+            initial = {f"lot_{pk}": quantity for pk, quantity in proposal.items()}
+            context["form"] = ShipmentForm(
+                initial=initial, site=pick.cleaned_data["site"], candidates=candidates
+            )
+            if short > 0:
+                context["short"] = PICK_SHORT % {
+                    "available": selectors.quantity_text(
+                        pick.cleaned_data["quantity"] - short, pick.cleaned_data["product"].unit
+                    ),
+                    "product": pick.cleaned_data["product"].sku,
+                    "site": pick.cleaned_data["site"],
+                    "asked": selectors.quantity_text(
+                        pick.cleaned_data["quantity"], pick.cleaned_data["product"].unit
+                    ),
+                }
+        return self.render_to_response(self.get_context_data(**context))
+
+    def post(self, request, *args, **kwargs):
+        pick = PickForm(request.POST)
+        if not pick.is_valid():
+            return self.render_to_response(self.get_context_data(pick=pick))
+        site = pick.cleaned_data["site"]
+        form = ShipmentForm(request.POST, site=site, candidates=self._candidates(pick))
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.shipment_create(
+                    acting_user=request.user,
+                    lots=form.lines,
+                    from_site=site,
+                    to_party=data["to_party"],
+                    to_site=data["to_site"],
+                    document_type=data["document_type"],
+                    document_number=data["document_number"].strip(),
+                    notes=data["notes"].strip(),
+                    within_stock=True,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                messages.success(request, _shipped_message(form.lines, site, data))
+                query = urlencode({"product": pick.cleaned_data["product"].pk, "site": site.pk})
+                return redirect(f"{reverse('shipment_new')}?{query}")
+        return self.render_to_response(self.get_context_data(pick=pick, form=form))
+
+    def _candidates(self, pick):
+        today = timezone.localdate()
+        candidates = selectors.fefo_candidates(
+            pick.cleaned_data["product"], pick.cleaned_data["site"]
+        )
+        for candidate in candidates:
+            candidate.problem = services.lot_shipping_problem(
+                candidate.lot, on=today, status_reason=candidate.status_reason
+            )
+        return candidates
+
+
+PICK_SHORT = _(
+    "Only %(available)s of %(product)s can be shipped from %(site)s; %(asked)s was asked for."
+)
+SHIPPED = _("Shipped %(lines)s from %(site)s to %(destination)s%(document)s.")
+
+
+def _shipped_message(lines, site, data) -> str:
+    listed = ", ".join(
+        f"{selectors.quantity_text(line.quantity, line.unit)} of {line.item}" for line in lines
+    )
+    destination = data["to_site"] or data["to_party"]
+    if data["to_site"] and data["to_party"]:
+        destination = f"{data['to_party']}, {data['to_site']}"
+    document = ""
+    if data["document_number"].strip():
+        label = dict(SHIPPING_DOCUMENTS)[data["document_type"]]
+        document = f" ({label} {data['document_number'].strip()})"
+    return SHIPPED % {
+        "lines": listed,
+        "site": site,
+        "destination": destination,
+        "document": document,
+    }
