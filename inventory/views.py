@@ -468,26 +468,17 @@ class ListPaginator(Paginator):
         super().__init__(object_list, per_page, *args, **kwargs)
 
 
-class FilteredListView(PermissionRequiredMixin, ExportMixin, SingleTableMixin, FilterView):
-    """A sortable, filterable list of 50 rows a page, exported whole as CSV or XLSX.
+class ListExportMixin(ExportMixin):
+    """A filtered table's rows, all of them, as CSV or XLSX (?_export=csv or xlsx).
 
-    Filters that do not make sense (a date that is not one, dates the wrong way round) show
-    their message above an empty list; they are never dropped to show everything instead, and
-    such a request exports nothing.
+    A filter that does not make sense (a date that is not one, dates the wrong way round)
+    exports nothing: the page comes back with its message instead of a file of nothing, or of
+    everything. Put it before SingleTableMixin and FilterView.
     """
 
-    template_name = "inventory/list.html"
     export_class = _TableExport
     export_formats = (TableExport.CSV, TableExport.XLSX)
-    selector = None
     export_name = ""
-    eyebrow = _("Records")
-    title = ""
-    noun = ""
-    noun_plural = ""
-
-    def get_queryset(self):
-        return self.selector()
 
     def exporting(self) -> bool:
         return self.export_class.is_valid_format(self.request.GET.get(self.export_trigger_param))
@@ -503,21 +494,43 @@ class FilteredListView(PermissionRequiredMixin, ExportMixin, SingleTableMixin, F
 
     def render_to_response(self, context, **kwargs):
         if self.filterset.is_bound and not self.filterset.is_valid():
-            # Past ExportMixin: the page with the filter's messages, not an empty file.
+            # Past ExportMixin: the page with the filter's messages, not a file.
             return super(ExportMixin, self).render_to_response(context, **kwargs)
         return super().render_to_response(context, **kwargs)
 
     def get_context_data(self, **kwargs):
+        # The download links keep the filters and the sort, not the page.
         query = self.request.GET.copy()
         for name in (self.export_trigger_param, "page"):
             query.pop(name, None)
+        return super().get_context_data(
+            export_formats=self.export_formats, export_query=query.urlencode(), **kwargs
+        )
+
+
+class FilteredListView(PermissionRequiredMixin, ListExportMixin, SingleTableMixin, FilterView):
+    """A sortable, filterable list of 50 rows a page, exported whole as CSV or XLSX.
+
+    Filters that do not make sense show their message above an empty list; they are never
+    dropped to show everything instead.
+    """
+
+    template_name = "inventory/list.html"
+    selector = None
+    eyebrow = _("Records")
+    title = ""
+    noun = ""
+    noun_plural = ""
+
+    def get_queryset(self):
+        return self.selector()
+
+    def get_context_data(self, **kwargs):
         return super().get_context_data(
             eyebrow=self.eyebrow,
             title=self.title,
             noun=self.noun,
             noun_plural=self.noun_plural,
-            export_formats=self.export_formats,
-            query=query,
             **kwargs,
         )
 

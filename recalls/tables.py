@@ -51,6 +51,15 @@ class CampaignTable(tables.Table):
             drill if record.is_drill else "",
         )
 
+    def value_classification(self, value):
+        return value
+
+    def value_status(self, value, record):
+        return f"{value} ({_('drill')})" if record.is_drill else value
+
+    def value_opened_at(self, value):
+        return _when(value) if value else ""
+
 
 def _item_url(row: AffectedItem) -> str:
     name = "lot_detail" if row.kind == Item.Kind.LOT else "serial_detail"

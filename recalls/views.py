@@ -14,6 +14,7 @@ from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
 from inventory.models import Lot, SerialUnit
+from inventory.views import ListExportMixin
 
 from . import documents, jobs, reports, selectors, services
 from . import notices as notice_text
@@ -96,8 +97,9 @@ class CampaignMixin(PermissionRequiredMixin):
         return super().get_context_data(campaign=self.get_campaign(), **kwargs)
 
 
-class CampaignListView(PermissionRequiredMixin, SingleTableMixin, FilterView):
+class CampaignListView(PermissionRequiredMixin, ListExportMixin, SingleTableMixin, FilterView):
     permission_required = "recalls.view_recallcampaign"
+    export_name = "recall-campaigns"
     template_name = "recalls/campaign_list.html"
     table_class = CampaignTable
     filterset_class = CampaignFilter
