@@ -684,7 +684,11 @@ class ProductUnitTable(tables.Table):
     serial = tables.Column(verbose_name=_("Serial"), linkify=True, attrs={"td": {"class": "code"}})
     status = tables.Column(verbose_name=_("Status"))
     lot = tables.Column(
-        verbose_name=_("Production lot"), accessor="lot__code", default="—", linkify=False
+        verbose_name=_("Production lot"),
+        accessor="lot__code",
+        default="—",
+        linkify=lambda record: reverse("lot_detail", args=[record.lot_id]),
+        attrs={"td": {"class": "code"}},
     )
     produced_on = tables.DateColumn(verbose_name=_("Produced"), format="Y-m-d")
     holder = tables.Column(
@@ -719,7 +723,10 @@ class ExpiryTable(tables.Table):
     """Stock on hand that has expired or expires soon: a row per lot, site and unit."""
 
     expires_on = tables.DateColumn(
-        verbose_name=_("Expiry"), format="Y-m-d", accessor="lot__expires_on"
+        verbose_name=_("Expiry"),
+        format="Y-m-d",
+        accessor="lot__expires_on",
+        attrs={"td": {"class": "nowrap"}},
     )
     days = tables.Column(
         verbose_name=_("Days left"),

@@ -739,7 +739,7 @@ class ShipmentCreateView(QualityManagerRequiredMixin, TemplateView):
             context["form"] = ShipmentForm(
                 initial=initial, site=pick.cleaned_data["site"], candidates=candidates
             )
-            if short > 0:
+            if 0 < short < pick.cleaned_data["quantity"]:
                 context["short"] = PICK_SHORT % {
                     "available": selectors.quantity_text(
                         pick.cleaned_data["quantity"] - short, pick.cleaned_data["product"].unit

@@ -133,7 +133,9 @@ def test_the_report_lists_expired_and_soon_expiring_stock_by_site(
         ["5", "FG-QUICHE", "Quiche", "SOON", "released", "Cold store", "30", "each"],
         ["5", "FG-QUICHE", "Quiche", "SOON", "released", "Modesto plant", "70", "each"],
     ]
-    assert "3 lots and sites, 1 already expired; 108 each in all." in text(response)
+    assert "3 rows (a lot at a site), of which 1 already expired; 108 each in all." in text(
+        response
+    )
 
 
 def test_a_longer_window_or_a_date_reaches_further(client, staff, product, plant):
