@@ -345,15 +345,20 @@ class _Stream:
 
     def _check_foreign_keys(self, tables: list[str]):
         with self.raw.cursor() as cursor:
-            for table in tables:
-                if table not in self.constraints:
-                    cursor.execute(
-                        "SELECT string_agg(quote_ident(conname), ', ') FROM pg_constraint "
-                        "WHERE conrelid = %s::regclass AND contype = 'f' AND condeferred",
-                        [table],
-                    )
-                    self.constraints[table] = cursor.fetchone()[0]
-                names = self.constraints[table]
-                if names:
-                    cursor.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
-                    cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")
+            unknown = [table for table in tables if table not in self.constraints]
+            if unknown:
+                self.constraints.update(dict.fromkeys(unknown))
+                cursor.execute(
+                    "SELECT relname, string_agg(quote_ident(conname), ', ') FROM pg_constraint "
+                    "JOIN pg_class ON pg_class.oid = conrelid WHERE conrelid = ANY(%s::regclass[]) "
+                    "AND contype = 'f' AND condeferred GROUP BY relname",
+                    [unknown],
+                )
+                self.constraints.update(cursor.fetchall())
+            names = ", ".join(filter(None, map(self.constraints.get, tables)))
+            if names:
+                # One round trip (the simple query protocol takes both statements): each one
+                # the writer thread waits for costs it a wait for the interpreter lock too.
+                cursor.execute(
+                    f"SET CONSTRAINTS {names} IMMEDIATE; SET CONSTRAINTS {names} DEFERRED"
+                )
