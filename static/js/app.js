@@ -1,3 +1,12 @@
+// Dates and times in the reader's time zone: the server reads the browser's zone from this
+// cookie (traceability/timezones.py), from the next page on; the sign-in page sets it first.
+(() => {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const current = document.cookie.split("; ").find((pair) => pair.startsWith("tz="));
+  if (!zone || (current && decodeURIComponent(current.slice(3)) === zone)) return;
+  document.cookie = `tz=${encodeURIComponent(zone)}; path=/; max-age=31536000; SameSite=Lax`;
+})();
+
 // Scanner-friendly inputs: a field that comes back holding the last scan is selected, so the
 // next scan (typed by the scanner, then Enter) replaces it instead of being appended.
 document.addEventListener("DOMContentLoaded", () => {

@@ -29,6 +29,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "traceability.timezones.TimezoneMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "traceability.roles.RoleRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
