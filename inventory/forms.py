@@ -5,13 +5,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .fsma import file_stem, lots_named_by, product_by_code
 from .identifiers import IdentifierError
-from .models import Lot, Party, Product, SerialUnit, Site
+from .models import Lot, Party, Product, SerialUnit, ServiceRecord, Site
 from .selectors import EXPIRY_WINDOWS, quantity_text, resolve_identifiers
 from .services import REASON_REQUIRED, SHIP_MORE_THAN_ON_HAND, SHIP_NOWHERE, Line
 from .trace import Direction
@@ -40,6 +42,15 @@ FSMA_LOT_WITHOUT_DATES = _(
 # widened by a day and by time zone offsets before it is looked up.
 FSMA_FIRST_DATE = date(1900, 1, 1)
 FSMA_LAST_DATE = date(2200, 12, 31)
+
+# A service record's form shows these under its fields.
+SERVICE_KIND_REQUIRED = _("Choose the kind of work.")
+SERVICE_DATE_REQUIRED = _("Give the date of the work as YYYY-MM-DD.")
+SERVICE_DATE_FUTURE = _("The work cannot be dated after today, %(today)s.")
+SERVICE_DESCRIPTION_REQUIRED = _("Describe the work done.")
+SERVICE_PART_IS_A_LOT = _("%(value)s is a lot; only serial units are fitted as parts.")
+SERVICE_PART_IS_THE_UNIT = _("%(value)s is the unit being serviced, not a part of it.")
+SERVICE_PART_NOT_INSTALLED = _("Choose the removed parts among those installed now.")
 
 # The page reads the whole document into memory; bigger ones go through `manage.py import_epcis`.
 EPCIS_MAX_UPLOAD_SIZE = 50 * 1024 * 1024
@@ -270,6 +281,85 @@ class StatusChangeForm(forms.Form):
         self.fields["status"].choices = [("", _("Choose…"))] + [
             (status, labels[status]) for status in item.MANUAL_STATUSES if status != item.status
         ]
+
+
+class ServiceRecordForm(forms.Form):
+    """Work done on a unit, with the parts taken out of it and those fitted (scanned)."""
+
+    kind = forms.ChoiceField(
+        label=_("Kind of work"),
+        choices=[("", _("Choose…")), *ServiceRecord.Kind.choices],
+        error_messages={"required": SERVICE_KIND_REQUIRED, "invalid_choice": SERVICE_KIND_REQUIRED},
+    )
+    performed_on = forms.DateField(
+        label=_("Date"),
+        input_formats=["%Y-%m-%d"],  # what a date input sends; 02/06/2026 is ambiguous
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": SERVICE_DATE_REQUIRED, "invalid": SERVICE_DATE_REQUIRED},
+    )
+    outcome = forms.ChoiceField(
+        label=_("Outcome"),
+        choices=ServiceRecord.Outcome.choices,
+        initial=ServiceRecord.Outcome.OPEN,
+    )
+    technician = forms.CharField(label=_("Technician"), max_length=200, required=False)
+    description = forms.CharField(
+        label=_("Work done"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": SERVICE_DESCRIPTION_REQUIRED},
+    )
+    parts_removed = forms.TypedMultipleChoiceField(
+        label=_("Parts removed"),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"invalid_choice": SERVICE_PART_NOT_INSTALLED},
+    )
+    parts_fitted = forms.CharField(
+        label=_("Parts fitted"),
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "autocomplete": "off", "spellcheck": "false"}),
+        help_text=_("Scan or type each part fitted, one per line, e.g. BATT serial B-2."),
+    )
+
+    def __init__(self, *args, unit: SerialUnit, components, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.unit = unit
+        # The components the page already read: no query of its own.
+        self.components = {part.pk: part for part in components}
+        self.fields["parts_removed"].choices = [
+            (pk, str(part)) for pk, part in self.components.items()
+        ]
+
+    def clean_performed_on(self):
+        performed_on = self.cleaned_data["performed_on"]
+        today = timezone.localdate()
+        if performed_on > today:
+            raise ValidationError(SERVICE_DATE_FUTURE % {"today": today.isoformat()})
+        return performed_on
+
+    def clean_technician(self):
+        return self.cleaned_data["technician"].strip()
+
+    def clean_parts_removed(self):
+        return [self.components[pk] for pk in self.cleaned_data["parts_removed"]]
+
+    def clean_parts_fitted(self):
+        texts = [text.strip() for text in self.cleaned_data["parts_fitted"].splitlines()]
+        texts = [text for text in texts if text]
+        if not texts:
+            return []
+        try:
+            lots, units = resolve_identifiers(texts)
+        except IdentifierError as exc:
+            raise ValidationError(str(exc)) from exc
+        if lots:
+            raise ValidationError(SERVICE_PART_IS_A_LOT % {"value": lots[0]})
+        if any(part.pk == self.unit.pk for part in units):
+            raise ValidationError(SERVICE_PART_IS_THE_UNIT % {"value": self.unit})
+        return units
 
 
 class _NotJson(ValueError):

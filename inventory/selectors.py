@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import (
@@ -610,3 +610,76 @@ def event_list():
 
 def party_list():
     return Party.objects.annotate(site_count=_count(Site.objects.all(), "party"))
+
+
+# --- a unit's holders ---------------------------------------------------------------------------
+
+# Events that hand a unit to someone, and those after which nobody holds it.
+HANDOVER_EVENTS = (
+    TraceEvent.Type.PRODUCE,
+    TraceEvent.Type.TRANSFORM,
+    TraceEvent.Type.SHIP,
+    TraceEvent.Type.RECEIVE,
+    TraceEvent.Type.RETURN,
+    TraceEvent.Type.TRANSFER,
+)
+ENDING_EVENTS = (TraceEvent.Type.SCRAP, TraceEvent.Type.CONSUME)
+
+
+@dataclass
+class Holding:
+    """Who held a unit (a party, a site, or a party at a site), from when until when."""
+
+    party: Party | None
+    site: Site | None
+    since: datetime
+    event: TraceEvent  # the event that handed it over
+    until: datetime | None = None  # None: holds it still
+
+    def is_held_by(self, party: Party | None, site: Site | None) -> bool:
+        if site is not None and self.site is not None:
+            return site.pk == self.site.pk
+        return party is not None and self.party is not None and party.pk == self.party.pk
+
+
+def _receiver(event: TraceEvent) -> tuple[Party | None, Site | None]:
+    """Who an event hands its subject to: where it was made, or where it went."""
+    if event.event_type in (TraceEvent.Type.PRODUCE, TraceEvent.Type.TRANSFORM):
+        return None, event.site
+    if event.event_type == TraceEvent.Type.SHIP:
+        # A shipment's own site is where it left from.
+        return event.destination_party, event.destination_site
+    return event.destination_party, event.destination_site or event.site
+
+
+def holder_periods(timeline) -> list[Holding]:
+    """Who held a unit from when to when, from the events of its timeline (oldest first).
+
+    A receipt that completes a shipment to the same holder does not start a new period; it
+    only says at which of their sites the unit arrived. No queries: the timeline has its
+    events' sites and parties joined.
+    """
+    periods: list[Holding] = []
+    for line in timeline:
+        event = line.event
+        current = periods[-1] if periods and periods[-1].until is None else None
+        if event.event_type in ENDING_EVENTS:
+            if current is not None:
+                current.until = event.occurred_at
+            continue
+        if event.event_type not in HANDOVER_EVENTS or line.role not in (
+            EventLine.Role.SUBJECT,
+            EventLine.Role.OUTPUT,
+        ):
+            continue
+        party, site = _receiver(event)
+        if party is None and site is None:
+            continue
+        if current is not None and current.is_held_by(party, site):
+            current.site = current.site or site
+            current.party = current.party or party
+            continue
+        if current is not None:
+            current.until = event.occurred_at
+        periods.append(Holding(party=party, site=site, since=event.occurred_at, event=event))
+    return periods

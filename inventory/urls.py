@@ -50,4 +50,9 @@ urlpatterns = [
         views.TrackedItemLabelView.as_view(model=SerialUnit),
         name="serial_label",
     ),
+    path(
+        "serials/<int:pk>/service/",
+        views.ServiceRecordCreateView.as_view(),
+        name="serial_service",
+    ),
 ]

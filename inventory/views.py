@@ -34,6 +34,7 @@ from .forms import (
     ExpiryReportForm,
     Fsma204Form,
     PickForm,
+    ServiceRecordForm,
     ShipmentForm,
     StatusChangeForm,
     TraceForm,
@@ -242,12 +243,46 @@ class SerialUnitDetailView(TrackedItemDetailView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         unit = context["item"]
+        components = selectors.installed_components(unit)
+        if "service_form" not in context:
+            may_add = self.request.user.has_perm("inventory.add_servicerecord")
+            context["service_form"] = (
+                ServiceRecordForm(unit=unit, components=components) if may_add else None
+            )
         context.update(
-            components=selectors.installed_components(unit),
+            components=components,
             service_records=selectors.service_records(unit),
             under_warranty=unit.is_under_warranty(),
+            holders=selectors.holder_periods(context["timeline"]),
         )
         return context
+
+
+class ServiceRecordCreateView(SerialUnitDetailView):
+    """Staff and managers record work on a unit; a refused form comes back with its errors."""
+
+    permission_required = ("inventory.view_serialunit", "inventory.add_servicerecord")
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        unit = self.get_object()
+        components = selectors.installed_components(unit)
+        form = ServiceRecordForm(request.POST, unit=unit, components=components)
+        if form.is_valid():
+            try:
+                record = services.service_record_create(
+                    serial_unit=unit, acting_user=request.user, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                messages.success(
+                    request,
+                    f"{record.get_kind_display().capitalize()} of {unit} on "
+                    f"{record.performed_on:%Y-%m-%d} recorded.",
+                )
+                return redirect(f"{unit.get_absolute_url()}#service-records")
+        return self.render_to_response(self.get_context_data(service_form=form))
 
 
 class StatusChangeView(PermissionRequiredMixin, FormView):

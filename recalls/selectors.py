@@ -410,3 +410,15 @@ def open_campaigns(limit: int = 8):
 def line_count(campaign: RecallCampaign) -> int:
     """How many lines the campaign's files list (removed ones included, as the files do)."""
     return AffectedItem.objects.filter(campaign=campaign).count()
+
+
+def item_involvement(item_pk: int) -> list[AffectedItem]:
+    """Every campaign line that names a lot or unit, newest campaign first, in one query.
+
+    Lines a re-scope took out stay listed: the item's page says they were removed.
+    """
+    return list(
+        AffectedItem.objects.filter(item_id=item_pk)
+        .select_related("campaign", "consignee", "shipped_by", "site")
+        .order_by("-campaign__created_at", "-campaign__pk", "position", "pk")
+    )

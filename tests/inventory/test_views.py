@@ -73,11 +73,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _PER_TRACE = 3 if connection.vendor == "postgresql" else 1
 # + the identifier's lots, the parties' contacts
 TRACE_PAGE_QUERIES = 5 + 2 + _PER_TRACE
-# + the lot, its status changes, its events, the parties of each trace, our sites and its stock
-# on hand
-LOT_PAGE_QUERIES = 5 + 7 + 2 * _PER_TRACE
-# + the unit, status changes, components, service records and their parts, events, parties
-SERIAL_PAGE_QUERIES = 5 + 8 + 2 * _PER_TRACE
+# + the lot, its status changes, its events, the parties of each trace, its recall lines,
+# our sites and its stock on hand
+LOT_PAGE_QUERIES = 5 + 8 + 2 * _PER_TRACE
+# + the unit, status changes, components, service records and their parts, events, parties,
+# recall lines
+SERIAL_PAGE_QUERIES = 5 + 9 + 2 * _PER_TRACE
 
 
 # --- Reading pages ----------------------------------------------------------------------------
