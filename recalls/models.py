@@ -656,6 +656,45 @@ class ConsigneeNotice(models.Model):
         return sum(part for part in parts if part is not None)
 
 
+class CampaignFigures(models.Model):
+    """A campaign's active lines and their resolutions, counted as campaign_progress groups
+    them, so its page reads one row instead of aggregating 100,000 lines at every view.
+
+    Written when the campaign opens and recounted when it is re-scoped; a resolution or its
+    reversal changes them in the same transaction, under the campaign's row lock. A campaign
+    without them (a draft, or one opened before they existed) is aggregated instead.
+    """
+
+    campaign = models.OneToOneField(
+        RecallCampaign,
+        verbose_name=_("campaign"),
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="figures",
+    )
+    items = models.PositiveIntegerField(_("affected items"), default=0)
+    lines = models.JSONField(
+        _("lines"),
+        default=list,
+        help_text=_(
+            "Per unit, whereabouts and whether a consignee passed them on: the lines, their "
+            "quantity (a decimal string) and how many are resolved in full."
+        ),
+    )
+    resolutions = models.JSONField(
+        _("resolutions"),
+        default=list,
+        help_text=_("Per unit and outcome: the entries and their quantity (a decimal string)."),
+    )
+
+    class Meta:
+        verbose_name = _("campaign figures")
+        verbose_name_plural = _("campaign figures")
+
+    def __str__(self):
+        return f"{self.campaign_id}: {self.items} items"
+
+
 class ItemResolution(AppendOnlyModel):
     """One outcome recorded for (part of) an affected item: what happened to how much, who said
     so, when, and on what evidence. Entries are never changed; a mistake is corrected by a

@@ -16,6 +16,7 @@ from .formatting import plain, unit_label
 from .models import (
     AffectedItem,
     CampaignEvent,
+    CampaignFigures,
     CampaignSignature,
     ConsigneeNotice,
     ItemResolution,
@@ -207,9 +208,55 @@ def _active(campaign):
     return AffectedItem.objects.filter(campaign=campaign, removed_at__isnull=True)
 
 
+def line_groups(campaign: RecallCampaign) -> list[dict]:
+    """The campaign's active lines per unit, whereabouts and whether a consignee passed them
+    on: their quantity (`total`), how many (`lines`) and how many are resolved in full."""
+    return [
+        {**row, "passed_on": bool(row["passed_on"])}
+        for row in _active(campaign)
+        .values("unit", "whereabouts")
+        .annotate(
+            passed_on=Q(shipped_by_id__isnull=False),
+            total=Sum("quantity"),
+            lines=Count("pk"),
+            resolved=Count("pk", filter=Q(resolved_quantity__gte=F("quantity"))),
+        )
+        .order_by()
+    ]
+
+
+def resolution_groups(campaign: RecallCampaign) -> list[dict]:
+    """The resolutions of the campaign's active lines per unit and outcome: their quantity
+    (`total`) and how many entries."""
+    return list(
+        ItemResolution.objects.filter(campaign=campaign, affected_item__removed_at__isnull=True)
+        .values("unit", "outcome")
+        .annotate(total=Sum("quantity"), entries=Count("pk"))
+        .order_by()
+    )
+
+
+def item_count(campaign: RecallCampaign) -> int:
+    """How many lots and units the campaign's active lines name."""
+    return _active(campaign).values("item_id").distinct().count()
+
+
+def _figures(campaign: RecallCampaign) -> tuple[int, list[dict], list[dict]]:
+    """The items, line groups and resolution groups: as kept (CampaignFigures), or counted."""
+    kept = CampaignFigures.objects.filter(campaign=campaign).first()
+    if kept is None:
+        return item_count(campaign), line_groups(campaign), resolution_groups(campaign)
+    return (
+        kept.items,
+        [{**row, "total": Decimal(row["total"])} for row in kept.lines],
+        [{**row, "total": Decimal(row["total"])} for row in kept.resolutions],
+    )
+
+
 def campaign_progress(campaign: RecallCampaign) -> Progress:
-    """The mass balance and the consignees' state, in four aggregate queries (one pass over
-    the campaign's lines, one over its resolutions, one over its notices, one to count items).
+    """The mass balance and the consignees' state, in two queries: the campaign's figures
+    (kept by the services; aggregated from the lines and resolutions when it has none) and
+    one aggregate over its notices.
 
     Per unit of measure: *produced* is each affected item's quantity (a unit counts one);
     *shipped*, *on hand* and *used* (into other affected lots, installed, or destroyed before
@@ -220,19 +267,10 @@ def campaign_progress(campaign: RecallCampaign) -> Progress:
     passed on (shipped by a consignee) are part of that consignee's quantity, so they count
     only through their resolutions.
     """
+    items, lines_by_group, resolutions_by_group = _figures(campaign)
     balances: dict[str, Balance] = {}
     lines = resolved_lines = to_resolve = 0
-    for row in (
-        _active(campaign)
-        .values("unit", "whereabouts")
-        .annotate(
-            passed_on=Q(shipped_by_id__isnull=False),
-            total=Sum("quantity"),
-            lines=Count("pk"),
-            resolved=Count("pk", filter=Q(resolved_quantity__gte=F("quantity"))),
-        )
-        .order_by()
-    ):
+    for row in lines_by_group:
         lines += row["lines"]
         resolved_lines += row["resolved"]
         if row["whereabouts"] not in NOTHING_TO_RESOLVE:
@@ -248,13 +286,7 @@ def campaign_progress(campaign: RecallCampaign) -> Progress:
             balance.on_hand += row["total"]
         else:
             balance.used += row["total"]
-    items = _active(campaign).values("item_id").distinct().count()
-    for row in (
-        ItemResolution.objects.filter(campaign=campaign, affected_item__removed_at__isnull=True)
-        .values("unit", "outcome")
-        .annotate(total=Sum("quantity"))
-        .order_by()
-    ):
+    for row in resolutions_by_group:
         balance = balances.setdefault(row["unit"], Balance(row["unit"]))
         outcome = row["outcome"]
         name = "recovered" if outcome in RECOVERED else outcome
@@ -407,11 +439,6 @@ def open_campaigns(limit: int = 8):
     )
 
 
-def line_count(campaign: RecallCampaign) -> int:
-    """How many lines the campaign's files list (removed ones included, as the files do)."""
-    return AffectedItem.objects.filter(campaign=campaign).count()
-
-
 def item_involvement(item_pk: int) -> list[AffectedItem]:
     """Every campaign line that names a lot or unit, newest campaign first, in one query.
 
@@ -422,3 +449,8 @@ def item_involvement(item_pk: int) -> list[AffectedItem]:
         .select_related("campaign", "consignee", "shipped_by", "site")
         .order_by("-campaign__created_at", "-campaign__pk", "position", "pk")
     )
+
+
+def line_count(campaign: RecallCampaign) -> int:
+    """How many lines the campaign's files list (removed ones included, as the files do)."""
+    return AffectedItem.objects.filter(campaign=campaign).count()

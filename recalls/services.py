@@ -37,6 +37,7 @@ from .formatting import duration, plain, unit_label
 from .models import (
     AffectedItem,
     CampaignEvent,
+    CampaignFigures,
     CampaignSignature,
     ConsigneeNotice,
     ItemResolution,
@@ -475,6 +476,23 @@ def recall_start(*, campaign: RecallCampaign, acting_user, started: float | None
         reason=str(_("Opened")),
     )
     counts = _snapshot_add(campaign, result, acting_user=acting_user, now=now)
+    # A draft has no lines: what was just written is all there is to count.
+    CampaignFigures.objects.create(
+        campaign=campaign,
+        items=counts.items,
+        lines=[
+            {
+                "unit": unit,
+                "whereabouts": whereabouts,
+                "passed_on": passed_on,
+                "total": str(_quantity(total)),
+                "lines": lines,
+                "resolved": 0,
+            }
+            for (unit, whereabouts, passed_on), (total, lines) in sorted(counts.groups.items())
+        ],
+        resolutions=[],
+    )
     message = OPENED_DRILL if campaign.is_drill else OPENED
     _timeline(
         campaign,
@@ -508,6 +526,8 @@ class _Added:
     held_lots: int
     held_units: int
     labels: list
+    # (unit, whereabouts, passed on) → [quantity, lines] of the rows written
+    groups: dict
 
     @property
     def summary(self) -> dict:
@@ -595,6 +615,7 @@ def _snapshot_add(
         ConsigneeNotice.objects.filter(campaign=campaign).values_list("party_id", flat=True)
     )
     rows_written = 0
+    groups = {}
     received = defaultdict(list)
     with bulk.streaming():
         held = set()
@@ -651,6 +672,13 @@ def _snapshot_add(
             order = None
             for place in places:
                 rows.append({**common, **place})
+                passed_on = place.get("shipped_by_id") is not None
+                group = (place["unit"], place["whereabouts"], passed_on)
+                tally = groups.get(group)
+                if tally is None:
+                    tally = groups[group] = [Decimal(0), 0]
+                tally[0] += place["quantity"]
+                tally[1] += 1
                 if place.get("consignee_id") is not None:
                     line = {
                         "item": label,
@@ -693,6 +721,7 @@ def _snapshot_add(
         held_lots=sum(1 for key in held if key in lots_found),
         held_units=sum(1 for key in held if key in units_found),
         labels=[item.label for item in traced],
+        groups=groups,
     )
 
 
@@ -781,7 +810,66 @@ def recall_rescope(
         removed=removed_labels,
     )
     _timeline_held(campaign, counts, acting_user=acting_user, now=now)
+    _figures_recount(campaign)
     return campaign
+
+
+def _figures_recount(campaign: RecallCampaign) -> None:
+    """Count the campaign's figures afresh from its active lines and their resolutions."""
+    CampaignFigures.objects.update_or_create(
+        campaign=campaign,
+        defaults={
+            "items": selectors.item_count(campaign),
+            "lines": [
+                {**row, "total": str(_quantity(row["total"]))}
+                for row in selectors.line_groups(campaign)
+            ],
+            "resolutions": [
+                {**row, "total": str(_quantity(row["total"]))}
+                for row in selectors.resolution_groups(campaign)
+            ],
+        },
+    )
+
+
+def _resolved_in_full(row: AffectedItem) -> bool:
+    """As the figures count a resolved line (resolved_quantity >= quantity in SQL)."""
+    return row.resolved_quantity is not None and row.resolved_quantity >= row.quantity
+
+
+def _figures_change(
+    campaign: RecallCampaign,
+    *,
+    lines: list[tuple[AffectedItem, bool]],
+    entries: list[ItemResolution],
+) -> None:
+    """Bring the campaign's kept figures up to date with lines just (un)resolved, given with
+    whether each was resolved in full before, and the resolution entries just recorded. The
+    caller holds the campaign's row lock, so no other change interleaves; a campaign without
+    kept figures is aggregated when read, and needs nothing."""
+    figures = CampaignFigures.objects.filter(campaign=campaign).first()
+    if figures is None:
+        return
+    groups = {(g["unit"], g["whereabouts"], g["passed_on"]): g for g in figures.lines}
+    for row, was_resolved in lines:
+        change = _resolved_in_full(row) - was_resolved
+        if change:
+            group = groups.get((row.unit, row.whereabouts, row.shipped_by_id is not None))
+            if group is None:  # not counted as it should have been: count it all again
+                _figures_recount(campaign)
+                return
+            group["resolved"] += change
+    outcomes = {(g["unit"], g["outcome"]): g for g in figures.resolutions}
+    for entry in entries:
+        group = outcomes.setdefault(
+            (entry.unit, entry.outcome),
+            {"unit": entry.unit, "outcome": entry.outcome, "total": "0", "entries": 0},
+        )
+        group["total"] = str(_quantity(Decimal(group["total"]) + entry.quantity))
+        group["entries"] += 1
+    figures.lines = list(groups.values())
+    figures.resolutions = list(outcomes.values())
+    figures.save(update_fields=["lines", "resolutions"])
 
 
 @service
@@ -837,9 +925,10 @@ def affected_items_resolve(
     are passed over, unless none has anything left). A quantity is for one item only and may
     not exceed what is left of it. The items' rows are locked first, so two people resolving
     the same item at once are applied one after the other and neither update is lost: the
-    second sees what the first resolved.
+    second sees what the first resolved. The campaign's row is locked first, as everything
+    that changes its figures does.
     """
-    campaign = RecallCampaign.objects.get(pk=campaign.pk)
+    campaign = locks.lock_campaign(campaign)
     _require_status(campaign, RecallCampaign.Status.ONGOING, RecallCampaign.Status.COMPLETED)
     if outcome not in AffectedItem.Resolution.values:
         raise ValidationError({"outcome": UNKNOWN_OUTCOME}, code="invalid")
@@ -859,7 +948,7 @@ def affected_items_resolve(
     rows = locks.lock_affected_items(campaign, keys)
     if len(rows) != len(keys):
         raise ValidationError(NOT_IN_CAMPAIGN % {"reference": campaign.reference}, code="scope")
-    entries, changed = [], []
+    entries, changed, was_resolved = [], [], []
     for row in rows:
         left = row.quantity_left
         amount = left if quantity is None else _quantity(quantity)
@@ -897,6 +986,7 @@ def affected_items_resolve(
                 evidence=evidence.strip(),
             )
         )
+        was_resolved.append(_resolved_in_full(row))
         row.resolved_quantity = (row.resolved_quantity or 0) + amount
         row.resolution = outcome
         row.resolved_by = acting_user
@@ -911,6 +1001,7 @@ def affected_items_resolve(
         ["resolved_quantity", "resolution", "resolved_by", "resolved_at", "evidence"],
         batch_size=2000,
     )
+    _figures_change(campaign, lines=list(zip(changed, was_resolved, strict=True)), entries=entries)
     totals = defaultdict(Decimal)
     for entry in entries:
         totals[entry.unit] += entry.quantity
@@ -946,7 +1037,7 @@ def resolution_reverse(*, resolution: ItemResolution, reason: str, acting_user) 
         raise ValidationError({"reason": REVERSE_REASON_REQUIRED}, code="required")
     if resolution.quantity < 0:
         raise ValidationError(NOT_REVERSIBLE, code="reversal")
-    campaign = RecallCampaign.objects.get(pk=resolution.campaign_id)
+    campaign = locks.lock_campaign(resolution.campaign)
     _require_status(campaign, RecallCampaign.Status.ONGOING, RecallCampaign.Status.COMPLETED)
     (row,) = locks.lock_affected_items(campaign, [resolution.affected_item_id])
     if ItemResolution.objects.filter(
@@ -968,6 +1059,7 @@ def resolution_reverse(*, resolution: ItemResolution, reason: str, acting_user) 
     remaining = list(ItemResolution.objects.filter(affected_item=row).order_by("recorded_at", "pk"))
     total = sum((entry.quantity for entry in remaining), Decimal(0))
     latest = _latest_standing(remaining)
+    was_resolved = _resolved_in_full(row)
     row.resolved_quantity = total if total > 0 else None
     row.resolution = latest.outcome if latest and total > 0 else ""
     row.resolved_by = latest.recorded_by if latest and total > 0 else None
@@ -976,6 +1068,7 @@ def resolution_reverse(*, resolution: ItemResolution, reason: str, acting_user) 
     row.save(
         update_fields=["resolved_quantity", "resolution", "resolved_by", "resolved_at", "evidence"]
     )
+    _figures_change(campaign, lines=[(row, was_resolved)], entries=[reversal])
     _timeline(
         campaign,
         CampaignEvent.Kind.RESOLVED,

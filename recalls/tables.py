@@ -1,6 +1,7 @@
 """django-tables2 tables for the recall pages."""
 
 import django_tables2 as tables
+from django.core.paginator import Paginator
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -10,6 +11,14 @@ from inventory.models import Item
 
 from .formatting import plain, unit_label
 from .models import AffectedItem, RecallCampaign
+
+
+class CountedPaginator(Paginator):
+    """A paginator told how many rows there are, so it does not count them again."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.count = count  # Paginator.count is a cached property: this is its value
 
 
 def _when(value) -> str:

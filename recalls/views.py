@@ -33,7 +33,7 @@ from .forms import (
 )
 from .models import ConsigneeNotice, ItemResolution, RecallCampaign
 from .scope import describe
-from .tables import AffectedItemTable, CampaignTable, NoticeTable
+from .tables import AffectedItemTable, CampaignTable, CountedPaginator, NoticeTable
 
 TIMELINE_SHOWN = 50
 SEGMENTS = (
@@ -77,6 +77,16 @@ def _started(request, campaign):
     else:
         messages.success(request, job.result["message"])
     return redirect(campaign.get_absolute_url())
+
+
+def _pages(filterset, total: int | None) -> dict:
+    """A table's pagination: 50 rows a page, and the rows' count given when the filter
+    keeps them all and the campaign's progress has counted them already."""
+    if total is None or not filterset.is_valid():
+        return {"per_page": 50}
+    if any(value not in (None, "") for value in filterset.form.cleaned_data.values()):
+        return {"per_page": 50}
+    return {"per_page": 50, "paginator_class": CountedPaginator, "count": total}
 
 
 class CampaignMixin(PermissionRequiredMixin):
@@ -159,6 +169,7 @@ class CampaignDetailView(CampaignMixin, TemplateView):
         can_send = campaign.is_open and user.has_perm("recalls.send_consigneenotice")
         can_respond = working and user.has_perm("recalls.change_consigneenotice")
 
+        progress = selectors.campaign_progress(campaign) if campaign.opened_at else None
         item_filter = AffectedItemFilter(
             self.request.GET, queryset=selectors.affected_items(campaign), prefix="items"
         )
@@ -169,7 +180,9 @@ class CampaignDetailView(CampaignMixin, TemplateView):
             prefix="items-",
             order_by_field="sort",
         )
-        RequestConfig(self.request, paginate={"per_page": 50}).configure(lines)
+        RequestConfig(
+            self.request, paginate=_pages(item_filter, progress and progress.lines)
+        ).configure(lines)
         notice_filter = NoticeFilter(
             self.request.GET, queryset=selectors.consignee_notices(campaign), prefix="notices"
         )
@@ -181,8 +194,9 @@ class CampaignDetailView(CampaignMixin, TemplateView):
             prefix="notices-",
             order_by_field="sort",
         )
-        RequestConfig(self.request, paginate={"per_page": 50}).configure(consignees)
-        progress = selectors.campaign_progress(campaign) if campaign.opened_at else None
+        RequestConfig(
+            self.request, paginate=_pages(notice_filter, progress and progress.consignees)
+        ).configure(consignees)
         timeline = list(selectors.campaign_timeline(campaign).reverse()[: TIMELINE_SHOWN + 1])
         return super().get_context_data(
             scope=[describe(entry) for entry in campaign.scope],
