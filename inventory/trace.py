@@ -347,22 +347,21 @@ def _shipment_times():
     """Turn the trace's raw shipment times into aware datetimes, as querysets give them, once
     per distinct time: a shipment's many lines share its event's time."""
     convert = _converters(TraceEvent, "occurred_at")
+    # What Django's loader does on PostgreSQL: the session's time zone is the connection's.
+    # Looked up once: each use of `connection` goes through its thread-local proxy.
+    zone = connection.timezone if connection.vendor == "postgresql" else None
     seen = {}
 
     def moment(value):
         known = seen.get(value)
         if known is None:
-            known = seen[value] = _in_connection_zone(convert(value))
+            known = convert(value)
+            if zone is not None and known is not None:
+                known = known.replace(tzinfo=zone)
+            seen[value] = known
         return known
 
     return moment
-
-
-def _in_connection_zone(value):
-    if connection.vendor == "postgresql" and value is not None:
-        # What Django's loader does: the session's time zone is the connection's.
-        return value.replace(tzinfo=connection.timezone)
-    return value
 
 
 def _order(item: TracedItem):
