@@ -18,14 +18,19 @@ through Django's cache (Redis in production, so the worker and the web processes
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection, transaction
+from django.http import HttpRequest, QueryDict
+from django.shortcuts import redirect
+from django.urls import resolve
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -42,6 +47,9 @@ EPCIS_IMPORT_FAILED = _(
     "The import stopped on an unexpected error, which has been logged for the developers. "
     "If the document is valid EPCIS 2.0, send it to them with the time of the upload."
 )
+EXPORT_FAILED = _("The file could not be written: %(reason)s. Nothing was changed.")
+# Pages' files of more rows than this are written by a background job.
+EXPORT_IN_BACKGROUND = 5_000
 # Progress is written at most this often (seconds), however often the work reports it.
 PROGRESS_INTERVAL = 0.5
 PROGRESS_TTL = 24 * 60 * 60
@@ -156,14 +164,26 @@ def job_run(pk) -> None:
     except Exception:
         logger.exception("Job %s (%s) failed", pk, job.kind)
         status, errors, result = Job.Status.FAILED, [str(JOB_FAILED)], job.result
-    Job.objects.filter(pk=pk).update(
-        status=status,
-        finished_at=timezone.now(),
-        result=result,
-        errors=errors,
-        payload=b"",
-        output=job.output if status == Job.Status.SUCCEEDED else b"",
-    )
+    try:
+        Job.objects.filter(pk=pk).update(
+            status=status,
+            finished_at=timezone.now(),
+            result=result,
+            errors=[str(error) for error in errors],
+            payload=b"",
+            output=job.output if status == Job.Status.SUCCEEDED else b"",
+        )
+    except Exception:
+        # A result that cannot be stored must not leave the job "running" for ever.
+        logger.exception("Job %s (%s): its outcome could not be stored", pk, job.kind)
+        Job.objects.filter(pk=pk).update(
+            status=Job.Status.FAILED,
+            finished_at=timezone.now(),
+            result={},
+            errors=[str(JOB_FAILED)],
+            payload=b"",
+            output=b"",
+        )
     cache.delete(_cache_key(pk))
 
 
@@ -193,4 +213,68 @@ def _epcis_import(job: Job, progress: Progress) -> dict:
         "imported": result.imported,
         "duplicates": result.duplicates,
         "created": dict(result.created),
+    }
+
+
+def export_later(request, rows: int, what: str):
+    """Hand a page's file of many rows to a background job and go to its page; None when the
+    file is small enough to answer at once, or when the job itself is asking."""
+    if rows <= EXPORT_IN_BACKGROUND or getattr(request, "export_in_job", False):
+        return None
+    job = job_start(
+        kind="page_export",
+        title=_("%(what)s: %(rows)s rows") % {"what": what, "rows": f"{rows:,}"},
+        acting_user=request.user,
+        arguments={
+            "path": request.path,
+            "query": request.GET.urlencode(),
+            "zone": timezone.get_current_timezone_name(),
+            "back": _without_export(request),
+        },
+    )
+    return redirect(job)
+
+
+def _without_export(request) -> str:
+    """The page the file came from, as it was shown: its filters and sort, not the export."""
+    query = request.GET.copy()
+    for name in ("_export", "export"):
+        query.pop(name, None)
+    return f"{request.path}?{query.urlencode()}" if query else request.path
+
+
+@job_kind("page_export")
+def _page_export(job: Job, progress: Progress) -> dict:
+    """The file a page would have answered with, written by the page's own view: the same
+    filters, sort, columns and permissions, for the person who asked."""
+    arguments = job.arguments
+    request = HttpRequest()
+    request.method = "GET"
+    request.path = request.path_info = arguments["path"]
+    request.GET = QueryDict(arguments["query"])
+    request.META = {"SERVER_NAME": "localhost", "SERVER_PORT": "80"}
+    request.user = job.created_by
+    request.export_in_job = True
+    progress(_("Writing the file"))
+    match = resolve(arguments["path"])
+    with timezone.override(arguments.get("zone") or None):
+        response = match.func(request, *match.args, **match.kwargs)
+        content = (
+            b"".join(response.streaming_content)
+            if getattr(response, "streaming", False)
+            else response.content
+        )
+    disposition = response.get("Content-Disposition", "")
+    name = re.search(r'filename="([^"]+)"', disposition)
+    encoded = re.search(r"filename\*=utf-8''(\S+)", disposition)
+    name = name.group(1) if name else (unquote(encoded.group(1)) if encoded else None)
+    if response.status_code != 200 or name is None:
+        raise ValidationError(EXPORT_FAILED % {"reason": _("the page did not answer with a file")})
+    job.output = content
+    return {
+        "file_name": name,
+        "content_type": response["Content-Type"],
+        "size": len(content),
+        "url": arguments.get("back", ""),
+        "link": str(_("Back to the page")),
     }

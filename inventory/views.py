@@ -148,6 +148,8 @@ class TraceView(PermissionRequiredMixin, TemplateView):
             RequestConfig(request).configure(table)
             export_format = request.GET.get("_export")
             if _TableExport.is_valid_format(export_format):
+                if later := jobs.export_later(request, len(table.rows), _("Trace")):
+                    return later
                 name = f"trace-{result.direction}.{export_format}"
                 return _TableExport(export_format, table).response(name)
             context.update(_trace_context(result), table=table)
@@ -169,6 +171,8 @@ class Fsma204View(PermissionRequiredMixin, TemplateView):
             rows = fsma204_rows(**form.selection)
             export = request.GET.get("export")
             if export in FILE_FORMATS:
+                if later := jobs.export_later(request, len(rows), _("FSMA 204 spreadsheet")):
+                    return later
                 write, content_type = FILE_FORMATS[export]
                 response = HttpResponse(write(rows), content_type=content_type)
                 name = f"{form.file_stem(timezone.localdate())}.{export}"
@@ -531,6 +535,10 @@ class ListExportMixin(ExportMixin):
         if self.filterset.is_bound and not self.filterset.is_valid():
             # Past ExportMixin: the page with the filter's messages, not a file.
             return super(ExportMixin, self).render_to_response(context, **kwargs)
+        if self.exporting():
+            rows = self.object_list.count()
+            if later := jobs.export_later(self.request, rows, self.title or self.export_name):
+                return later
         return super().render_to_response(context, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -732,6 +740,8 @@ class ExpiryReportView(PermissionRequiredMixin, TemplateView):
             RequestConfig(request).configure(table)
             export_format = request.GET.get("_export")
             if _TableExport.is_valid_format(export_format):
+                if later := jobs.export_later(request, len(rows), _("Expiry report")):
+                    return later
                 name = f"expiry-to-{until.isoformat()}.{export_format}"
                 return _TableExport(export_format, table).response(name)
             context.update(

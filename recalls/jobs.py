@@ -1,14 +1,11 @@
-"""Long recall work runs as background jobs: opening a campaign, writing a large file of it."""
+"""Opening a campaign is long work when its scope is large: it runs as a background job."""
 
 from django.utils.translation import gettext as _
 
 from inventory.jobs import job_kind, job_start
 
-from . import reports, selectors, services
+from . import selectors, services
 from .models import RecallCampaign
-
-# Files of more lines than this are written by a background job.
-REPORT_IN_BACKGROUND = 5_000
 
 
 def opened_message(campaign: RecallCampaign) -> str:
@@ -42,28 +39,3 @@ def _recall_start(job, progress) -> dict:
         job.result = {"back": url}  # the draft is still there to correct
         raise
     return {"url": url, "message": opened_message(campaign), "link": campaign.reference}
-
-
-def report_later(*, campaign: RecallCampaign, fmt: str, name: str, acting_user):
-    """Queue the writing of a campaign's file of affected items; its job's page offers it."""
-    return job_start(
-        kind="recall_report",
-        title=name,
-        acting_user=acting_user,
-        arguments={"campaign": campaign.pk, "format": fmt, "file_name": name},
-    )
-
-
-@job_kind("recall_report")
-def _recall_report(job, progress) -> dict:
-    campaign = RecallCampaign.objects.get(pk=job.arguments["campaign"])
-    write, content_type = reports.FORMATS[job.arguments["format"]]
-    progress(_("Writing the affected items of %(ref)s") % {"ref": campaign.reference})
-    job.output = write(campaign)
-    return {
-        "file_name": job.arguments["file_name"],
-        "content_type": content_type,
-        "size": len(job.output),
-        "url": campaign.get_absolute_url(),
-        "link": _("Back to %(ref)s") % {"ref": campaign.reference},
-    }

@@ -13,6 +13,7 @@ from django.views.generic import FormView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
+from inventory.jobs import export_later
 from inventory.models import Lot, SerialUnit
 from inventory.views import ListExportMixin
 
@@ -545,11 +546,11 @@ class ReportView(CampaignMixin, View):
         campaign = self.get_campaign()
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         name = f"{campaign.reference}-affected-{stamp}.{fmt}"
-        if selectors.line_count(campaign) > jobs.REPORT_IN_BACKGROUND:
-            # Tens of thousands of lines take a while to write: a job does it, its page offers
-            # the file when it is ready.
-            job = jobs.report_later(campaign=campaign, fmt=fmt, name=name, acting_user=request.user)
-            return redirect(job)
+        # Tens of thousands of lines take a while to write: a job does it, its page offers
+        # the file when it is ready.
+        what = _("Affected items of %(ref)s") % {"ref": campaign.reference}
+        if later := export_later(request, selectors.line_count(campaign), what):
+            return later
         write, content_type = reports.FORMATS[fmt]
         response = HttpResponse(write(campaign), content_type=content_type)
         response["Content-Disposition"] = content_disposition_header(True, name)

@@ -221,3 +221,49 @@ def test_administrators_read_jobs_in_the_admin_and_cannot_change_them(client, ma
     assert detail.status_code == 200
     assert 'name="title"' not in detail.content.decode()  # read only
     assert client.post(reverse("admin:inventory_job_delete", args=[job.pk])).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_list_export_is_written_by_a_job_with_the_same_rows_as_a_small_one(
+    client, manager, threaded, monkeypatch
+):
+    from .factories import LotFactory
+
+    for _ in range(3):
+        LotFactory()
+    client.force_login(manager)
+    url = f"{reverse('lot_list')}?sort=code&_export=csv"
+    at_once = client.get(url)
+    monkeypatch.setattr(jobs, "EXPORT_IN_BACKGROUND", 2)
+
+    response = client.get(url)
+
+    job = _finished(Job.objects.get(kind="page_export"))
+    assert response.url == job.get_absolute_url()
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    assert job.result["url"] == f"{reverse('lot_list')}?sort=code"  # back to the list as shown
+    file = client.get(reverse("job_download", args=[job.pk]))
+    assert file["Content-Type"] == at_once["Content-Type"]
+    assert file["Content-Disposition"] == at_once["Content-Disposition"]
+    assert file.content == at_once.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_writes_the_file_with_the_askers_permissions(
+    client, administrator, threaded, monkeypatch
+):
+    from .factories import LotFactory
+
+    LotFactory()
+    monkeypatch.setattr(jobs, "EXPORT_IN_BACKGROUND", 0)
+    client.force_login(administrator)
+    job = jobs.job_start(
+        kind="page_export",
+        title="Lots",
+        acting_user=administrator,
+        arguments={"path": reverse("fsma204"), "query": "q=NOPE&export=csv", "zone": "UTC"},
+    )
+
+    job = _finished(job)
+    assert job.status == Job.Status.FAILED
+    assert job.output == b""

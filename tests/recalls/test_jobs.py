@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from inventory import jobs
 from inventory.models import Job
 from recalls.models import RecallCampaign
 
@@ -51,18 +52,16 @@ def test_a_draft_started_from_its_page_opens_in_the_background(client, manager, 
 def test_a_large_file_is_written_in_the_background_and_offered_for_download(
     client, manager, graph, settings, monkeypatch
 ):
-    from recalls import jobs
-
     client.force_login(manager)
     client.post(reverse("recalls:open"), _open_form())  # inline: open at once
     campaign = RecallCampaign.objects.get()
     lines = campaign.affected_items.count()
-    monkeypatch.setattr(jobs, "REPORT_IN_BACKGROUND", lines - 1)
+    monkeypatch.setattr(jobs, "EXPORT_IN_BACKGROUND", lines - 1)
     settings.JOBS_BACKEND = "thread"
 
     response = client.get(reverse("recalls:report_file", args=[campaign.reference, "csv"]))
 
-    job = _finished(Job.objects.get(kind="recall_report"))
+    job = _finished(Job.objects.get(kind="page_export"))
     assert response.url == job.get_absolute_url()
     page = client.get(job.get_absolute_url()).content.decode()
     download = reverse("job_download", args=[job.pk])
@@ -83,18 +82,17 @@ def test_a_small_file_is_answered_at_once(client, manager, graph):
     response = client.get(reverse("recalls:report_file", args=[campaign.reference, "csv"]))
 
     assert response.status_code == 200
-    assert not Job.objects.filter(kind="recall_report").exists()
+    assert not Job.objects.filter(kind="page_export").exists()
 
 
 def test_nobody_else_downloads_a_jobs_file(client, manager, staff, graph, settings, monkeypatch):
-    from recalls import jobs
-
     client.force_login(manager)
     client.post(reverse("recalls:open"), _open_form())
     campaign = RecallCampaign.objects.get()
-    monkeypatch.setattr(jobs, "REPORT_IN_BACKGROUND", 0)
+    monkeypatch.setattr(jobs, "EXPORT_IN_BACKGROUND", 0)
     client.get(reverse("recalls:report_file", args=[campaign.reference, "xlsx"]))
-    job = Job.objects.get(kind="recall_report")  # inline: already done
+    job = Job.objects.get(kind="page_export")  # inline: already done
+    assert job.status == Job.Status.SUCCEEDED
     client.force_login(staff)
 
     assert client.get(reverse("job_download", args=[job.pk])).status_code == 404
