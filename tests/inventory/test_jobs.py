@@ -267,3 +267,15 @@ def test_a_job_writes_the_file_with_the_askers_permissions(
     job = _finished(job)
     assert job.status == Job.Status.FAILED
     assert job.output == b""
+
+
+@pytest.mark.django_db
+def test_the_job_page_runs_a_fixed_number_of_queries(client, manager, django_assert_num_queries):
+    job = Job.objects.create(kind="epcis_import", title="Import", created_by=manager)
+    client.force_login(manager)
+    client.get(job.get_absolute_url())
+
+    # Session and user (2), roles (1), the job (1): the input and the file are never read.
+    with django_assert_num_queries(4) as queries:
+        client.get(job.get_absolute_url(), headers={"HX-Request": "true"})
+    assert all('"payload"' not in query["sql"] for query in queries.captured_queries)
