@@ -204,7 +204,9 @@ class ProductTable(ListTable):
         order_by=_tie_break("sku"),
         attrs={"td": {"class": "code"}},
     )
-    name = tables.Column(verbose_name=_("Name"), order_by=_tie_break("name"))
+    name = tables.Column(
+        verbose_name=_("Name"), order_by=_tie_break("name"), attrs={"td": {"class": "product"}}
+    )
     gtin = tables.Column(verbose_name=_("GTIN"), default="—", attrs={"td": {"class": "code"}})
     tracking = tables.Column(verbose_name=_("Tracked"), order_by=_tie_break("tracking"))
     unit = tables.Column(verbose_name=_("Unit"), orderable=False)
@@ -268,6 +270,7 @@ class LotTable(ListTable):
         verbose_name=_("Product"),
         accessor="product__sku",
         order_by=_tie_break("product__sku", "code"),
+        attrs={"td": {"class": "product"}},
     )
     product_name = tables.Column(
         verbose_name=_("Product name"), accessor="product__name", visible=False
@@ -355,6 +358,7 @@ class SerialUnitTable(ListTable):
         verbose_name=_("Product"),
         accessor="product__sku",
         order_by=_tie_break("product__sku", "serial"),
+        attrs={"td": {"class": "product"}},
     )
     product_name = tables.Column(
         verbose_name=_("Product name"), accessor="product__name", visible=False
@@ -381,7 +385,7 @@ class SerialUnitTable(ListTable):
     )
 
     class Meta(ListTable.Meta):
-        order_by = ("product", "serial")
+        order_by = ("product",)  # then serial: the column sorts by both
         empty_text = _("No serial unit matches these filters.")
 
     def __init__(self, *args, today=None, **kwargs):
@@ -453,8 +457,12 @@ class EventTable(ListTable):
         default="—",
         order_by=_tie_break("site__name"),
     )
-    source = tables.Column(verbose_name=_("From"), accessor="pk", orderable=False, default="—")
-    destination = tables.Column(verbose_name=_("To"), accessor="pk", orderable=False, default="—")
+    source = tables.Column(
+        verbose_name=_("From"), accessor="pk", orderable=False, attrs={"td": {"class": "party"}}
+    )
+    destination = tables.Column(
+        verbose_name=_("To"), accessor="pk", orderable=False, attrs={"td": {"class": "party"}}
+    )
     document = tables.Column(
         verbose_name=_("Document"),
         accessor="document_number",
@@ -479,6 +487,13 @@ class EventTable(ListTable):
             return f"{party.name} · {site.name}"
         return (party or site).name if (party or site) else ""
 
+    @staticmethod
+    def _end_html(party, site):
+        """The party, and under it the site when it says more; a dash for neither."""
+        if party and site and site.name != party.name:
+            return format_html('{}<br><span class="muted small">{}</span>', party.name, site.name)
+        return (party or site).name if (party or site) else "—"
+
     def render_occurred_at(self, value):
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
 
@@ -492,13 +507,13 @@ class EventTable(ListTable):
         return value
 
     def render_source(self, value, record):
-        return self._end(record.source_party, record.source_site) or "—"
+        return self._end_html(record.source_party, record.source_site)
 
     def value_source(self, value, record):
         return self._end(record.source_party, record.source_site)
 
     def render_destination(self, value, record):
-        return self._end(record.destination_party, record.destination_site) or "—"
+        return self._end_html(record.destination_party, record.destination_site)
 
     def value_destination(self, value, record):
         return self._end(record.destination_party, record.destination_site)
@@ -520,9 +535,11 @@ class PartyTable(ListTable):
     gln = tables.Column(verbose_name=_("GLN"), default="—", attrs={"td": {"class": "code"}})
     city = tables.Column(verbose_name=_("City"), default="—", order_by=_tie_break("city"))
     country = tables.Column(verbose_name=_("Country"), default="—", order_by=_tie_break("country"))
-    contact_name = tables.Column(verbose_name=_("Contact"), default="—", orderable=False)
-    email = tables.Column(verbose_name=_("E-mail"), default="—", orderable=False)
-    phone = tables.Column(verbose_name=_("Phone"), default="—", orderable=False)
+    contact_name = tables.Column(
+        verbose_name=_("Contact"), accessor="pk", orderable=False, attrs={"td": {"class": "party"}}
+    )
+    email = tables.Column(verbose_name=_("E-mail"), visible=False)
+    phone = tables.Column(verbose_name=_("Phone"), visible=False)
     site_count = tables.Column(
         verbose_name=_("Sites"),
         order_by=_tie_break("site_count"),
@@ -565,11 +582,17 @@ class PartyTable(ListTable):
     def value_roles(self, value, record):
         return ", ".join(self._roles(record))
 
-    def render_email(self, value):
-        return format_html('<a href="mailto:{}">{}</a>', value, value)
+    def render_contact_name(self, value, record):
+        """Who to write to, and how: the name, then the e-mail address and phone under it."""
+        lines = [format_html("{}", record.contact_name)] if record.contact_name else []
+        if record.email:
+            lines.append(format_html('<a href="mailto:{0}">{0}</a>', record.email))
+        if record.phone:
+            lines.append(format_html('<span class="muted small">{}</span>', record.phone))
+        return mark_safe("<br>".join(lines)) if lines else "—"  # parts escaped above
 
-    def value_email(self, value):
-        return value
+    def value_contact_name(self, value, record):
+        return record.contact_name
 
     def value_active(self, value):
         return _("yes") if value else _("no")
