@@ -17,6 +17,7 @@ import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from operator import attrgetter
 
 from django.db import connection
 from psycopg import adapt
@@ -78,50 +79,63 @@ def insert_rows(model, rows: list[dict], *, keys: bool = True) -> list:
     """
     if not rows:
         return []
+    names = [field.attname for field in _columns(model) if field.attname in rows[0]]
+    return insert_values(model, names, [tuple(map(row.get, names)) for row in rows], keys=keys)
+
+
+def insert_values(model, names: list[str], values: list[tuple], *, keys: bool = True) -> list:
+    """insert_rows for rows given as tuples of the fields `names` names (attnames), in that
+    order: an import writes hundreds of thousands of rows, and a dict for each costs."""
+    if not values:
+        return []
     meta = model._meta
-    fields = _columns(model)
     pk = meta.pk.attname
-    if pk not in rows[0] and keys:
-        for row, key in zip(rows, _next_keys(model, len(rows)), strict=True):
-            row[pk] = key
-    elif pk not in rows[0]:
-        fields = [field for field in fields if field.attname != pk]
-    defaults = {}
-    for field in fields:
-        if field.attname not in rows[0] and field.has_default():
-            defaults[field.attname] = field.get_default()
+    names = list(names)
+    if pk in names:
+        given = names.index(pk)
+        drawn = [value[given] for value in values] if keys else []
+    elif keys:
+        drawn = _next_keys(model, len(values))
+        names.insert(0, pk)
+        values = [(key, *value) for key, value in zip(drawn, values, strict=True)]
+    else:
+        drawn = []
+    fields_by_name = {field.attname: field for field in _columns(model)}
+    rest = [
+        field
+        for field in fields_by_name.values()
+        if field.attname not in names and (field.attname != pk or keys)
+    ]
+    if rest:
+        names += [field.attname for field in rest]
+        tail = tuple(field.get_default() if field.has_default() else None for field in rest)
+        values = [(*value, *tail) for value in values]
+    fields = [fields_by_name[name] for name in names]
     postgres = connection.vendor == "postgresql"
-    names = [field.attname for field in fields]
     if postgres:
         # COPY's text format takes JSON as text; json.dumps is what psycopg's Jsonb calls.
-        encoders = {
-            name: field.encoder
-            for name, field in zip(names, fields, strict=True)
-            if field.get_internal_type() == "JSONField"
-        }
-        if defaults:
-            rows = [{**defaults, **row} for row in rows]
-        values = [tuple(map(row.get, names)) for row in rows]
-        if encoders:
-            positions = [(names.index(name), encoder) for name, encoder in encoders.items()]
-            for index, value in enumerate(values):
-                value = list(value)
-                for position, encoder in positions:
-                    if not isinstance(value[position], Json):
-                        value[position] = json.dumps(value[position], cls=encoder)
-                values[index] = value
+        for position, field in enumerate(fields):
+            if field.get_internal_type() != "JSONField":
+                continue
+            encoder = field.encoder
+            values = [
+                value
+                if isinstance(value[position], Json)
+                else (
+                    *value[:position],
+                    json.dumps(value[position], cls=encoder),
+                    *value[position + 1 :],
+                )
+                for value in values
+            ]
     else:
-        values = []
-        for row in rows:
-            full = {**defaults, **row}
-            values.append(
-                [
-                    value
-                    if isinstance(value := full.get(field.attname), Json)
-                    else field.get_db_prep_save(value, connection)
-                    for field in fields
-                ]
-            )
+        values = [
+            [
+                value if isinstance(value, Json) else field.get_db_prep_save(value, connection)
+                for field, value in zip(fields, row, strict=True)
+            ]
+            for row in values
+        ]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     table = quote(meta.db_table)
@@ -140,7 +154,7 @@ def insert_rows(model, rows: list[dict], *, keys: bool = True) -> list:
         with connection.cursor() as cursor:
             for start in range(0, len(values), SQLITE_BATCH):
                 cursor.executemany(sql, values[start : start + SQLITE_BATCH])
-    return [row[pk] for row in rows] if keys else []
+    return drawn
 
 
 def insert(objs: list) -> list:
@@ -156,7 +170,8 @@ def insert(objs: list) -> list:
     saved = [field for field in fields if getattr(field, "auto_now", False)]
     saved += [field for field in fields if getattr(field, "auto_now_add", False)]
     plain = [field.attname for field in fields if field not in saved]
-    rows = []
+    getters = [attrgetter(name) for name in plain]
+    values = []
     for obj in objs:
         # Take the keys of related objects saved since they were assigned (what bulk_create's
         # _prepare_related_fields_for_save does, for the relations alone).
@@ -173,15 +188,18 @@ def insert(objs: list) -> list:
                 )
             if getattr(obj, field.attname) in field.empty_values:
                 setattr(obj, field.attname, related.pk)
-        row = {name: getattr(obj, name) for name in plain}
-        for field in saved:
-            row[field.attname] = field.pre_save(obj, True)
-        if row[pk] is None:
-            del row[pk]
-        rows.append(row)
-    if len({pk in row for row in rows}) > 1:
+        values.append(
+            (*[get(obj) for get in getters], *[field.pre_save(obj, True) for field in saved])
+        )
+    names = plain + [field.attname for field in saved]
+    position = names.index(pk)
+    with_keys = {value[position] is not None for value in values}
+    if len(with_keys) > 1:
         raise ValueError("Insert rows either all with their keys or all without.")
-    keys = insert_rows(model, rows)
+    if with_keys == {False}:
+        del names[position]
+        values = [(*value[:position], *value[position + 1 :]) for value in values]
+    keys = insert_values(model, names, values)
     for obj, key in zip(objs, keys, strict=True):
         setattr(obj, pk, key)
         obj._state.adding = False

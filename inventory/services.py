@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from operator import attrgetter
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
@@ -236,6 +237,10 @@ def _event_build(
     )
 
 
+LINE_NAMES = ("event_id", "event_type", "item_id", "role", "quantity", "unit")
+LINK_NAMES = ("parent_id", "child_id", "kind", "quantity", "unit", "event_id")
+
+
 def _event_rows(
     event_key: int,
     event_type: str,
@@ -245,8 +250,9 @@ def _event_rows(
     outputs: Iterable[Line] = (),
     parent: SerialUnit | None = None,
     children: Iterable[Line] = (),
-) -> tuple[list[dict], list[dict]]:
-    """The lines of a saved event, and the genealogy its transformation makes, as row values."""
+) -> tuple[list[tuple], list[tuple]]:
+    """The lines of a saved event, and the genealogy its transformation makes, as row values
+    (tuples of LINE_NAMES and LINK_NAMES: an import makes hundreds of thousands)."""
     inputs, outputs = list(inputs), list(outputs)
     lines = []
     roles = (
@@ -258,40 +264,23 @@ def _event_rows(
     for role, role_lines in roles:
         for line in role_lines:
             quantity, unit = _line_quantity(line)
-            lines.append(
-                {
-                    "event_id": event_key,
-                    "event_type": event_type,
-                    "item_id": line.item.item_id,  # its pk, without the pk property's cost
-                    "role": role,
-                    "quantity": quantity,
-                    "unit": unit,
-                }
-            )
+            # item_id: its pk, without the pk property's cost
+            lines.append((event_key, event_type, line.item.item_id, role, quantity, unit))
     if parent is not None:
-        lines.append(
-            {
-                "event_id": event_key,
-                "event_type": event_type,
-                "item_id": parent.pk,
-                "role": EventLine.Role.PARENT,
-                "quantity": None,
-                "unit": "",
-            }
-        )
+        lines.append((event_key, event_type, parent.pk, EventLine.Role.PARENT, None, ""))
 
     links = []
     for source in inputs:
         quantity, unit = _line_quantity(source)
         links.extend(
-            {
-                "parent_id": source.item.item_id,
-                "child_id": target.item.item_id,
-                "kind": Genealogy.Kind.TRANSFORMATION,
-                "quantity": quantity,
-                "unit": unit,
-                "event_id": event_key,
-            }
+            (
+                source.item.item_id,
+                target.item.item_id,
+                Genealogy.Kind.TRANSFORMATION,
+                quantity,
+                unit,
+                event_key,
+            )
             for target in outputs
             # An item carried through a transformation (both input and output) is not its
             # own ancestor.
@@ -301,6 +290,30 @@ def _event_rows(
 
 
 ITEM_ROLES = ("subjects", "inputs", "outputs", "parent", "children")
+# The columns events_record_many writes: _event_build's fields, the related ones by key.
+EVENT_RELATIONS = (
+    "recorded_by",
+    "site",
+    "source_party",
+    "source_site",
+    "destination_party",
+    "destination_site",
+    "corrects",
+)
+EVENT_VALUES = (
+    "event_id",
+    "event_type",
+    "occurred_at",
+    "time_zone_offset",
+    "biz_step",
+    "disposition",
+    "fsma_cte",
+    "document_type",
+    "document_number",
+    "notes",
+    "extra",
+)
+EVENT_NAMES = (*EVENT_VALUES, *(f"{name}_id" for name in EVENT_RELATIONS), "recorded_at")
 
 
 @service
@@ -335,8 +348,12 @@ def event_record(
         parent=parent,
         children=children,
     )
-    EventLine.objects.bulk_create(EventLine(**line) for line in lines)
-    Genealogy.objects.bulk_create(Genealogy(**link) for link in links)
+    EventLine.objects.bulk_create(
+        EventLine(**dict(zip(LINE_NAMES, line, strict=True))) for line in lines
+    )
+    Genealogy.objects.bulk_create(
+        Genealogy(**dict(zip(LINK_NAMES, link, strict=True))) for link in links
+    )
     return event
 
 
@@ -348,31 +365,31 @@ def events_record_many(*, events: list[dict], acting_user) -> list[int]:
     For imports, which validate every field first: the rows are streamed in (bulk.py), not
     validated one by one; the database's constraints still hold.
     """
-    relations = {
-        field.name: field.attname for field in TraceEvent._meta.concrete_fields if field.is_relation
-    }
     now = timezone.now()
     rows, items = [], []
     for fields in events:
         fields = dict(fields)
         items.append({role: fields.pop(role) for role in ITEM_ROLES if role in fields})
-        row = {"recorded_at": now}
-        for name, value in _event_build(acting_user=acting_user, **fields).items():
-            attname = relations.get(name)
-            if attname is None:
-                row[name] = value
-            else:
-                # A related object or its key (bulk callers have keys, not objects).
-                row[attname] = value if value is None or type(value) is int else value.pk
-        rows.append(row)
-    keys = bulk.insert_rows(TraceEvent, rows)
+        built = _event_build(acting_user=acting_user, **fields)
+        # A related object or its key (bulk callers have keys, not objects).
+        rows.append(
+            (
+                *[built[name] for name in EVENT_VALUES],
+                *[
+                    value if value is None or type(value) is int else value.pk
+                    for value in map(built.__getitem__, EVENT_RELATIONS)
+                ],
+                now,
+            )
+        )
+    keys = bulk.insert_values(TraceEvent, EVENT_NAMES, rows)
     lines, links = [], []
-    for key, row, event_items in zip(keys, rows, items, strict=True):
-        event_lines, event_links = _event_rows(key, row["event_type"], **event_items)
-        lines.extend(event_lines)
-        links.extend(event_links)
-    bulk.insert_rows(EventLine, lines, keys=False)
-    bulk.insert_rows(Genealogy, links, keys=False)
+    for key, fields, event_items in zip(keys, events, items, strict=True):
+        event_lines, event_links = _event_rows(key, fields["event_type"], **event_items)
+        lines += event_lines
+        links += event_links
+    bulk.insert_values(EventLine, LINE_NAMES, lines, keys=False)
+    bulk.insert_values(Genealogy, LINK_NAMES, links, keys=False)
     return keys
 
 
@@ -408,15 +425,17 @@ def _history_insert(instances: list, *, acting_user, reason: str, history_type: 
     """The audit trail rows (django-simple-history's) of many records of one model, in bulk."""
     history = type(instances[0]).history.model
     names = [field.attname for field in history.tracked_fields]
-    audit = {
-        "history_date": timezone.now(),
-        "history_user_id": acting_user.pk if acting_user else None,
-        "history_change_reason": Truncator(reason).chars(CHANGE_REASON_LENGTH) or None,
-        "history_type": history_type,
-    }
-    bulk.insert_rows(
+    audit = (
+        timezone.now(),
+        acting_user.pk if acting_user else None,
+        Truncator(reason).chars(CHANGE_REASON_LENGTH) or None,
+        history_type,
+    )
+    tracked = [attrgetter(name) for name in names]
+    bulk.insert_values(
         history,
-        [{**audit, **{name: getattr(instance, name) for name in names}} for instance in instances],
+        ["history_date", "history_user_id", "history_change_reason", "history_type", *names],
+        [(*audit, *[get(instance) for get in tracked]) for instance in instances],
         keys=False,
     )
 
