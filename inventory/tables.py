@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import django_tables2 as tables
 from django.db.models import F
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -145,11 +145,7 @@ def _badge(kind: str, key: str, label) -> str:
 
 
 def _product_url(product) -> str:
-    """The product's own page once it exists, else its record in the admin."""
-    try:
-        return reverse("product_detail", args=[product.pk])
-    except NoReverseMatch:
-        return product.get_absolute_url()
+    return reverse("product_detail", args=[product.pk])
 
 
 LIST_PAGE_SIZE = 50

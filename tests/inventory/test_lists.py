@@ -801,3 +801,10 @@ def test_each_export_runs_the_same_queries_for_3_rows_or_30(
 
     with django_assert_max_num_queries(queries):
         assert len(_csv(_get(staff_client, name, _export="csv"))) == 31
+
+
+def test_products_in_every_list_link_to_their_product_page(staff_client, lots, products):
+    url = reverse("product_detail", args=[lots["soon"].product_id])
+
+    assertContains(_get(staff_client, "lot_list"), f'href="{url}"')
+    assertContains(_get(staff_client, "product_list"), f'href="{url}"')
