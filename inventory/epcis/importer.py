@@ -609,11 +609,16 @@ class _Objects:
             *(_Ref(event.parent, "parentID") for event in events if event.parent),
             *(ref for event in events for ref in event.production_lots),
         ]
-        self.serial_products = {ref.epc.product_key for ref in refs if ref.epc.kind == SERIAL}
-        self._first_quantity = {}
+        # Each item once (a document names most of them again and again), with the first
+        # quantity named for it.
+        unique, self._first_quantity = {}, {}
         for ref in refs:
-            if ref.quantity is not None:
-                self._first_quantity.setdefault(ref.key, (ref.quantity, ref.unit))
+            if ref.key not in unique:
+                unique[ref.key] = ref
+            if ref.quantity is not None and ref.key not in self._first_quantity:
+                self._first_quantity[ref.key] = (ref.quantity, ref.unit)
+        refs = list(unique.values())
+        self.serial_products = {ref.epc.product_key for ref in refs if ref.epc.kind == SERIAL}
         self._find_products({ref.epc.product_key for ref in refs})
         self._find_items(refs)
         references = [
