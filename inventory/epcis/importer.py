@@ -1130,6 +1130,9 @@ def _unique_refs(event: _Event) -> dict[str, list[_Ref]]:
     """EPCIS lists may repeat an item; an event names each item once per role."""
     unique = {}
     for role, refs in event.roles.items():
+        if len(refs) < 2:
+            unique[role] = refs
+            continue
         seen, unique[role] = set(), []
         for ref in refs:
             if ref.key not in seen:
