@@ -518,6 +518,7 @@ class ListExportMixin(ExportMixin):
     export_class = _TableExport
     export_formats = (TableExport.CSV, TableExport.XLSX)
     export_name = ""
+    title = ""  # names a background export job; FilteredListView's pages set it
 
     def exporting(self) -> bool:
         return self.export_class.is_valid_format(self.request.GET.get(self.export_trigger_param))

@@ -111,6 +111,7 @@ class CampaignMixin(PermissionRequiredMixin):
 class CampaignListView(PermissionRequiredMixin, ListExportMixin, SingleTableMixin, FilterView):
     permission_required = "recalls.view_recallcampaign"
     export_name = "recall-campaigns"
+    title = _("Recall campaigns")
     template_name = "recalls/campaign_list.html"
     table_class = CampaignTable
     filterset_class = CampaignFilter
