@@ -294,6 +294,7 @@ class ServiceRecordForm(forms.Form):
     performed_on = forms.DateField(
         label=_("Date"),
         input_formats=["%Y-%m-%d"],  # what a date input sends; 02/06/2026 is ambiguous
+        initial=timezone.localdate,
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"required": SERVICE_DATE_REQUIRED, "invalid": SERVICE_DATE_REQUIRED},
     )

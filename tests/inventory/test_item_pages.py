@@ -44,6 +44,7 @@ from traceability.roles import ADMINISTRATORS
 from ..recalls.factories import AffectedItemFactory, RecallCampaignFactory
 from .factories import (
     InternalPartyFactory,
+    LotFactory,
     PartyFactory,
     ProductFactory,
     SerialProductFactory,
@@ -86,6 +87,7 @@ def life(clerk):
     drill = serial_unit_create(
         product=drill_product,
         serial="D-0001",
+        lot=LotFactory(product=drill_product, code="PL-0303", site=plant, expires_on=None),
         site=plant,
         occurred_at=timezone.make_aware(timezone.datetime(2026, 3, 3, 9, 0)),
         acting_user=clerk,
@@ -207,7 +209,7 @@ def recalled_lot(clerk):
     )
     deli = PartyFactory(name="Corner Deli")
     drill = RecallCampaignFactory(
-        number=3,
+        number=9003,
         title="Mock recall of quiche",
         classification=RecallCampaign.Classification.CLASS_III,
         status=RecallCampaign.Status.COMPLETED,
@@ -223,7 +225,7 @@ def recalled_lot(clerk):
         resolved_quantity=Decimal("200"),
         resolved_at=timezone.make_aware(timezone.datetime(2026, 5, 2, 9, 0)),
     )
-    listeria = RecallCampaignFactory(number=7, title="Listeria in quiche")
+    listeria = RecallCampaignFactory(number=9007, title="Listeria in quiche")
     AffectedItemFactory(
         campaign=listeria, lot=lot, quantity=Decimal("150"), unit=Unit.EACH, position=0
     )
@@ -250,44 +252,44 @@ def test_the_lot_page_lists_the_recall_lines_that_name_it_newest_campaign_first(
 
     assert rows(response, "recalls-heading") == [
         [
-            "RC-2026-0007 Listeria in quiche",
+            "RC-2026-9007 Listeria in quiche",
             "Class I",
             "ongoing",
             "on hand at Riverside Plant",
             "150 each",
-            "open details of its line in RC-2026-0007",
+            "open details of its line in RC-2026-9007",
         ],
         [
-            "RC-2026-0007 Listeria in quiche",
+            "RC-2026-9007 Listeria in quiche",
             "Class I",
             "ongoing",
             "shipped to Corner Deli",
             "50 each",
-            "Returned (30 each) 2026-11-20 details of its line in RC-2026-0007",
+            "Returned (30 each) 2026-11-20 details of its line in RC-2026-9007",
         ],
         [
-            "RC-2026-0003 Mock recall of quiche drill",
+            "RC-2026-9003 Mock recall of quiche drill",
             "Class III",
             "completed",
             "on hand at Riverside Plant",
             "200 each",
-            "Located 2026-05-02 details of its line in RC-2026-0003",
+            "Located 2026-05-02 details of its line in RC-2026-9003",
         ],
     ]
-    line = AffectedItem.objects.get(campaign__number=3)
-    assertContains(response, f'href="{reverse("recalls:campaign", args=["RC-2026-0003"])}"')
-    assertContains(response, f'href="{reverse("recalls:line", args=["RC-2026-0003", line.pk])}"')
+    line = AffectedItem.objects.get(campaign__number=9003)
+    assertContains(response, f'href="{reverse("recalls:campaign", args=["RC-2026-9003"])}"')
+    assertContains(response, f'href="{reverse("recalls:line", args=["RC-2026-9003", line.pk])}"')
 
 
 def test_a_line_a_rescope_removed_is_listed_as_removed(manager_client, recalled_lot):
-    AffectedItem.objects.filter(campaign__number=3).update(
+    AffectedItem.objects.filter(campaign__number=9003).update(
         removed_at=timezone.make_aware(timezone.datetime(2026, 5, 1, 9, 0))
     )
 
     response = manager_client.get(lot_url(recalled_lot))
 
     assert rows(response, "recalls-heading")[2][5] == (
-        "removed from the campaign 2026-05-01 details of its line in RC-2026-0003"
+        "removed from the campaign 2026-05-01 details of its line in RC-2026-9003"
     )
     assertContains(response, '<tr class="removed">', count=1)
 
@@ -302,11 +304,9 @@ def test_the_serial_page_lists_a_units_recall_lines(manager_client, life):
     campaign = RecallCampaignFactory(title="Battery overheating")
     AffectedItemFactory(
         campaign=campaign,
-        lot=None,
+        lot=life.drill.lot,  # a unit's line names its production lot
         item=life.drill.item,
         kind="serial",
-        product=life.drill.product,
-        lot_code="",
         serial="D-0001",
         whereabouts=AffectedItem.Whereabouts.SHIPPED,
         site=None,
@@ -465,6 +465,7 @@ def test_staff_see_the_service_form_with_the_installed_parts_to_remove(staff_cli
 
     form = response.context["service_form"]
     assert form.fields["parts_removed"].choices == [(life.battery.pk, "BATT serial B-1")]
+    assert form["performed_on"].value() == timezone.localdate()
     assertContains(response, f'action="{service_url(life.drill)}"')
     assertContains(response, "<summary>Record a service</summary>")
 
@@ -686,11 +687,9 @@ def busy_life(clerk, life):
     for _ in range(4):
         AffectedItemFactory(
             campaign=RecallCampaignFactory(),
-            lot=None,
+            lot=life.drill.lot,
             item=life.drill.item,
             kind="serial",
-            product=life.drill.product,
-            lot_code="",
             serial="D-0001",
             consignee=PartyFactory(),
             whereabouts=AffectedItem.Whereabouts.SHIPPED,
