@@ -184,11 +184,16 @@ def measure(path: str, observations: str) -> dict:
     from django.conf import settings
 
     settings.DEBUG = False  # no query log
+    from django.db import connection
+
     from inventory.epcis.importer import cycle_collection_paused, epcis_import
     from inventory.models import EventLine, Genealogy, Lot, SerialUnit, TraceEvent
 
+    connection.ensure_connection()
+    backend = connection.connection.info.backend_pid
     figures = {}
     for label, source in (("first", path), ("again", path), ("observations", observations)):
+        cpu, postgres_cpu = time.process_time(), _backend_cpu(backend)
         started = time.perf_counter()
         with open(source, encoding="utf-8") as handle, cycle_collection_paused():
             document = json.load(handle)  # as import_epcis reads it
@@ -198,6 +203,12 @@ def measure(path: str, observations: str) -> dict:
         figures[label] = {
             "seconds": total,
             "read_seconds": read,
+            # Both threads of this process, and the PostgreSQL backend serving its connection
+            # (read from /proc, so only when the server runs on this machine).
+            "cpu_seconds": time.process_time() - cpu,
+            "postgres_cpu_seconds": _backend_cpu(backend) - postgres_cpu
+            if postgres_cpu is not None
+            else None,
             "imported": result.imported,
             "duplicates": result.duplicates,
         }
@@ -209,6 +220,16 @@ def measure(path: str, observations: str) -> dict:
         "serial_units": SerialUnit.objects.count(),
     }
     return figures
+
+
+def _backend_cpu(pid: int) -> float | None:
+    """CPU seconds (user and system) a PostgreSQL backend on this machine has used."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _psql(sql: str, database: str = "postgres"):
@@ -268,6 +289,15 @@ def main():
         f"same document again (all duplicates): median {statistics.median(again):.1f} s "
         f"({args.events / statistics.median(again):,.0f} events/s)"
     )
+    for run in runs:
+        parts = []
+        for label in ("first", "again", "observations"):
+            figure = run[label]
+            part = f"{label} {figure['seconds']:.1f} s, Python CPU {figure['cpu_seconds']:.1f} s"
+            if figure["postgres_cpu_seconds"] is not None:
+                part += f", PostgreSQL CPU {figure['postgres_cpu_seconds']:.1f} s"
+            parts.append(part)
+        print("  " + "; ".join(parts))
     seen = [run["observations"]["seconds"] for run in runs]
     print(
         f"then {args.events:,} shipping, receiving and packing events of those lots: median "
