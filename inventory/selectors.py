@@ -581,7 +581,7 @@ def _count(queryset, field: str):
         queryset.filter(**{field: OuterRef("pk")})
         .order_by()
         .values(field)
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))  # not a column: an index on `field` answers it alone
         .values("n")
     )
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
