@@ -808,3 +808,11 @@ def test_products_in_every_list_link_to_their_product_page(staff_client, lots, p
 
     assertContains(_get(staff_client, "lot_list"), f'href="{url}"')
     assertContains(_get(staff_client, "product_list"), f'href="{url}"')
+
+
+def test_the_lot_lists_first_order_has_an_index_in_that_order():
+    """Newest first is read off an index, not sorted from every lot (see migration 0008)."""
+    with connection.cursor() as cursor:
+        indexes = connection.introspection.get_constraints(cursor, "inventory_lot")
+
+    assert indexes["lot_produced_desc_idx"]["columns"] == ["produced_on", "item_id"]
