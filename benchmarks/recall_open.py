@@ -294,6 +294,23 @@ def _statements():
     return log, connection.execute_wrapper(timed)
 
 
+def _backend_cpu() -> float | None:
+    """CPU seconds the connection's PostgreSQL backend has used, if the server is on this
+    machine (from /proc): wall-clock figures move with the load of a shared machine, CPU
+    time much less."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # utime and stime, the 14th and 15th fields (counted after the command name's ")").
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _read_side(campaign, repeat: int) -> dict:
     """The campaign page as a user gets it (rendered, through the test client), and its
     reads one by one: progress, a page of items with the count, a page of notices with the
@@ -331,6 +348,7 @@ def _read_side(campaign, repeat: int) -> dict:
     for name, read in cases.items():
         times = []
         queries = 0
+        cpu, backend = time.process_time(), _backend_cpu()
         for _ in range(repeat):
             log, wrapper = _statements()
             started = time.perf_counter()
@@ -338,10 +356,15 @@ def _read_side(campaign, repeat: int) -> dict:
                 read()
             times.append(time.perf_counter() - started)
             queries = len(log)
+        cpu = time.process_time() - cpu
+        backend = None if backend is None else _backend_cpu() - backend
         figures[name] = {
             "median_ms": statistics.median(times) * 1000,
             "max_ms": max(times) * 1000,
             "queries": queries,
+            # Means over the repeats (the backend's clock ticks in 10 ms steps).
+            "python_cpu_ms": cpu / repeat * 1000,
+            "db_cpu_ms": None if backend is None else backend / repeat * 1000,
         }
     figures["total_median_ms"] = sum(
         f["median_ms"] for name, f in figures.items() if not name.startswith("campaign page")
@@ -372,6 +395,7 @@ def measure(repeat: int, read_repeat: int, profile: bool) -> dict:
             profiler = cProfile.Profile() if profile else None
             try:
                 with transaction.atomic():
+                    backend = _backend_cpu()
                     started = time.perf_counter()
                     cpu = time.process_time()
                     with wrapper:
@@ -385,9 +409,11 @@ def measure(repeat: int, read_repeat: int, profile: bool) -> dict:
                     with connection.cursor() as cursor:
                         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                     checked = time.perf_counter()
+                    backend = None if backend is None else _backend_cpu() - backend
                     run = {
                         "open_s": opened - started,
                         "python_cpu_s": cpu,
+                        "db_cpu_s": backend,
                         "fk_check_s": checked - opened,
                         "total_s": checked - started,
                         "queries": len(log),
@@ -428,6 +454,9 @@ def measure(repeat: int, read_repeat: int, profile: bool) -> dict:
             "median_total_s": statistics.median(r["total_s"] for r in runs),
             "median_open_s": statistics.median(r["open_s"] for r in runs),
             "median_python_cpu_s": statistics.median(r["python_cpu_s"] for r in runs),
+            "median_db_cpu_s": None
+            if runs[0]["db_cpu_s"] is None
+            else statistics.median(r["db_cpu_s"] for r in runs),
         }
     return results
 
@@ -505,6 +534,9 @@ def main():
         print(f"  open alone median {f['median_open_s']:.2f} s (runs: {opens})")
         cpus = ", ".join(f"{r['python_cpu_s']:.2f}" for r in f["runs"])
         print(f"  of which Python's CPU median {f['median_python_cpu_s']:.2f} s (runs: {cpus})")
+        if f["median_db_cpu_s"] is not None:
+            dbs = ", ".join(f"{r['db_cpu_s']:.2f}" for r in f["runs"])
+            print(f"  PostgreSQL backend's CPU median {f['median_db_cpu_s']:.2f} s (runs: {dbs})")
         if args.profile:
             for t, sql in first["slowest_statements"]:
                 print(f"  {t:>9.1f} ms  {sql}")
@@ -516,9 +548,10 @@ def main():
             if name == "total_median_ms":
                 print(f"  {'the four reads together':40} {r:>8.1f} ms")
                 continue
+            db = "" if r["db_cpu_ms"] is None else f", PostgreSQL {r['db_cpu_ms']:.0f}"
             print(
                 f"  {name:40} {r['median_ms']:>8.1f} ms (max {r['max_ms']:.1f}), "
-                f"{r['queries']} queries"
+                f"{r['queries']} queries; CPU ms each: Python {r['python_cpu_ms']:.0f}{db}"
             )
 
 
