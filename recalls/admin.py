@@ -18,6 +18,7 @@ from inventory.models import Lot, SerialUnit
 
 from . import services
 from .models import (
+    PRODUCT_RELATIONS,
     AffectedItem,
     CampaignEvent,
     CampaignSignature,
@@ -80,7 +81,11 @@ class AffectedItemInline(ReadOnlyInline):
             super()
             .get_queryset(request)
             .select_related(
-                "product", "site", "consignee", "shipped_by", "installed_in__serialunit__product"
+                *PRODUCT_RELATIONS,
+                "site",
+                "consignee",
+                "shipped_by",
+                "installed_in__serialunit__product",
             )
             .order_by("position", "pk")
         )
@@ -186,8 +191,14 @@ class RecallCampaignAdmin(HistoryAdmin):
 class AffectedItemAdmin(ReadOnlyAdmin):
     list_display = ("campaign", "label", "whereabouts", "consignee", "quantity", "unit")
     list_filter = ("whereabouts", "put_on_hold", "resolution")
-    search_fields = ("campaign__reference", "lot_code", "serial", "product__sku")
-    list_select_related = ("campaign", "product", "consignee")
+    search_fields = (
+        "campaign__reference",
+        "lot_code",
+        "serial",
+        "item__lot__product__sku",
+        "item__serialunit__product__sku",
+    )
+    list_select_related = ("campaign", *PRODUCT_RELATIONS, "consignee")
 
 
 @admin.register(ConsigneeNotice)
@@ -210,7 +221,11 @@ class ItemResolutionAdmin(ReadOnlyAdmin):
     list_display = ("campaign", "affected_item", "outcome", "quantity", "unit", "recorded_by")
     list_filter = ("outcome",)
     search_fields = ("campaign__reference", "affected_item__lot_code", "affected_item__serial")
-    list_select_related = ("campaign", "affected_item__product", "recorded_by")
+    list_select_related = (
+        "campaign",
+        *(f"affected_item__{relation}" for relation in PRODUCT_RELATIONS),
+        "recorded_by",
+    )
 
 
 @admin.register(CampaignSignature)

@@ -31,6 +31,7 @@ from inventory.models import Party
 from . import notices as notice_text
 from .formatting import duration
 from .models import (
+    PRODUCT_RELATIONS,
     AffectedItem,
     CampaignEvent,
     ConsigneeNotice,
@@ -220,7 +221,9 @@ def report_context(campaign: RecallCampaign) -> dict:
     title = _("Mock recall (drill) report") if campaign.is_drill else _("Recall report")
     resolutions = (
         ItemResolution.objects.filter(campaign=campaign)
-        .select_related("affected_item__product", "recorded_by")
+        .select_related(
+            *(f"affected_item__{relation}" for relation in PRODUCT_RELATIONS), "recorded_by"
+        )
         .order_by("occurred_at", "pk")
     )
     consignees = _listing(

@@ -81,7 +81,8 @@ class AffectedItemFilter(django_filters.FilterSet):
         return queryset.filter(
             Q(lot_code__icontains=value)
             | Q(serial__icontains=value)
-            | Q(product__sku__iexact=value)
+            | Q(item__lot__product__sku__iexact=value)
+            | Q(item__serialunit__product__sku__iexact=value)
         )
 
     def by_state(self, queryset, name, value):

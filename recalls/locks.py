@@ -1,6 +1,12 @@
 """Row locks for recalls, taken in one place so every code path locks in the same order."""
 
-from .models import AffectedItem, ConsigneeNotice, RecallCampaign, RecallSequence
+from .models import (
+    PRODUCT_RELATIONS,
+    AffectedItem,
+    ConsigneeNotice,
+    RecallCampaign,
+    RecallSequence,
+)
 
 
 def lock_sequence(year: int) -> RecallSequence:
@@ -22,7 +28,7 @@ def lock_affected_items(campaign: RecallCampaign, keys: list[int]) -> list[Affec
     """Lock a campaign's (active) affected-item rows, in key order, and return them fresh."""
     return list(
         AffectedItem.objects.filter(campaign=campaign, pk__in=keys, removed_at__isnull=True)
-        .select_related("product", "consignee", "resolved_by")
+        .select_related(*PRODUCT_RELATIONS, "consignee", "resolved_by")
         .order_by("pk")
         .select_for_update(of=("self",))
     )

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .formatting import plain, unit_label
 from .models import (
+    PRODUCT_RELATIONS,
     AffectedItem,
     CampaignEvent,
     CampaignFigures,
@@ -41,7 +42,7 @@ def affected_items(campaign: RecallCampaign):
     """The snapshot's rows in the trace's order: the scope first, then nearest first."""
     return (
         AffectedItem.objects.filter(campaign=campaign, removed_at__isnull=True)
-        .select_related("product", "site", "consignee", "shipped_by", "installed_in")
+        .select_related(*PRODUCT_RELATIONS, "site", "consignee", "shipped_by", "installed_in")
         .order_by("position", "pk")
     )
 
@@ -386,7 +387,9 @@ def affected_line(campaign: RecallCampaign, pk: int) -> AffectedItem | None:
     """One line of the snapshot (removed ones too: their page still shows their record)."""
     return (
         AffectedItem.objects.filter(campaign=campaign, pk=pk)
-        .select_related("product", "site", "consignee", "shipped_by", "installed_in", "resolved_by")
+        .select_related(
+            *PRODUCT_RELATIONS, "site", "consignee", "shipped_by", "installed_in", "resolved_by"
+        )
         .first()
     )
 
@@ -404,7 +407,7 @@ def consignee_lines(campaign: RecallCampaign, party_id: int):
     return (
         _active(campaign)
         .filter(Q(consignee_id=party_id) | Q(shipped_by_id=party_id))
-        .select_related("product", "consignee", "shipped_by")
+        .select_related(*PRODUCT_RELATIONS, "consignee", "shipped_by")
         .order_by("position", "pk")
     )
 

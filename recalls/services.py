@@ -205,14 +205,13 @@ def _whereabouts(traced: list[TracedItem], shipments: list[Shipment]):
     lots = {
         row["pk"]: row
         for row in Lot.objects.filter(pk__in=keys_in(lot_keys)).values(
-            "pk", "product_id", "status", "site_id", "quantity", "unit"
+            "pk", "status", "site_id", "quantity", "unit"
         )
     }
     units = {
         row["pk"]: row
         for row in SerialUnit.objects.filter(pk__in=keys_in(unit_keys)).values(
             "pk",
-            "product_id",
             "status",
             "holder_site_id",
             "holder_party_id",
@@ -282,6 +281,14 @@ def _by_party(pair):
 
 ONE = Decimal(1)
 SHIPPED = AffectedItem.Whereabouts.SHIPPED
+# The columns a row's place may set (see _lot_rows and _unit_rows), for places that do not.
+NO_PLACE = {
+    "site_id": None,
+    "consignee_id": None,
+    "shipped_by_id": None,
+    "shipped_at": None,
+    "installed_in_id": None,
+}
 
 
 def _unit_rows(unit: dict, shipped: dict) -> list[dict]:
@@ -656,7 +663,6 @@ def _snapshot_add(
                 "campaign_id": campaign.pk,
                 "item_id": item.pk,
                 "kind": item.kind,
-                "product_id": own["product_id"],
                 "lot_code": item.lot or "",
                 "serial": item.serial or "",
                 "depth": item.depth,
@@ -665,9 +671,12 @@ def _snapshot_add(
                 "status_at_opening": own["status"],
                 "put_on_hold": item.pk in held,
                 "added_in": campaign.scope_revision,
-                # Every column given, so the bulk insert merges no defaults into 100,000 rows.
+                # Every column given, so the bulk insert merges no defaults into 100,000 rows
+                # and every row names the same columns (bulk.insert_rows takes the first
+                # row's): a place overrides the ones it has.
                 "resolution": "",
                 "evidence": "",
+                **NO_PLACE,
             }
             order = None
             for place in places:

@@ -35,7 +35,6 @@ class AffectedItemFactory(factory.django.DjangoModelFactory):
     lot = factory.SubFactory(LotFactory)
     item = factory.LazyAttribute(lambda a: a.lot.item)
     kind = Item.Kind.LOT
-    product = factory.LazyAttribute(lambda a: a.lot.product)
     lot_code = factory.LazyAttribute(lambda a: a.lot.code)
     depth = 0
     position = 0

@@ -219,6 +219,23 @@ def test_lines_filter_by_whereabouts(client, manager, graph):
     assert {row.record.whereabouts for row in shown} == {"shipped"}
 
 
+def test_lines_search_finds_an_sku_through_each_lines_lot_or_unit(client, manager, graph):
+    campaign = _open(manager)
+    client = _client(client, manager)
+
+    packs = client.get(campaign.get_absolute_url(), {"items-q": "pack"})
+    bread = client.get(campaign.get_absolute_url(), {"items-q": "BREAD"})
+
+    assert {row.record.label for row in packs.context["lines"].page.object_list} == {
+        "PACK serial P-1",
+        "PACK serial P-2",
+        "PACK serial P-3",
+    }
+    assert {row.record.label for row in bread.context["lines"].page.object_list} == {
+        "BREAD lot BR-1"
+    }
+
+
 # --- resolving --------------------------------------------------------------------------------
 
 
