@@ -233,9 +233,12 @@ class OnHand:
         return quantity_text(self.quantity, self.unit)
 
 
+_UNIT_LABELS = dict(Unit.choices)
+
+
 def unit_label(code: str) -> str:
     """'kg' for KGM: a UN/CEFACT unit code as people write it."""
-    return str(Unit(code).label) if code in Unit.values else code
+    return str(_UNIT_LABELS.get(code, code))
 
 
 def quantity_text(quantity: Decimal, unit: str) -> str:
@@ -358,7 +361,7 @@ def product_for_page(pk: int) -> Product:
 
 
 def product_lots(product: Product):
-    return Lot.objects.filter(product=product).select_related("site", "supplier")
+    return Lot.objects.filter(product=product)
 
 
 def product_units(product: Product):
@@ -388,8 +391,9 @@ def expiring_stock(
     sites = our_sites()
     if site is not None:
         sites = {site.pk: sites[site.pk]} if site.pk in sites else {}
-    lots = list(lots.order_by("expires_on", "product__sku", "code"))
-    stock = lots_on_hand([lot.pk for lot in lots], sites=sites) if lots else {}
+    lots = lots.order_by("expires_on", "product__sku", "code")
+    # The lots go into the sums' query as a subquery: a long report is no long list of keys.
+    stock = lots_on_hand(lots, sites=sites) if sites else {}
     return [
         {"lot": lot, "product": lot.product, "site": entry.site, "on_hand": entry}
         for lot in lots
@@ -412,14 +416,14 @@ def fefo_candidates(product: Product, site: Site) -> list[PickCandidate]:
     """The product's lots with stock at one of our sites, first expiry first out (lots without
     an expiry date last), with the reason of each held lot's latest status change. Four
     queries, whatever the number of lots."""
-    lots = list(
+    lots = (
         Lot.objects.filter(product=product)
         .exclude(status__in=GONE_STATUSES)
         .select_related("product")
         .order_by(F("expires_on").asc(nulls_last=True), "produced_on", "code")
     )
     sites = {site.pk: site} if site.party.is_internal else {}
-    stock = lots_on_hand([lot.pk for lot in lots], sites=sites) if lots and sites else {}
+    stock = lots_on_hand(lots, sites=sites) if sites else {}
     candidates = []
     for lot in lots:
         quantity = sum(

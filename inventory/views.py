@@ -54,6 +54,7 @@ from .tables import (
     ProductTable,
     ProductUnitTable,
     SerialUnitTable,
+    SortedListData,
     TracedItemTable,
     expiry_rows,
     stock_rows,
@@ -665,7 +666,7 @@ class ProductDetailView(PermissionRequiredMixin, TemplateView):
         else:
             lots = list(selectors.product_lots(product))
             stock = selectors.lots_on_hand(selectors.product_lots(product), sites=sites)
-            table = ProductLotTable(stock_rows(lots, stock, today))
+            table = ProductLotTable(SortedListData(stock_rows(lots, stock, today)))
             dates = [lot.produced_on for lot in lots if lot.produced_on]
             context.update(
                 lots_table=table,
@@ -737,7 +738,7 @@ class ExpiryReportView(PermissionRequiredMixin, TemplateView):
                 ),
                 today,
             )
-            table = ExpiryTable(rows)
+            table = ExpiryTable(SortedListData(rows))
             RequestConfig(request).configure(table)
             export_format = request.GET.get("_export")
             if _TableExport.is_valid_format(export_format):
