@@ -37,3 +37,13 @@ document.addEventListener("change", (event) => {
   header.checked = ticked === boxes.length;
   header.indeterminate = ticked > 0 && ticked < boxes.length;
 });
+
+// On a narrow screen the main navigation scrolls sideways; start it with the current page's
+// link in view rather than cut off at the right.
+document.addEventListener("DOMContentLoaded", () => {
+  const nav = document.querySelector(".mainnav");
+  const current = nav?.querySelector('[aria-current="page"]');
+  if (current && nav.scrollWidth > nav.clientWidth) {
+    nav.scrollLeft = current.offsetLeft - nav.offsetLeft - (nav.clientWidth - current.offsetWidth) / 2;
+  }
+});
