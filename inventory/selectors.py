@@ -246,6 +246,12 @@ def quantity_text(quantity: Decimal, unit: str) -> str:
     return f"{quantity.normalize():f} {unit_label(unit)}".strip()
 
 
+def _trimmed(value: Decimal) -> Decimal:
+    """40 for 40.000: PostgreSQL's sums keep the column's three decimals, SQLite's do not, and
+    a figure proposed in a form should read as a person would type it."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+
+
 def our_sites() -> dict[int, Site]:
     """Our own sites (an internal party's), by key, in one query."""
     return {
@@ -280,7 +286,7 @@ def lots_on_hand(lots, *, sites: dict[int, Site] | None = None) -> dict[int, lis
     found = defaultdict(list)
     for (item, site, unit), quantity in totals.items():
         if quantity:
-            found[item].append(OnHand(sites[site], unit, quantity))
+            found[item].append(OnHand(sites[site], unit, _trimmed(quantity)))
     for stock in found.values():
         stock.sort(key=lambda entry: (entry.site.name, entry.site.pk, entry.unit))
     return dict(found)

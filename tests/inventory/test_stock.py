@@ -332,3 +332,16 @@ def test_the_demo_held_quiche_never_left_the_plant(demo):
     assert [(e.site.code, e.quantity) for e in selectors.lot_on_hand(held)] == [
         ("GVF-PLANT", held.quantity)
     ]
+
+
+def test_figures_come_without_trailing_zeros_on_every_database(user, plant, customer):
+    lot = _produce(user, plant, quantity="100")
+    shipment_create(
+        lots=[Line(lot, Decimal("12.5"))], from_site=plant, to_party=customer, acting_user=user
+    )
+    other = _produce(user, plant, quantity="40", code="L-2")
+
+    stock = selectors.lots_on_hand([lot.pk, other.pk])
+
+    # PostgreSQL sums numeric(14, 3) as 87.500 and 40.000; a form shows what it is given.
+    assert [str(stock[pk][0].quantity) for pk in (lot.pk, other.pk)] == ["87.5", "40"]
