@@ -451,6 +451,10 @@ PICK_QUANTITY_POSITIVE = _("Give a quantity greater than zero.")
 PICK_QUANTITY_NOT_NEGATIVE = _("A quantity cannot be negative.")
 PICK_QUANTITY_DIGITS = _("Give a quantity with at most 3 decimal places, below 100 billion.")
 PICK_NOTHING = _("Give a quantity for at least one lot.")
+PICK_GONE = _(
+    "%(lot)s has nothing on hand at %(site)s any more, so it cannot be shipped from there; "
+    "reload the page."
+)
 PICK_SAME_SITE = _("The shipment must go somewhere other than %(site)s, where it is picked.")
 PICK_SITE_OF_OTHER_PARTY = _("%(site)s belongs to %(owner)s, not to %(party)s.")
 SHIPPING_DOCUMENTS = [
@@ -555,6 +559,13 @@ class PickForm(forms.Form):
     quantity = _quantity_field(_("Quantity wanted"), allow_zero=False)
 
 
+def _positive(text: str) -> bool:
+    try:
+        return Decimal(text.strip()) > 0
+    except (ArithmeticError, ValueError):
+        return False
+
+
 def fefo_proposal(candidates, wanted: Decimal | None) -> tuple[dict[int, Decimal], Decimal]:
     """Quantities to take from each lot, first expiry first out, for `wanted` in all; and how
     much of it the shippable lots cannot cover."""
@@ -615,6 +626,23 @@ class ShipmentForm(forms.Form):
         """The shippable lots, first expiry first, each with its quantity field."""
         return [(c, self[self.field_name(c)]) for c in self.candidates if not c.problem]
 
+    def _gone(self) -> list[str]:
+        """A sentence for each lot asked for that has no stock at the site since the page was
+        shown (it has no field any more, so its quantity would be dropped without a word)."""
+        offered = {str(candidate.lot.pk) for candidate in self.candidates}
+        gone = [
+            name.removeprefix("lot_")
+            for name, value in self.data.items()
+            if name.startswith("lot_")
+            and name.removeprefix("lot_").isdigit()
+            and name.removeprefix("lot_") not in offered
+            and _positive(value)
+        ]
+        if not gone:
+            return []
+        lots = Lot.objects.filter(pk__in=gone).select_related("product").order_by("code")
+        return [PICK_GONE % {"lot": lot, "site": self.site} for lot in lots]
+
     @property
     def destination_fields(self) -> list:
         names = ("to_party", "to_site", "document_type", "document_number", "notes")
@@ -645,7 +673,8 @@ class ShipmentForm(forms.Form):
                     }
                 )
             self.lines.append(Line(lot, quantity, lot.unit))
-        if not self.lines and not self.errors:
+        errors.extend(self._gone())
+        if not self.lines and not self.errors and not errors:
             errors.append(PICK_NOTHING)
         party, site = data.get("to_party"), data.get("to_site")
         if party is None and site is None and not self.errors:

@@ -539,3 +539,20 @@ def test_shipping_within_stock_from_a_partners_site_finds_nothing_on_hand(
         services.SHIP_MORE_THAN_ON_HAND
         % {"on_hand": "0 each", "item": lot, "site": customer_site, "asked": "1 each"}
     ]
+
+
+def test_a_lot_whose_stock_went_since_the_page_was_shown_is_named(
+    client, manager, product, plant, customer
+):
+    lot = _lot(product, "EARLY", plant, manager, quantity="40", expires_in=3)
+    services.shipment_create(
+        lots=[Line(lot, Decimal("40"))], from_site=plant, to_party=customer, acting_user=manager
+    )
+
+    response = _post(client, manager, product, plant, [(lot, "10")], to_party=customer.pk)
+
+    assert (
+        "FG-QUICHE lot EARLY has nothing on hand at Modesto plant any more, so it cannot be "
+        "shipped from there; reload the page." in text(response)
+    )
+    assert _ship_events().count() == 1
