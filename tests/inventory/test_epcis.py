@@ -262,6 +262,26 @@ def test_gs1_aggregation_example_keeps_the_sscc_parent():
 # --- Import: what is stored -------------------------------------------------------------------
 
 
+@pytest.mark.django_db
+def test_an_integer_beyond_64_bits_in_a_kept_field_is_kept_exactly():
+    epcis_import(
+        document=_document(_object_event(**{"example:count": 2**70 + 1})), acting_user=None
+    )
+
+    assert TraceEvent.objects.get().extra["example:count"] == 2**70 + 1
+
+
+@pytest.mark.django_db
+def test_a_null_in_a_kept_field_is_kept():
+    epcis_import(
+        document=_document(_object_event(**{"example:seal": None, "example:note": "null"})),
+        acting_user=None,
+    )
+
+    extra = TraceEvent.objects.get().extra
+    assert (extra["example:seal"], extra["example:note"]) == (None, "null")
+
+
 MASTER_DATA = {
     "epcisMasterData": {
         "vocabularyList": [

@@ -137,6 +137,10 @@ LGTIN = "urn:epc:class:lgtin:0614141.107346.L-1"
             {"quantityList": [{"epcClass": LGTIN, "quantity": 10**30}]},
             "event 0, quantityList[0].quantity: must be greater than zero and below 10^11",
         ),
+        (
+            {"example:sensor": {"readings": [1.5, float("inf")]}},
+            "event 0, kept fields: hold NaN or Infinity, which JSON has not",
+        ),
         ({"sourceList": 7}, "event 0, sourceList: must be a list"),
         ({"bizTransactionList": ["PO-1"]}, "event 0, bizTransactionList[0]: must be an object"),
         ({"bizStep": ["shipping"]}, "event 0, bizStep: must be a string (a CBV value or a URI)"),
