@@ -730,3 +730,14 @@ def test_the_lot_page_runs_the_same_queries_for_no_recall_or_many(
 
     assert response.status_code == 200
     assert len(rows(response, "recalls-heading")) == lines
+
+
+def test_a_refused_field_is_described_by_its_error_and_its_help(staff_client, life):
+    response = staff_client.post(
+        service_url(life.drill), service_data(description="", parts_fitted="BATT serial B-99")
+    )
+
+    assertContains(response, 'aria-describedby="id_description_error"')
+    assertContains(response, '<div id="id_description_error">')
+    assertContains(response, 'aria-describedby="id_parts_fitted_helptext id_parts_fitted_error"')
+    assertContains(response, '<p class="help" id="id_parts_fitted_helptext">')
