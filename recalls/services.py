@@ -5,10 +5,12 @@ campaign's timeline written with the change, database errors turned into sentenc
 """
 
 import functools
+import gc
 import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -456,7 +458,26 @@ def recall_draft(
     return campaign
 
 
+@contextmanager
+def _cyclic_gc_paused():
+    """Pause Python's cyclic garbage collector while a scope is traced and frozen.
+
+    A recall of 100,000 units makes millions of short-lived dicts, tuples and objects, and the
+    collector walks every live one again and again as they pile up: an opening spent about
+    2 of its 5 s of Python there. They are not cycles, so reference counting frees them all
+    the same; the collector resumes afterwards, whatever happened.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 @service
+@_cyclic_gc_paused()
 def recall_start(*, campaign: RecallCampaign, acting_user, started: float | None = None):
     """Open a draft: freeze the forward trace of its scope as affected items and consignee
     notices and, unless it is a drill, put every affected lot and unit still under our control
@@ -748,6 +769,7 @@ def _analyze_if_stale(rows: int):
 
 
 @service
+@_cyclic_gc_paused()
 def recall_rescope(
     *,
     campaign: RecallCampaign,

@@ -1,5 +1,6 @@
 """recall_open: the frozen snapshot, the hold cascade, drills, refusals and query counts."""
 
+import gc
 import threading
 from decimal import Decimal
 
@@ -490,3 +491,35 @@ def test_status_and_scope_are_not_details(manager, graph):
     assert exc_info.value.message_dict == {"status": [services.NOT_A_DETAIL]}
     campaign.refresh_from_db()
     assert campaign.status == RecallCampaign.Status.ONGOING
+
+
+# --- the garbage collector --------------------------------------------------------------------
+
+
+def test_opening_pauses_the_cyclic_garbage_collector_and_resumes_it(manager, graph, monkeypatch):
+    during = []
+    snapshot_add = services._snapshot_add
+
+    def spy(*args, **kwargs):
+        during.append(gc.isenabled())
+        return snapshot_add(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_snapshot_add", spy)
+
+    _open(manager)
+
+    assert during == [False]
+    assert gc.isenabled()
+
+
+def test_a_failed_opening_resumes_the_garbage_collector(manager, graph, monkeypatch):
+    def fail(*args, **kwargs):
+        raise ValidationError("Stop.")
+
+    monkeypatch.setattr(services, "_snapshot_add", fail)
+
+    with pytest.raises(ValidationError):
+        _open(manager)
+
+    assert gc.isenabled()
+    assert not RecallCampaign.objects.exists()
