@@ -28,6 +28,7 @@ from decimal import Decimal
 
 import orjson
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import connection
 
 from .. import bulk, locks
 from ..models import FsmaCte, Item, Lot, Party, Product, SerialUnit, Site, TraceEvent, Unit
@@ -1276,16 +1277,32 @@ def _import(document: dict, acting_user) -> ImportResult:
     return _write_document(document, events, acting_user)
 
 
+def _stored_event_ids(event_ids: list[str]) -> set[str]:
+    """Those of the event IDs that are stored already."""
+    if connection.vendor == "postgresql":
+        # One query with the IDs as an array (an index probe each), not one per 500 IDs: a
+        # 100,000-event document took 200 queries and half a second before anything was written.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT event_id FROM {connection.ops.quote_name(TraceEvent._meta.db_table)} "
+                "WHERE event_id = ANY(%s)",
+                [event_ids],
+            )
+            return {event_id for (event_id,) in cursor.fetchall()}
+    stored = set()
+    for chunk in _chunks(event_ids):
+        stored.update(
+            TraceEvent.objects.filter(event_id__in=chunk).values_list("event_id", flat=True)
+        )
+    return stored
+
+
 @service  # one transaction; a database error becomes a ValidationError
 def _write_document(document: dict, events: list[_Event], acting_user) -> ImportResult:
     # One import at a time, so two uploads of the same document (a double click, two cron
     # runs) store it once and never race to create the same product, party or site.
     locks.lock_epcis_imports()
-    stored, seen = set(), set()
-    for chunk in _chunks(event.event_id for event in events):
-        stored.update(
-            TraceEvent.objects.filter(event_id__in=chunk).values_list("event_id", flat=True)
-        )
+    stored, seen = _stored_event_ids([event.event_id for event in events]), set()
     result = ImportResult()
     new_events = []
     for event in events:
