@@ -785,7 +785,11 @@ class JobAdmin(admin.ModelAdmin):
     list_select_related = ("created_by",)
     search_fields = ("title",)
     date_hierarchy = "created_at"
-    exclude = ("payload",)
+    exclude = ("payload", "output")
+
+    def get_queryset(self, request):
+        # An upload waiting to be read, or a file made, can be tens of megabytes a row.
+        return super().get_queryset(request).defer("payload", "output")
 
     def has_add_permission(self, request):
         return False

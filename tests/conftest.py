@@ -10,6 +10,7 @@ from .inventory.factories import UserFactory
 
 ROLE_MIGRATIONS = (
     ("inventory.migrations.0002_roles", "create_roles"),
+    ("inventory.migrations.0009_administrators_read_jobs", "grant"),
     ("recalls.migrations.0002_roles", "grant"),
     ("recalls.migrations.0004_defaults_and_roles", "forwards"),
 )

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from inventory import services
 from inventory.models import (
+    Job,
     Lot,
     Party,
     Product,
@@ -29,6 +30,7 @@ from .factories import (
     SerialUnitFactory,
     ServiceRecordFactory,
     SiteFactory,
+    UserFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +105,9 @@ def records(admin_user):
         ServiceRecord: service,
         TraceEvent: TraceEvent.objects.filter(event_type=TraceEvent.Type.TRANSFORM).get(),
         StatusChange: StatusChange.objects.get(),
+        Job: Job.objects.create(
+            kind="epcis_import", title="Import of a.json", created_by=admin_user
+        ),
     }
 
 
@@ -205,6 +210,9 @@ ROW_MAKERS = {
     ServiceRecord: lambda user: ServiceRecordFactory(),
     TraceEvent: _trace_event_row,
     StatusChange: _status_change_row,
+    Job: lambda user: Job.objects.create(
+        kind="epcis_import", title="Import", created_by=UserFactory()
+    ),
 }
 
 
