@@ -476,6 +476,10 @@ class AffectedItem(models.Model):
         ]
         indexes = [
             models.Index(fields=["campaign", "position"], name="affected_campaign_order_idx"),
+            # Every lot and unit page lists the campaigns that name it: without this, each view
+            # scans every line of every campaign ever opened (50 ms at 100,000 lines, and
+            # growing), for about 0.2 s more when a campaign of 100,000 lines opens.
+            models.Index(fields=["item"], name="affected_item_idx"),
             # For the PROTECT checks when a party, site, unit or user is deleted: only rows
             # that name one are indexed, so opening a campaign of 100,000 rows writes fewer.
             # The consignee's also serves a consignee's lines and the lines' consignee filter.
