@@ -284,10 +284,8 @@ class AffectedItem(models.Model):
         related_name="affected_items",
         db_index=False,  # the unique constraints start with the campaign
     )
-    # The item has no index of its own: no page looks lines up by it across campaigns, the
-    # unique constraints serve (campaign, item), and deleting an item (the only other use) is
-    # rare enough to scan for its lines; each index cost opening a campaign of 100,000 lines
-    # about half a second. Its product is read through it (`product`, PRODUCT_RELATIONS): a
+    # Indexed in Meta (affected_item_idx), for the lot and unit pages that list the campaigns
+    # naming an item. Its product is read through it (`product`, PRODUCT_RELATIONS): a
     # column of its own was one more foreign key to check per line, a second per 100,000.
     item = models.ForeignKey(
         Item,
