@@ -12,3 +12,9 @@ STORAGES = {
 # Background work runs at once, inside the request, so a test sees its outcome; the tests of the
 # job machinery itself switch to threads.
 JOBS_BACKEND = "inline"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # The in-memory test database is shared between threads (a background job's, the browser
+    # tests' live server) through SQLite's shared cache, where a reader's table lock fails a
+    # writer at once ("database table is locked") instead of making it wait. Readers that take
+    # no table locks keep a job's writes and a page's reads out of each other's way.
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA read_uncommitted = true;"  # noqa: F405
