@@ -317,3 +317,28 @@ def test_staff_resolve_a_line_on_its_page_and_cannot_rescope(page, demo, screens
     left = page.locator(".facts > div").filter(has=page.get_by_text("Left to resolve"))
     expect(left.locator("dd")).to_have_text("0 each")
     expect(page.get_by_role("heading", name="Record a resolution")).to_have_count(0)
+
+
+def test_staff_print_the_recall_report_and_download_its_pdf(page, demo, screenshot, tmp_path):
+    campaign = open_campaign()
+    login(page, "staff")
+    page.goto(campaign.get_absolute_url())
+
+    page.get_by_role("link", name="recall report", exact=True).click()
+
+    expect(page.get_by_role("heading", level=1)).to_contain_text(campaign.reference)
+    expect(page.get_by_role("heading", name="Summary")).to_be_visible()
+    page.emulate_media(media="print")
+    screenshot("print")
+    printed = tmp_path / "printed.pdf"
+    page.pdf(path=printed, format="A4")
+    assert printed.read_bytes().startswith(b"%PDF")
+    page.emulate_media(media="screen")
+    page.go_back()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="PDF").first.click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.suffix == ".pdf"
+    text = saved.read_bytes()
+    assert text.startswith(b"%PDF") and len(text) > 5_000
