@@ -34,9 +34,10 @@ def lot_changed_at_noon_utc(manager):
     return lot
 
 
-def test_a_reader_in_chicago_sees_chicago_time(client, manager, lot_changed_at_noon_utc):
+@pytest.mark.parametrize("cookie", ["America/Chicago", "America%2FChicago"])
+def test_a_reader_in_chicago_sees_chicago_time(client, manager, lot_changed_at_noon_utc, cookie):
     client.force_login(manager)
-    client.cookies["tz"] = "America/Chicago"
+    client.cookies["tz"] = cookie  # as the browser wrote it, or percent-encoded
 
     page = _changed_at_page(client, lot_changed_at_noon_utc)
 

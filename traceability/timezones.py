@@ -7,6 +7,7 @@ A missing or unknown name leaves the site's TIME_ZONE. Stored times stay UTC.
 
 import zoneinfo
 from functools import lru_cache
+from urllib.parse import unquote
 
 from django.utils import timezone
 
@@ -29,7 +30,7 @@ class TimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        zone = zone_named(request.COOKIES.get(COOKIE))
+        zone = zone_named(unquote(request.COOKIES.get(COOKIE, "")))
         if zone is None:
             timezone.deactivate()
         else:
