@@ -13,25 +13,14 @@ slowed opening a campaign), so without one the read scans every line of every ca
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from decimal import Decimal
 from pathlib import Path
 
+from timing import timed
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _timed(function, repeat: int) -> tuple[float, float]:
-    """Median and p95 of `repeat` runs, in milliseconds (one warm-up run first)."""
-    function()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
 
 
 def main():
@@ -95,12 +84,12 @@ def main():
         item = items[len(items) // 2].pk
 
         assert len(item_involvement(item)) == 1
-        scan = _timed(lambda: item_involvement(item), args.repeat)
+        scan = timed(lambda: item_involvement(item), args.repeat)
         started = time.perf_counter()
         with connection.cursor() as cursor:
             cursor.execute("CREATE INDEX bench_affected_item ON recalls_affecteditem (item_id)")
         built = (time.perf_counter() - started) * 1000
-        indexed = _timed(lambda: item_involvement(item), args.repeat)
+        indexed = timed(lambda: item_involvement(item), args.repeat)
         transaction.set_rollback(True)
 
     print(f"{args.lines:,} affected lines, {args.repeat} runs each")

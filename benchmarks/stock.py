@@ -14,25 +14,13 @@ timed alone. The script adds one user ("stock-bench", a quality manager) if it i
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
+from timing import timed
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _timed(function, repeat: int) -> tuple[float, float]:
-    """Median and p95 of `repeat` runs, in milliseconds (one warm-up run first)."""
-    function()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
 
 
 def main():
@@ -128,7 +116,7 @@ def main():
         status = getattr(response, "status_code", 200)
         if status != 200:
             raise SystemExit(f"{name}: HTTP {status}")
-        median, p95 = _timed(function, args.repeat)
+        median, p95 = timed(function, args.repeat)
         print(f"| {name} | {len(statements)} | {median:.1f} ms | {p95:.1f} ms |")
 
 
