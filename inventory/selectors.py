@@ -81,11 +81,20 @@ def lots_needing_attention(limit: int = 10):
 
 
 def recent_events(limit: int = 10):
+    """The latest events, each with its number of lines: counted for those rows alone (a
+    join and GROUP BY counted the lines of every event first, 5 s on a million events)."""
+    lines = (
+        EventLine.objects.filter(event=OuterRef("pk"))
+        .order_by()
+        .values("event")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return (
         TraceEvent.objects.select_related(
             "site", "source_party", "destination_party", "recorded_by"
         )
-        .annotate(line_count=Count("lines"))
+        .annotate(line_count=Coalesce(Subquery(lines, output_field=IntegerField()), 0))
         .order_by("-occurred_at", "-pk")[:limit]
     )
 

@@ -114,3 +114,32 @@ def test_the_dashboard_runs_the_same_queries_however_many_recalls(
         _campaign(lines=6, resolved=3, notices=4, sent=2, answered=1)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get(reverse("home")).status_code == 200
+
+
+def test_recent_events_count_their_lines(manager):
+    from inventory import selectors
+    from inventory.services import Line, lot_create, shipment_create
+
+    from .inventory.factories import InternalPartyFactory, PartyFactory, ProductFactory, SiteFactory
+
+    plant = SiteFactory(party=InternalPartyFactory())
+    lots = [
+        lot_create(
+            product=ProductFactory(),
+            code=f"RE-{n}",
+            quantity=Decimal(5),
+            site=plant,
+            acting_user=manager,
+        )
+        for n in range(2)
+    ]
+    shipment_create(
+        lots=[Line(lot, Decimal(1)) for lot in lots],
+        from_site=plant,
+        to_party=PartyFactory(),
+        acting_user=manager,
+    )
+
+    events = list(selectors.recent_events())
+
+    assert [event.line_count for event in events] == [2, 1, 1]  # the shipment, then each lot
