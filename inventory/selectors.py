@@ -1,10 +1,12 @@
 """Reads for inventory pages: querysets with their joins applied, so pages run constant queries."""
 
+import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db.models import (
     Case,
     Count,
@@ -22,7 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .identifiers import IdentifierError, ItemReference, parse_identifier
+from .identifiers import IdentifierError, ItemReference, normalize_gtin, parse_identifier
 from .models import (
     EventLine,
     Genealogy,
@@ -530,6 +532,18 @@ def genealogy_links(item_pk: int, *, upstream: bool):
 
 
 SEARCH_LIMIT = 50
+
+
+def product_named(text: str) -> Product | None:
+    """The product a search names exactly, by its SKU or its GTIN (8 to 14 digits), if any."""
+    text = text.strip()
+    if not text or len(text) > 64:
+        return None
+    query = Q(sku__iexact=text)
+    if text.isdigit() and 8 <= len(text) <= 14:
+        with contextlib.suppress(ValidationError):  # not a valid GTIN: the SKU may still match
+            query |= Q(gtin=normalize_gtin(text))
+    return Product.objects.filter(query).first()
 
 
 def search_items(text: str) -> tuple[list[Lot], list[SerialUnit]]:

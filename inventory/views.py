@@ -338,6 +338,9 @@ class SearchView(PermissionRequiredMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         text = request.GET.get("q", "").strip()
+        product = selectors.product_named(text)
+        if product is not None:
+            return redirect("product_detail", product.pk)  # its lots or units are listed there
         lots, units = selectors.search_items(text) if text else ([], [])
         if len(lots) + len(units) == 1:
             return redirect((lots or units)[0].get_absolute_url())

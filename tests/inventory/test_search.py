@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from inventory.models import Product
 from inventory.selectors import SEARCH_LIMIT
 
 from .factories import LotFactory, ProductFactory, SerialProductFactory, SerialUnitFactory
@@ -91,7 +92,7 @@ def test_the_list_is_capped_and_says_so(manager_client, db):
     product = ProductFactory(sku="BULK")
     LotFactory.create_batch(SEARCH_LIMIT + 5, product=product)
 
-    response = search(manager_client, "BULK")
+    response = search(manager_client, "BUL")  # part of the SKU: its lots are listed
 
     assert len(response.context["lots"]) == SEARCH_LIMIT
     assert f"the first {SEARCH_LIMIT} of each".encode() in response.content
@@ -104,7 +105,17 @@ def test_the_search_page_runs_a_constant_number_of_queries(
     LotFactory.create_batch(40, product=product)
 
     with django_assert_max_num_queries(10):
-        search(manager_client, "BULK")
+        assert search(manager_client, "BUL").status_code == 200
+
+
+@pytest.mark.parametrize("text", ["FLOUR-T55", "flour-t55", "09501101020917", "9501101020917"])
+def test_an_exact_sku_or_gtin_opens_the_products_page(manager_client, stock, text):
+    flour = Product.objects.get(sku="FLOUR-T55")
+
+    response = search(manager_client, text)
+
+    assert response.status_code == 302
+    assert response.url == reverse("product_detail", args=[flour.pk])
 
 
 def test_a_user_without_a_role_cannot_search(client, no_role_user, stock):
