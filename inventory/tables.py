@@ -258,7 +258,33 @@ class ProductTable(ListTable):
         return _("yes") if value else _("no")
 
 
-class LotTable(ListTable):
+class TrackedItemListTable(ListTable):
+    """Lots' and units' lists: the product as SKU over name, the status as a badge (plain text
+    in files), and today's date for what expires or runs out."""
+
+    def __init__(self, *args, today=None, **kwargs):
+        self.today = today or timezone.localdate()
+        super().__init__(*args, **kwargs)
+
+    def render_product(self, value, record):
+        return format_html(
+            '<a class="code" href="{}">{}</a><br><span class="muted small">{}</span>',
+            _product_url(record.product),
+            value,
+            record.product.name,
+        )
+
+    def render_status(self, value, record):
+        return _badge("status", record.status, value)
+
+    def value_product(self, value):
+        return value
+
+    def value_status(self, value):
+        return value
+
+
+class LotTable(TrackedItemListTable):
     code = tables.Column(
         verbose_name=_("Lot"),
         linkify=("lot_detail", {"pk": tables.A("pk")}),
@@ -306,27 +332,6 @@ class LotTable(ListTable):
         order_by = ("-produced_on",)
         empty_text = _("No lot matches these filters.")
 
-    def __init__(self, *args, today=None, **kwargs):
-        self.today = today or timezone.localdate()
-        super().__init__(*args, **kwargs)
-
-    def render_product(self, value, record):
-        return format_html(
-            '<a class="code" href="{}">{}</a><br><span class="muted small">{}</span>',
-            _product_url(record.product),
-            value,
-            record.product.name,
-        )
-
-    def render_status(self, value, record):
-        return _badge("status", record.status, value)
-
-    def value_product(self, value):
-        return value
-
-    def value_status(self, value):
-        return value
-
     def render_quantity(self, value, record):
         return f"{value.normalize():f} {record.get_unit_display()}"
 
@@ -346,7 +351,7 @@ class LotTable(ListTable):
         return value.isoformat() if value else ""
 
 
-class SerialUnitTable(ListTable):
+class SerialUnitTable(TrackedItemListTable):
     serial = tables.Column(
         verbose_name=_("Serial"),
         linkify=("serial_detail", {"pk": tables.A("pk")}),
@@ -387,27 +392,6 @@ class SerialUnitTable(ListTable):
         # Serial order comes straight from its index; sorting by product joins every unit first.
         order_by = ("serial",)
         empty_text = _("No serial unit matches these filters.")
-
-    def __init__(self, *args, today=None, **kwargs):
-        self.today = today or timezone.localdate()
-        super().__init__(*args, **kwargs)
-
-    def render_product(self, value, record):
-        return format_html(
-            '<a class="code" href="{}">{}</a><br><span class="muted small">{}</span>',
-            _product_url(record.product),
-            value,
-            record.product.name,
-        )
-
-    def render_status(self, value, record):
-        return _badge("status", record.status, value)
-
-    def value_product(self, value):
-        return value
-
-    def value_status(self, value):
-        return value
 
     def _holder(self, record) -> str:
         if record.holder_site_id:
