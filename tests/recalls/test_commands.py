@@ -10,6 +10,7 @@ from io import StringIO
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from openpyxl import load_workbook
@@ -86,11 +87,15 @@ def test_a_recall_holds_affected_stock(manager, graph):
     assert SerialUnit.objects.get(serial="P-2").status == SerialUnit.Status.RECALLED
 
 
-def test_the_command_needs_to_know_who_opens_the_campaign(graph):
-    message = _refused(*OPEN, "FLOUR lot FL-1")
+def test_a_campaign_opened_without_a_user_is_owned_by_the_command_line(graph):
+    data = json.loads(_recall(*OPEN, "FLOUR lot FL-1", "--format", "json"))
 
-    assert message == "recall open: the following arguments are required: --user"
-    assert not RecallCampaign.objects.exists()
+    campaign = RecallCampaign.objects.get(reference=data["reference"])
+    assert campaign.owner.username == "command-line"
+    assert campaign.owner.get_full_name() == "Command line"
+    assert not campaign.owner.has_usable_password()  # nobody signs in as it
+    _recall(*OPEN, "FLOUR lot FL-1", "--drill")
+    assert get_user_model().objects.filter(username="command-line").count() == 1
 
 
 def _refused(*args):

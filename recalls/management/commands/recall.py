@@ -19,6 +19,8 @@ from recalls.services import recall_open
 
 NO_CAMPAIGN = "There is no recall campaign {reference}."
 NO_USER = "There is no active user {username}."
+# Owner of campaigns opened by a script that names no one: visible as such on every record.
+COMMAND_LINE_USER = "command-line"
 KIND_NEEDS_PDF = "--kind {kind} is a PDF document; use it with --format pdf."
 NOT_A_DRILL = "{reference} is not a mock recall (drill); its report is --kind report."
 PDF_KINDS = {
@@ -70,8 +72,8 @@ class Command(BaseCommand):
         opening.add_argument(
             "--user",
             metavar="USERNAME",
-            required=True,
-            help="Who opens the campaign: its owner, named by the audit trail.",
+            help="Who opens the campaign: its owner, named by the audit trail. Without it, "
+            f"the owner is the account {COMMAND_LINE_USER!r}, which says so (it cannot sign in).",
         )
 
         reporting = actions.add_parser("report", help="Write a campaign's report.")
@@ -132,8 +134,18 @@ class Command(BaseCommand):
         self.stdout.write(f"Wrote the report of {campaign.reference} to {output}.")
 
 
-def _acting_user(username: str):
-    """Who the audit trail names: the user given (never a guess: a recall has an owner)."""
+def _acting_user(username: str | None):
+    """Who the audit trail names: the user given, else the command line's own account (never a
+    guess among people: a recall has an owner, and a script's campaign must say it was one)."""
+    if not username:
+        user, created = get_user_model().objects.get_or_create(
+            username=COMMAND_LINE_USER,
+            defaults={"first_name": "Command", "last_name": "line", "is_active": True},
+        )
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        return user
     users = get_user_model().objects.filter(is_active=True)
     user = users.filter(**{get_user_model().USERNAME_FIELD: username}).first()
     if user is None:
