@@ -2,7 +2,7 @@
 
 from django.db import connection
 
-from .models import Lot, SerialUnit
+from .models import DocumentSequence, Lot, SerialUnit
 
 # pg_advisory_xact_lock keys: one number per kind of work that must not run twice at once.
 EPCIS_IMPORT_LOCK = 7_204_001
@@ -47,3 +47,9 @@ def lock_epcis_imports() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EPCIS_IMPORT_LOCK])
+
+
+def lock_sequence(kind: str, year: int) -> DocumentSequence:
+    """The year's counter for a kind of document, locked until the transaction ends."""
+    DocumentSequence.objects.get_or_create(kind=kind, year=year)
+    return DocumentSequence.objects.select_for_update().get(kind=kind, year=year)

@@ -244,6 +244,14 @@ class Product(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("Sets a unit's warranty end from its ship date."),
     )
+    replacement_keeps_warranty = models.BooleanField(
+        _("replacements keep the remaining warranty"),
+        default=False,
+        help_text=_(
+            "A unit sent to replace a faulty one keeps what was left of its warranty; otherwise "
+            "its own warranty starts when it is shipped."
+        ),
+    )
     on_food_traceability_list = models.BooleanField(
         _("on the FDA Food Traceability List"),
         default=False,
@@ -577,6 +585,24 @@ class SerialUnit(TrackedItem):
         related_name="components",
         help_text=_("The assembly this unit is currently installed in."),
     )
+    replaces = models.OneToOneField(
+        "self",
+        verbose_name=_("replaces"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
+        help_text=_("The faulty unit this one was sent to replace."),
+    )
+    run = models.ForeignKey(
+        "SerialRun",
+        verbose_name=_("serial number run"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="units",
+    )
     history = HistoricalRecords(excluded_fields=["created_at"])
 
     item_kind = Item.Kind.SERIAL
@@ -597,6 +623,11 @@ class SerialUnit(TrackedItem):
                 violation_error_message=_(
                     "A unit is held either at one of our sites or by a party."
                 ),
+            ),
+            models.CheckConstraint(
+                condition=Q(replaces__isnull=True) | ~Q(replaces=F("item")),
+                name="serial_not_replacing_itself",
+                violation_error_message=_("A unit cannot replace itself."),
             ),
             models.CheckConstraint(
                 condition=Q(installed_in__isnull=True) | ~Q(installed_in=F("item")),
@@ -1053,13 +1084,12 @@ class StatusChange(AppendOnlyModel):
 
 
 class ServiceRecord(models.Model):
-    """Work done on a serial unit: repair, inspection, component replacement, warranty claim."""
+    """Work done on a serial unit: repair, inspection, component replacement."""
 
     class Kind(models.TextChoices):
         REPAIR = "repair", _("repair")
         INSPECTION = "inspection", _("inspection")
         COMPONENT_REPLACEMENT = "replacement", _("component replacement")
-        WARRANTY_CLAIM = "warranty", _("warranty claim")
 
     class Outcome(models.TextChoices):
         OPEN = "open", _("open")
@@ -1219,3 +1249,627 @@ class Job(models.Model):
         seconds = round((self.finished_at - self.started_at).total_seconds())
         minutes, seconds = divmod(seconds, 60)
         return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+# --- Serial life: commissioning, returns, warranty claims, owners, public checks -------------
+
+
+class DocumentSequence(models.Model):
+    """The last number given out for a kind of document in a year; locked while one is taken."""
+
+    kind = models.CharField(_("kind"), max_length=8)
+    year = models.PositiveIntegerField(_("year"))
+    last_number = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        verbose_name = _("document number sequence")
+        verbose_name_plural = _("document number sequences")
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "year"], name="document_sequence_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.year}: {self.last_number}"
+
+
+SERIAL_MAX_LENGTH = 20
+
+
+class SerialRun(models.Model):
+    """Serial numbers commissioned together for a product (and lot): by pattern or at random."""
+
+    class Scheme(models.TextChoices):
+        PATTERN = "pattern", _("prefix and counter")
+        RANDOM = "random", _("random, not guessable")
+
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="serial_runs"
+    )
+    lot = models.ForeignKey(
+        Lot,
+        verbose_name=_("production lot"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="serial_runs",
+    )
+    site = models.ForeignKey(
+        Site,
+        verbose_name=_("site"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="serial_runs",
+        help_text=_("Where the units are made and first held."),
+    )
+    scheme = models.CharField(_("scheme"), max_length=7, choices=Scheme.choices)
+    prefix = models.CharField(_("prefix"), max_length=SERIAL_MAX_LENGTH - 1, blank=True)
+    width = models.PositiveSmallIntegerField(
+        _("counter width"), null=True, blank=True, help_text=_("Digits, zero-padded.")
+    )
+    first_number = models.PositiveBigIntegerField(_("first counter value"), null=True, blank=True)
+    length = models.PositiveSmallIntegerField(
+        _("length"), null=True, blank=True, help_text=_("Characters of a random serial.")
+    )
+    count = models.PositiveIntegerField(_("units"))
+    first_serial = models.CharField(_("first serial"), max_length=SERIAL_MAX_LENGTH)
+    last_serial = models.CharField(_("last serial"), max_length=SERIAL_MAX_LENGTH)
+    produced_on = models.DateField(_("production date"), null=True, blank=True)
+    event = models.OneToOneField(
+        "TraceEvent",
+        verbose_name=_("commissioning event"),
+        on_delete=models.PROTECT,
+        related_name="serial_run",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("serial number run")
+        verbose_name_plural = _("serial number runs")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(count__gt=0),
+                name="serial_run_count_positive",
+                violation_error_message=_("A run makes at least one unit."),
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        scheme="pattern",
+                        width__gte=1,
+                        first_number__isnull=False,
+                        length__isnull=True,
+                    )
+                    | Q(scheme="random", length__gte=8, length__lte=SERIAL_MAX_LENGTH, width=None)
+                ),
+                name="serial_run_scheme_fields",
+                violation_error_message=_(
+                    "A pattern run needs a counter width and first value; a random run needs a "
+                    "length of 8 to 20 characters."
+                ),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.product.sku}: {self.count} serials {self.first_serial} … {self.last_serial}"
+
+    def get_absolute_url(self):
+        return reverse("serial_run_detail", args=[self.pk])
+
+
+class UnitReturn(models.Model):
+    """A unit sent back to us (an RMA): what came in, why, its state, and what we decided."""
+
+    class Reason(models.TextChoices):
+        DEFECTIVE = "defective", _("defective / does not work")
+        DAMAGED = "damaged", _("damaged in transit")
+        WRONG_ITEM = "wrong_item", _("wrong item sent")
+        NOT_WANTED = "not_wanted", _("no longer wanted")
+        WARRANTY = "warranty", _("warranty claim")
+        RECALL = "recall", _("returned under a recall")
+        OTHER = "other", _("other")
+
+    class Condition(models.TextChoices):
+        UNOPENED = "unopened", _("unopened")
+        GOOD = "good", _("good, used")
+        DAMAGED = "damaged", _("damaged")
+        DEFECTIVE = "defective", _("defective")
+        UNKNOWN = "unknown", _("not yet inspected")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("awaiting decision")
+        IN_REPAIR = "in_repair", _("in repair")
+        CLOSED = "closed", _("closed")
+
+    class Decision(models.TextChoices):
+        RESTOCK = "restock", _("restock")
+        REPAIR = "repair", _("repair")
+        REPLACE = "replace", _("replace")
+        SCRAP = "scrap", _("scrap")
+
+    class Outcome(models.TextChoices):
+        RESTOCKED = "restocked", _("restocked")
+        SENT_BACK = "sent_back", _("repaired and sent back")
+        REPLACED = "replaced", _("replaced")
+        SCRAPPED = "scrapped", _("scrapped")
+
+    number = models.CharField(_("RMA number"), max_length=20, unique=True, editable=False)
+    serial_unit = models.ForeignKey(
+        SerialUnit, verbose_name=_("unit"), on_delete=models.PROTECT, related_name="returns"
+    )
+    customer = models.ForeignKey(
+        Party,
+        verbose_name=_("returned by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="returns",
+    )
+    site = models.ForeignKey(
+        Site, verbose_name=_("received at"), on_delete=models.PROTECT, related_name="returns"
+    )
+    received_at = models.DateTimeField(_("received"))
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    condition = models.CharField(_("condition"), max_length=9, choices=Condition.choices)
+    notes = models.TextField(_("notes"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=9, choices=Status.choices, default=Status.OPEN, editable=False
+    )
+    decision = models.CharField(
+        _("decision"), max_length=7, choices=Decision.choices, blank=True, editable=False
+    )
+    decision_notes = models.TextField(_("decision notes"), blank=True, editable=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True, editable=False)
+    outcome = models.CharField(
+        _("outcome"), max_length=9, choices=Outcome.choices, blank=True, editable=False
+    )
+    replacement = models.ForeignKey(
+        SerialUnit,
+        verbose_name=_("replacement unit"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True, editable=False)
+    receive_event = models.OneToOneField(
+        "TraceEvent",
+        verbose_name=_("receiving event"),
+        on_delete=models.PROTECT,
+        related_name="unit_return",
+        editable=False,
+    )
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registered by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("return (RMA)")
+        verbose_name_plural = _("returns (RMA)")
+        permissions = [("decide_unitreturn", _("Can decide what happens to a returned unit"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["serial_unit"],
+                condition=~Q(status="closed"),
+                name="return_one_open_per_unit",
+                violation_error_message=_("This unit already has an open return."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", decision="") | (~Q(status="open") & ~Q(decision="")),
+                name="return_decision_when_decided",
+                violation_error_message=_("A decided return names its decision, and only it."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="closed", closed_at__isnull=False, outcome__gt="")
+                | (~Q(status="closed") & Q(closed_at__isnull=True, outcome="")),
+                name="return_closed_has_outcome",
+                violation_error_message=_("A closed return has its outcome and closing time."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(decision="replace") | Q(replacement__isnull=False),
+                name="return_replace_names_unit",
+                violation_error_message=_("A replacement names the unit sent instead."),
+            ),
+            models.CheckConstraint(
+                condition=Q(replacement__isnull=True) | ~Q(replacement=F("serial_unit")),
+                name="return_not_replaced_by_itself",
+                violation_error_message=_("A unit cannot replace itself."),
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "received_at"], name="return_status_idx")]
+
+    def __str__(self):
+        return f"{self.number} · {self.serial_unit}"
+
+    def get_absolute_url(self):
+        return reverse("return_detail", args=[self.pk])
+
+
+class ReturnPhoto(models.Model):
+    """A photo of a returned unit as it arrived; served only to signed-in staff."""
+
+    unit_return = models.ForeignKey(
+        UnitReturn, verbose_name=_("return"), on_delete=models.PROTECT, related_name="photos"
+    )
+    image = models.ImageField(_("photo"), upload_to="returns/%Y/%m/")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("return photo")
+        verbose_name_plural = _("return photos")
+
+    def __str__(self):
+        return f"Photo {self.pk} of {self.unit_return.number}"
+
+
+class WarrantyClaim(models.Model):
+    """A customer's claim that a unit failed under warranty: decided, then repaired or replaced."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("awaiting decision")
+        APPROVED = "approved", _("approved")
+        REJECTED = "rejected", _("rejected")
+        REPAIRED = "repaired", _("repaired")
+        REPLACED = "replaced", _("replaced")
+        CLOSED = "closed", _("closed")
+
+    number = models.CharField(_("claim number"), max_length=20, unique=True, editable=False)
+    serial_unit = models.ForeignKey(
+        SerialUnit,
+        verbose_name=_("unit"),
+        on_delete=models.PROTECT,
+        related_name="warranty_claims",
+    )
+    unit_return = models.ForeignKey(
+        UnitReturn,
+        verbose_name=_("return"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="warranty_claims",
+    )
+    claimant = models.ForeignKey(
+        Party,
+        verbose_name=_("claimed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="warranty_claims",
+    )
+    fault = models.TextField(_("fault reported"))
+    reported_on = models.DateField(_("fault reported on"))
+    warranty_ends_on = models.DateField(
+        _("warranty end when claimed"), null=True, blank=True, editable=False
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.OPEN, editable=False
+    )
+    covered = models.BooleanField(
+        _("within warranty"),
+        null=True,
+        editable=False,
+        help_text=_("Whether the fault was reported on or before the warranty end."),
+    )
+    overridden = models.BooleanField(
+        _("approved outside warranty"),
+        default=False,
+        editable=False,
+        help_text=_("A manager approved it although the warranty did not cover it."),
+    )
+    decision_reason = models.TextField(_("reason for the decision"), blank=True, editable=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True, editable=False)
+    service_record = models.OneToOneField(
+        ServiceRecord,
+        verbose_name=_("repair"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="warranty_claim",
+        editable=False,
+    )
+    replacement = models.OneToOneField(
+        SerialUnit,
+        verbose_name=_("replacement unit"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaces_under_claim",
+        editable=False,
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True, editable=False)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True, editable=False)
+    closing_note = models.TextField(_("closing note"), blank=True, editable=False)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("opened by"),
+        on_delete=models.PROTECT,
+        null=True,  # claims kept as service records before 0010 may not say who
+        related_name="+",
+        editable=False,
+    )
+    opened_at = models.DateTimeField(_("opened"), default=timezone.now, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("warranty claim")
+        verbose_name_plural = _("warranty claims")
+        permissions = [
+            ("decide_warrantyclaim", _("Can approve or reject warranty claims")),
+            ("override_warrantyclaim", _("Can approve a claim the warranty does not cover")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["serial_unit"],
+                condition=~Q(status="closed"),
+                name="claim_one_open_per_unit",
+                violation_error_message=_("This unit already has an open warranty claim."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(fault=""),
+                name="claim_has_fault",
+                violation_error_message=_("Describe the fault."),
+            ),
+            models.CheckConstraint(
+                condition=Q(overridden=False) | ~Q(decision_reason=""),
+                name="claim_override_has_reason",
+                violation_error_message=_("Say why the claim is approved outside warranty."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(decision_reason=""),
+                name="claim_rejection_has_reason",
+                violation_error_message=_("Say why the claim is rejected."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", decided_at__isnull=True)
+                | (~Q(status="open") & Q(decided_at__isnull=False)),
+                name="claim_decided_has_date",
+                violation_error_message=_("A decided claim has its decision time, and only it."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="replaced") | Q(replacement__isnull=False),
+                name="claim_replaced_names_unit",
+                violation_error_message=_("A replaced claim names the replacement unit."),
+            ),
+            models.CheckConstraint(
+                condition=Q(replacement__isnull=True) | ~Q(replacement=F("serial_unit")),
+                name="claim_not_replaced_by_itself",
+                violation_error_message=_("A unit cannot replace itself."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="closed", closed_at__isnull=False)
+                | (~Q(status="closed") & Q(closed_at__isnull=True)),
+                name="claim_closed_has_date",
+                violation_error_message=_("A closed claim has its closing time, and only it."),
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "opened_at"], name="claim_status_idx")]
+
+    def __str__(self):
+        return f"{self.number} · {self.serial_unit}"
+
+    def get_absolute_url(self):
+        return reverse("claim_detail", args=[self.pk])
+
+
+class UnitOwnership(models.Model):
+    """Who owns a unit after it was sold, for a period; contact details only with consent."""
+
+    serial_unit = models.ForeignKey(
+        SerialUnit, verbose_name=_("unit"), on_delete=models.PROTECT, related_name="ownerships"
+    )
+    owner_name = models.CharField(_("owner"), max_length=200)
+    consent = models.BooleanField(
+        _("agrees to be contacted"),
+        default=False,
+        help_text=_("About safety notices and recalls of this unit. Needed to keep any contact."),
+    )
+    consent_at = models.DateTimeField(_("consent given"), null=True, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    started_on = models.DateField(_("owner since"))
+    ended_on = models.DateField(_("owner until"), null=True, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("registered by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    registered_at = models.DateTimeField(_("registered"), default=timezone.now)
+    # Contact details are personal data: withdrawing consent erases them, history included.
+    history = HistoricalRecords(excluded_fields=["email", "phone"])
+
+    class Meta:
+        verbose_name = _("unit owner")
+        verbose_name_plural = _("unit owners")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["serial_unit"],
+                condition=Q(ended_on__isnull=True),
+                name="ownership_one_current_owner",
+                violation_error_message=_("This unit already has a current owner."),
+            ),
+            models.CheckConstraint(
+                condition=Q(consent=True, consent_at__isnull=False)
+                | Q(consent=False, consent_at__isnull=True, email="", phone=""),
+                name="ownership_contact_needs_consent",
+                violation_error_message=_(
+                    "Contact details are kept only when the owner agrees to be contacted."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_on__isnull=True) | Q(ended_on__gte=F("started_on")),
+                name="ownership_ends_after_start",
+                violation_error_message=_("Ownership cannot end before it starts."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(owner_name=""),
+                name="ownership_has_owner",
+                violation_error_message=_("Name the owner."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.owner_name} · {self.serial_unit}"
+
+
+class VerificationCheck(AppendOnlyModel):
+    """One public authenticity check of a serial: when, from which (hashed) client, and answer."""
+
+    class Result(models.TextChoices):
+        GENUINE = "genuine", _("genuine")
+        UNKNOWN_PRODUCT = "unknown_product", _("unknown product")
+        UNKNOWN_SERIAL = "unknown_serial", _("unknown serial of a known product")
+        NEVER_SHIPPED = "never_shipped", _("genuine but never shipped")
+        SCRAPPED = "scrapped", _("genuine but scrapped")
+        INVALID = "invalid", _("not a valid code")
+
+    class Via(models.TextChoices):
+        LINK = "link", _("Digital Link (scanned)")
+        FORM = "form", _("form")
+
+    checked_at = models.DateTimeField(_("checked"), default=timezone.now)
+    gtin = models.CharField(_("GTIN"), max_length=14, blank=True)
+    serial = models.CharField(_("serial"), max_length=64, blank=True)
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    serial_unit = models.ForeignKey(
+        SerialUnit,
+        verbose_name=_("unit"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="verification_checks",
+    )
+    result = models.CharField(_("answer"), max_length=15, choices=Result.choices)
+    via = models.CharField(_("via"), max_length=4, choices=Via.choices)
+    client_hash = models.CharField(
+        _("client"), max_length=64, help_text=_("A keyed hash of the address; not reversible.")
+    )
+    user_agent = models.CharField(_("browser"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("authenticity check")
+        verbose_name_plural = _("authenticity checks")
+        indexes = [
+            models.Index(fields=["gtin", "serial", "checked_at"], name="check_code_idx"),
+            models.Index(fields=["serial_unit", "checked_at"], name="check_unit_idx"),
+            models.Index(fields=["checked_at"], name="check_time_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.gtin} {self.serial} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+
+class CounterfeitFlag(models.Model):
+    """A suspicion raised by public checks of a serial, until a manager reviews it."""
+
+    class Reason(models.TextChoices):
+        UNKNOWN_SERIAL = "unknown_serial", _("serial unknown for a known GTIN")
+        NEVER_SHIPPED = "never_shipped", _("checked but never shipped")
+        SCRAPPED = "scrapped", _("checked after it was scrapped")
+        MANY_CLIENTS = "many_clients", _("checked from many clients in a short time")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        DISMISSED = "dismissed", _("dismissed")
+        CONFIRMED = "confirmed", _("confirmed counterfeit")
+
+    product = models.ForeignKey(
+        Product, verbose_name=_("product"), on_delete=models.PROTECT, related_name="+"
+    )
+    serial = models.CharField(_("serial"), max_length=64)
+    serial_unit = models.ForeignKey(
+        SerialUnit,
+        verbose_name=_("unit"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="counterfeit_flags",
+    )
+    reason = models.CharField(_("reason"), max_length=14, choices=Reason.choices)
+    raised_at = models.DateTimeField(_("raised"), default=timezone.now)
+    last_checked_at = models.DateTimeField(_("last checked"), default=timezone.now)
+    checks = models.PositiveIntegerField(_("checks since raised"), default=1)
+    clients = models.PositiveIntegerField(
+        _("distinct clients"), default=1, help_text=_("In the window that raised the flag.")
+    )
+    status = models.CharField(
+        _("status"), max_length=9, choices=Status.choices, default=Status.OPEN, editable=False
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True, editable=False)
+    review_note = models.TextField(_("review note"), blank=True, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("counterfeit flag")
+        verbose_name_plural = _("counterfeit flags")
+        permissions = [("review_counterfeitflag", _("Can dismiss or confirm counterfeit flags"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "serial", "reason"],
+                condition=Q(status="open"),
+                name="flag_one_open_per_reason",
+                violation_error_message=_("This serial already has an open flag for this reason."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", reviewed_at__isnull=True)
+                | (~Q(status="open") & Q(reviewed_at__isnull=False) & ~Q(review_note="")),
+                name="flag_review_has_note",
+                violation_error_message=_("A reviewed flag says what was found."),
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "raised_at"], name="flag_status_idx")]
+
+    def __str__(self):
+        return f"{self.product.sku} serial {self.serial}: {self.get_reason_display()}"

@@ -1094,3 +1094,79 @@ def service_record_create(
         ]
     )
     return record
+
+
+# --- Serial life: shared by returns and warranty claims ---------------------------------------
+
+REPLACEMENT_SAME_UNIT = _("%(unit)s cannot replace %(faulty)s: it is the same unit.")
+REPLACEMENT_NOT_AVAILABLE = _(
+    "%(unit)s cannot be sent as a replacement: it is %(status)s, not in stock at one of our sites."
+)
+REPLACEMENT_ALREADY = _("%(unit)s already replaced %(faulty)s.")
+REPLACEMENT_NO_CUSTOMER = _("Say who receives the replacement for %(faulty)s.")
+
+
+def document_number_next(kind: str, *, year: int | None = None) -> str:
+    """The next number of a kind of document (RMA, WC), KIND-YEAR-NNNN, numbered per year.
+
+    The year's counter stays locked until the transaction ends, so two desks take turns.
+    """
+    year = year or timezone.localdate().year
+    sequence = locks.lock_sequence(kind, year)
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return f"{kind}-{year}-{sequence.last_number:04d}"
+
+
+@service
+def serial_unit_replace(
+    *,
+    faulty: SerialUnit,
+    replacement: SerialUnit,
+    customer: Party | None,
+    acting_user,
+    document_number: str,
+    from_site: Site | None = None,
+    shipped_at: datetime | None = None,
+) -> SerialUnit:
+    """Ship a unit from stock to replace a faulty one, and link the two; returns the replacement.
+
+    The replacement keeps the rest of the faulty unit's warranty when its product says so;
+    otherwise its own warranty starts with this shipment.
+    """
+    if replacement.pk == faulty.pk:
+        raise ValidationError(REPLACEMENT_SAME_UNIT % {"unit": replacement, "faulty": faulty})
+    if customer is None:
+        raise ValidationError(REPLACEMENT_NO_CUSTOMER % {"faulty": faulty}, code="no_customer")
+    faulty, replacement = locks.lock_items(faulty, replacement)
+    if replacement.replaces_id is not None:
+        raise ValidationError(
+            REPLACEMENT_ALREADY % {"unit": replacement, "faulty": replacement.replaces},
+            code="already_replacement",
+        )
+    if (
+        replacement.status != SerialUnit.Status.IN_STOCK
+        or replacement.holder_site_id is None
+        or replacement.installed_in_id is not None
+    ):
+        raise ValidationError(
+            REPLACEMENT_NOT_AVAILABLE
+            % {"unit": replacement, "status": replacement.get_status_display()},
+            code="not_available",
+        )
+    shipment_create(
+        acting_user=acting_user,
+        serial_units=[replacement],
+        from_site=from_site or replacement.holder_site,
+        to_party=customer,
+        shipped_at=shipped_at,
+        document_type=TraceEvent.DocumentType.RETURN_AUTHORISATION,
+        document_number=document_number,
+        notes=f"Replaces {faulty}",
+    )
+    replacement = locks.lock_item(replacement)
+    replacement.replaces = faulty
+    if faulty.product.replacement_keeps_warranty:
+        replacement.warranty_ends_on = faulty.warranty_ends_on
+        replacement.warranty_overridden = True
+    return _save(replacement, acting_user=acting_user, reason=f"Replaces {faulty}")
