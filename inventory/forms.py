@@ -11,6 +11,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import services
 from .fsma import file_stem, lots_named_by, product_by_code
 from .identifiers import IdentifierError
 from .models import Lot, Party, Product, SerialUnit, ServiceRecord, Site
@@ -687,4 +688,40 @@ class ShipmentForm(forms.Form):
             )
         if errors:
             raise forms.ValidationError(errors)
+        return data
+
+
+# --- Owners ---
+
+OWNER_NAME_REQUIRED = _("Name the owner.")
+OWNER_DATE_REQUIRED = _("Give the date as YYYY-MM-DD.")
+
+
+class OwnerForm(forms.Form):
+    """An end owner, registered or taking over a unit; contact only with their consent."""
+
+    owner_name = forms.CharField(
+        label=_("Owner"),
+        max_length=200,
+        error_messages={"required": OWNER_NAME_REQUIRED},
+        help_text=_("A person or organisation, as they give their name."),
+    )
+    since = forms.DateField(
+        label=_("Owner since"),
+        input_formats=["%Y-%m-%d"],
+        initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": OWNER_DATE_REQUIRED, "invalid": OWNER_DATE_REQUIRED},
+    )
+    consent = forms.BooleanField(
+        label=_("Agrees to be contacted about safety notices and recalls of this unit"),
+        required=False,
+    )
+    email = forms.EmailField(label=_("E-mail"), required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("email") or data.get("phone", "").strip()) and not data.get("consent"):
+            self.add_error("consent", services.OWNER_CONTACT_NEEDS_CONSENT)
         return data

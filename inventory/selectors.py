@@ -39,6 +39,7 @@ from .models import (
     StatusChange,
     TraceEvent,
     Unit,
+    UnitOwnership,
 )
 
 # The dashboard's look-ahead for expiring stock, in days.
@@ -716,3 +717,19 @@ def holder_periods(timeline) -> list[Holding]:
             current.until = event.occurred_at
         periods.append(Holding(party=party, site=site, since=event.occurred_at, event=event))
     return periods
+
+
+# --- Owners ---
+
+
+def unit_ownerships(unit_pk: int) -> list:
+    """A unit's owners, the current one first."""
+    return list(
+        UnitOwnership.objects.filter(serial_unit_id=unit_pk)
+        .select_related("registered_by")
+        .order_by(F("ended_on").desc(nulls_first=True), "-started_on", "-pk")
+    )
+
+
+def ownership_for_unit(unit_pk: int, ownership_pk: int) -> UnitOwnership | None:
+    return UnitOwnership.objects.filter(serial_unit_id=unit_pk, pk=ownership_pk).first()

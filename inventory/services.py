@@ -35,6 +35,7 @@ from .models import (
     StatusChange,
     TraceEvent,
     TrackedItem,
+    UnitOwnership,
 )
 
 # GS1 CBV business steps and dispositions recorded for each event type by default.
@@ -1170,3 +1171,137 @@ def serial_unit_replace(
         replacement.warranty_ends_on = faulty.warranty_ends_on
         replacement.warranty_overridden = True
     return _save(replacement, acting_user=acting_user, reason=f"Replaces {faulty}")
+
+
+# --- Owners -----------------------------------------------------------------------------------
+
+OWNER_NOT_SOLD = _(
+    "%(unit)s has not been shipped to a customer yet; register its owner once it is sold."
+)
+OWNER_ALREADY = _(
+    "%(unit)s is already registered to %(owner)s since %(since)s; transfer it instead."
+)
+OWNER_NONE_TO_TRANSFER = _("%(unit)s has no registered owner to transfer from; register one.")
+OWNER_DATE_FUTURE = _("Ownership cannot start after today, %(today)s.")
+OWNER_DATE_BEFORE_SHIPMENT = _(
+    "%(unit)s was first shipped on %(shipped)s; its owner cannot have it from before that."
+)
+OWNER_TRANSFER_BEFORE_START = _(
+    "%(owner)s owns %(unit)s since %(since)s; the transfer cannot be dated before that."
+)
+OWNER_CONTACT_NEEDS_CONSENT = _(
+    "Keep an e-mail address or phone number only when the owner agrees to be contacted."
+)
+OWNER_NO_CONSENT_TO_WITHDRAW = _("%(owner)s has not agreed to be contacted; nothing to withdraw.")
+
+
+def _ownership_new(
+    *, unit, owner_name, started_on, consent, email, phone, acting_user, reason
+) -> UnitOwnership:
+    if (email.strip() or phone.strip()) and not consent:
+        raise ValidationError(OWNER_CONTACT_NEEDS_CONSENT, code="consent")
+    today = timezone.localdate()
+    if started_on > today:
+        raise ValidationError(OWNER_DATE_FUTURE % {"today": today.isoformat()}, code="future")
+    if unit.shipped_on is not None and started_on < unit.shipped_on:
+        raise ValidationError(
+            OWNER_DATE_BEFORE_SHIPMENT % {"unit": unit, "shipped": unit.shipped_on.isoformat()},
+            code="before_shipment",
+        )
+    return _save(
+        UnitOwnership(
+            serial_unit=unit,
+            owner_name=owner_name.strip(),
+            started_on=started_on,
+            consent=consent,
+            consent_at=timezone.now() if consent else None,
+            email=email.strip() if consent else "",
+            phone=phone.strip() if consent else "",
+            registered_by=acting_user,
+        ),
+        acting_user=acting_user,
+        reason=reason,
+    )
+
+
+@service
+def unit_owner_register(
+    *,
+    serial_unit: SerialUnit,
+    owner_name: str,
+    started_on: date,
+    acting_user,
+    consent: bool = False,
+    email: str = "",
+    phone: str = "",
+) -> UnitOwnership:
+    """Register the end owner of a sold unit; contact details are kept only with consent."""
+    unit = locks.lock_item(serial_unit)
+    if unit.shipped_on is None:
+        raise ValidationError(OWNER_NOT_SOLD % {"unit": unit}, code="not_sold")
+    current = unit.ownerships.filter(ended_on__isnull=True).first()
+    if current is not None:
+        raise ValidationError(
+            OWNER_ALREADY
+            % {"unit": unit, "owner": current.owner_name, "since": current.started_on.isoformat()},
+            code="already_owned",
+        )
+    return _ownership_new(
+        unit=unit,
+        owner_name=owner_name,
+        started_on=started_on,
+        consent=consent,
+        email=email,
+        phone=phone,
+        acting_user=acting_user,
+        reason="Owner registered",
+    )
+
+
+@service
+def unit_owner_transfer(
+    *,
+    serial_unit: SerialUnit,
+    owner_name: str,
+    transferred_on: date,
+    acting_user,
+    consent: bool = False,
+    email: str = "",
+    phone: str = "",
+) -> UnitOwnership:
+    """Hand a unit to a new owner: the current ownership ends the day the new one starts."""
+    unit = locks.lock_item(serial_unit)
+    current = unit.ownerships.filter(ended_on__isnull=True).first()
+    if current is None:
+        raise ValidationError(OWNER_NONE_TO_TRANSFER % {"unit": unit}, code="no_owner")
+    if transferred_on < current.started_on:
+        raise ValidationError(
+            OWNER_TRANSFER_BEFORE_START
+            % {"owner": current.owner_name, "unit": unit, "since": current.started_on.isoformat()},
+            code="before_start",
+        )
+    current.ended_on = transferred_on
+    _save(current, acting_user=acting_user, reason=f"Transferred to {owner_name.strip()}")
+    return _ownership_new(
+        unit=unit,
+        owner_name=owner_name,
+        started_on=transferred_on,
+        consent=consent,
+        email=email,
+        phone=phone,
+        acting_user=acting_user,
+        reason=f"Transferred from {current.owner_name}",
+    )
+
+
+@service
+def unit_owner_consent_withdraw(*, ownership: UnitOwnership, acting_user) -> UnitOwnership:
+    """The owner no longer agrees to be contacted: their e-mail and phone are erased."""
+    ownership = locks.lock_record(ownership)
+    if not ownership.consent:
+        raise ValidationError(
+            OWNER_NO_CONSENT_TO_WITHDRAW % {"owner": ownership.owner_name}, code="no_consent"
+        )
+    ownership.consent, ownership.consent_at = False, None
+    ownership.email = ownership.phone = ""
+    return _save(ownership, acting_user=acting_user, reason="Consent to be contacted withdrawn")

@@ -55,4 +55,19 @@ urlpatterns = [
         views.ServiceRecordCreateView.as_view(),
         name="serial_service",
     ),
+    path(
+        "serials/<int:pk>/owner/",
+        views.OwnerChangeView.as_view(),
+        name="serial_owner_register",
+    ),
+    path(
+        "serials/<int:pk>/owner/transfer/",
+        views.OwnerChangeView.as_view(transfer=True),
+        name="serial_owner_transfer",
+    ),
+    path(
+        "serials/<int:pk>/owner/<int:ownership_pk>/withdraw-consent/",
+        views.OwnerConsentWithdrawView.as_view(),
+        name="serial_owner_consent_withdraw",
+    ),
 ]

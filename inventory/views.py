@@ -33,6 +33,7 @@ from .forms import (
     EpcisImportForm,
     ExpiryReportForm,
     Fsma204Form,
+    OwnerForm,
     PickForm,
     ServiceRecordForm,
     ShipmentForm,
@@ -865,3 +866,62 @@ def _shipped_message(lines, site, data) -> str:
         "destination": destination,
         "document": document,
     }
+
+
+# --- Owners ---
+
+
+class OwnerChangeView(SerialUnitDetailView):
+    """Staff register a unit's end owner, or hand it to the next; a refused form comes back."""
+
+    permission_required = ("inventory.view_serialunit", "inventory.add_unitownership")
+    http_method_names = ["post"]
+    transfer = False
+
+    def post(self, request, *args, **kwargs):
+        unit = self.get_object()
+        form = OwnerForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            fields = {
+                "serial_unit": unit,
+                "owner_name": data["owner_name"],
+                "consent": data["consent"],
+                "email": data["email"],
+                "phone": data["phone"],
+                "acting_user": request.user,
+            }
+            try:
+                if self.transfer:
+                    services.unit_owner_transfer(transferred_on=data["since"], **fields)
+                else:
+                    services.unit_owner_register(started_on=data["since"], **fields)
+            except ValidationError as exc:
+                form.add_error(None, exc.messages)
+            else:
+                verb = "now owns" if self.transfer else "is registered as the owner of"
+                messages.success(request, f"{data['owner_name'].strip()} {verb} {unit}.")
+                return redirect(f"{unit.get_absolute_url()}#owners")
+        return self.render_to_response(self.get_context_data(owner_form=form))
+
+
+class OwnerConsentWithdrawView(PermissionRequiredMixin, View):
+    """The owner asked us to stop contacting them: their contact details are erased."""
+
+    permission_required = ("inventory.view_serialunit", "inventory.change_unitownership")
+    http_method_names = ["post"]
+
+    def post(self, request, pk, ownership_pk):
+        ownership = selectors.ownership_for_unit(pk, ownership_pk)
+        if ownership is None:
+            raise Http404(f"Unit {pk} has no owner record {ownership_pk}.")
+        try:
+            services.unit_owner_consent_withdraw(ownership=ownership, acting_user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                f"{ownership.owner_name} will not be contacted; their e-mail and phone are erased.",
+            )
+        return redirect(f"{reverse('serial_detail', args=[pk])}#owners")
