@@ -733,3 +733,56 @@ def unit_ownerships(unit_pk: int) -> list:
 
 def ownership_for_unit(unit_pk: int, ownership_pk: int) -> UnitOwnership | None:
     return UnitOwnership.objects.filter(serial_unit_id=unit_pk, pk=ownership_pk).first()
+
+
+# --- Installations ---
+
+
+@dataclass
+class Installation:
+    """An assembly a unit was installed in, from when until when (None: it is there still)."""
+
+    assembly: SerialUnit
+    since: datetime
+    event: TraceEvent
+    until: datetime | None = None
+    removal: TraceEvent | None = None
+
+
+def installation_periods(timeline) -> list[Installation]:
+    """Every assembly a part was ever installed in, from its timeline (oldest first).
+
+    The timeline's events are already read; one query finds the assemblies they name.
+    """
+    moves = [
+        line.event
+        for line in timeline
+        if line.role == EventLine.Role.CHILD
+        and line.event.event_type in (TraceEvent.Type.INSTALL, TraceEvent.Type.REMOVE)
+    ]
+    if not moves:
+        return []
+    assemblies = {
+        line.event_id: line.item.serialunit
+        for line in EventLine.objects.filter(
+            event_id__in=[event.pk for event in moves], role=EventLine.Role.PARENT
+        ).select_related("item__serialunit__product")
+        if hasattr(line.item, "serialunit")
+    }
+    # The k-th removal from an assembly ends the k-th installation in it, even when a service
+    # dated by day sorts before the installation it undid.
+    periods: list[Installation] = []
+    removals: dict[int, list[TraceEvent]] = defaultdict(list)
+    for event in moves:
+        assembly = assemblies.get(event.pk)
+        if assembly is None:
+            continue
+        if event.event_type == TraceEvent.Type.INSTALL:
+            periods.append(Installation(assembly=assembly, since=event.occurred_at, event=event))
+        else:
+            removals[assembly.pk].append(event)
+    for period in periods:
+        if removals[period.assembly.pk]:
+            period.removal = removals[period.assembly.pk].pop(0)
+            period.until = period.removal.occurred_at
+    return periods
