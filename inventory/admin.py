@@ -28,6 +28,7 @@ from .models import (
     Site,
     StatusChange,
     TraceEvent,
+    UnitOwnership,
 )
 from .resources import (
     FORMATS,
@@ -795,6 +796,49 @@ class JobAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- Owners ---
+
+
+class UnitOwnershipForm(forms.ModelForm):
+    def clean(self):
+        data = super().clean()
+        # Consent is read-only here, so the model's own check would skip it until the save.
+        if (data.get("email") or data.get("phone")) and not self.instance.consent:
+            raise ValidationError(services.OWNER_CONTACT_NEEDS_CONSENT)
+        return data
+
+
+@admin.register(UnitOwnership)
+class UnitOwnershipAdmin(ServiceSaveMixin, HistoryAdmin):
+    """Corrections to an owner's record; registering and transfers happen on the unit's page."""
+
+    form = UnitOwnershipForm
+    list_display = ("serial_unit", "owner_name", "started_on", "ended_on", "consent")
+    list_filter = ("consent",)
+    search_fields = ("owner_name", "serial_unit__serial", "serial_unit__product__sku")
+    list_select_related = ("serial_unit__product",)
+    fields = (
+        "serial_unit",
+        "owner_name",
+        "started_on",
+        "ended_on",
+        "consent",
+        "consent_at",
+        "email",
+        "phone",
+        "registered_by",
+        "registered_at",
+    )
+    readonly_fields = ("serial_unit", "consent", "consent_at", "registered_by", "registered_at")
+    ordering = ("-started_on", "-pk")
+
+    def has_add_permission(self, request):
         return False
 
     def has_delete_permission(self, request, obj=None):

@@ -301,3 +301,38 @@ def test_a_user_without_the_permission_cannot_register_owners(client, no_role_us
 
     assert response.status_code == 403
     assert not UnitOwnership.objects.exists()
+
+
+# --- The admin --------------------------------------------------------------------------------
+
+
+def test_an_administrator_corrects_an_owners_name_and_the_history_says_who(
+    client, administrator, sold, staff
+):
+    ownership = register(sold, staff, owner_name="Ada Bryon")
+    client.force_login(administrator)
+    url = reverse("admin:inventory_unitownership_change", args=[ownership.pk])
+
+    response = client.post(url, {"owner_name": "Ada Byron", "started_on": "2026-03-01"})
+
+    assert response.status_code == 302
+    ownership.refresh_from_db()
+    assert ownership.owner_name == "Ada Byron"
+    assert ownership.history.latest().history_user == administrator
+
+
+def test_the_admin_refuses_contact_details_for_an_owner_who_did_not_consent(
+    client, administrator, sold, staff
+):
+    ownership = register(sold, staff)
+    client.force_login(administrator)
+    url = reverse("admin:inventory_unitownership_change", args=[ownership.pk])
+
+    response = client.post(
+        url, {"owner_name": "Ada Byron", "started_on": "2026-03-01", "email": "a@example.org"}
+    )
+
+    assert response.status_code == 200
+    assert str(OWNER_CONTACT_NEEDS_CONSENT) in response.content.decode()
+    ownership.refresh_from_db()
+    assert ownership.email == ""
