@@ -19,6 +19,7 @@ from inventory.models import (
     Site,
     StatusChange,
     TraceEvent,
+    UnitOwnership,
 )
 from inventory.services import Line
 
@@ -107,6 +108,12 @@ def records(admin_user):
         StatusChange: StatusChange.objects.get(),
         Job: Job.objects.create(
             kind="epcis_import", title="Import of a.json", created_by=admin_user
+        ),
+        UnitOwnership: services.unit_owner_register(
+            serial_unit=scooter,
+            owner_name="Ada Byron",
+            started_on=date(2026, 3, 20),
+            acting_user=admin_user,
         ),
     }
 
@@ -212,6 +219,14 @@ ROW_MAKERS = {
     StatusChange: _status_change_row,
     Job: lambda user: Job.objects.create(
         kind="epcis_import", title="Import", created_by=UserFactory()
+    ),
+    UnitOwnership: lambda user: services.unit_owner_register(
+        serial_unit=SerialUnitFactory(
+            holder_site=None, holder_party=PartyFactory(), shipped_on=date(2026, 3, 1)
+        ),
+        owner_name="Ada Byron",
+        started_on=date(2026, 3, 20),
+        acting_user=user,
     ),
 }
 
