@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Sum
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
+
+from inventory.models import UnitOwnership
 
 from .formatting import plain, unit_label
 from .models import (
@@ -457,3 +459,31 @@ def item_involvement(item_pk: int) -> list[AffectedItem]:
 def line_count(campaign: RecallCampaign) -> int:
     """How many lines the campaign's files list (removed ones included, as the files do)."""
     return AffectedItem.objects.filter(campaign=campaign).count()
+
+
+# --- Registered owners ---
+
+
+def registered_owners(campaign: RecallCampaign):
+    """The current end owners of the campaign's serial units (lines still in the campaign)."""
+    lines = AffectedItem.objects.filter(
+        campaign=campaign, item_id=OuterRef("serial_unit_id"), removed_at__isnull=True
+    )
+    return UnitOwnership.objects.filter(Exists(lines), ended_on__isnull=True)
+
+
+def registered_owner_counts(campaign: RecallCampaign) -> dict:
+    """How many owners are registered, and how many of them agreed to be contacted."""
+    counts = registered_owners(campaign).aggregate(
+        owners=Count("pk"), contactable=Count("pk", filter=Q(consent=True))
+    )
+    return {**counts, "uncontactable": counts["owners"] - counts["contactable"]}
+
+
+def owners_to_contact(campaign: RecallCampaign):
+    return (
+        registered_owners(campaign)
+        .filter(consent=True)
+        .select_related("serial_unit__product")
+        .order_by("serial_unit__product__sku", "serial_unit__serial")
+    )

@@ -27,6 +27,7 @@ urlpatterns = [
     path("<str:reference>/complete/", views.CompleteView.as_view(), name="complete"),
     path("<str:reference>/terminate/", views.TerminateView.as_view(), name="terminate"),
     path("<str:reference>/report.<str:fmt>", views.ReportView.as_view(), name="report_file"),
+    path("<str:reference>/owners.csv", views.OwnersExportView.as_view(), name="owners"),
     path(
         "<str:reference>/documents/<str:document>.<str:fmt>",
         views.DocumentView.as_view(),

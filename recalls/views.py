@@ -1,5 +1,7 @@
 """Thin views for recall campaigns: forms check input, selectors read, services write."""
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
@@ -218,6 +220,11 @@ class CampaignDetailView(CampaignMixin, TemplateView):
             can_resolve=can_resolve,
             can_send=can_send,
             can_respond=can_respond,
+            owners=(
+                selectors.registered_owner_counts(campaign)
+                if user.has_perm("inventory.view_unitownership")
+                else None
+            ),
             **kwargs,
         )
 
@@ -612,3 +619,45 @@ class StatusReportIssueView(CampaignMixin, View):
             return self.back()
         html = documents.status_report_html(campaign, number=number)
         return _pdf_response(request, campaign, html, f"status-report-{number}")
+
+
+class OwnersExportView(CampaignMixin, View):
+    """The registered owners of the campaign's units who agreed to be contacted, as CSV for a
+    mailing: the consumer level of a recall that no consignee list reaches."""
+
+    permission_required = ("recalls.view_recallcampaign", "inventory.view_unitownership")
+
+    def get(self, request, reference):
+        campaign = self.get_campaign()
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        name = f"{campaign.reference}-owners-{timezone.localtime():%Y%m%d-%H%M}.csv"
+        response["Content-Disposition"] = content_disposition_header(True, name)
+        writer = csv.writer(response)
+        writer.writerow(OWNER_COLUMNS)
+        for owner in selectors.owners_to_contact(campaign).iterator(chunk_size=2000):
+            unit = owner.serial_unit
+            writer.writerow(
+                [
+                    owner.owner_name,
+                    owner.email,
+                    owner.phone,
+                    unit.product.sku,
+                    unit.product.name,
+                    unit.serial,
+                    owner.started_on.isoformat(),
+                    timezone.localtime(owner.consent_at).date().isoformat(),
+                ]
+            )
+        return response
+
+
+OWNER_COLUMNS = [
+    "owner",
+    "email",
+    "phone",
+    "sku",
+    "product",
+    "serial",
+    "owner_since",
+    "consent_given",
+]
