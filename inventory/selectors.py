@@ -480,6 +480,8 @@ def serial_unit_for_page(pk: int) -> SerialUnit:
         "holder_site",
         "holder_party",
         "installed_in__product",
+        "replaces__product",
+        "replaced_by__product",
     ).get(pk=pk)
 
 
@@ -782,6 +784,19 @@ def claim_coverage_text(claim: WarrantyClaim, *, today: date | None = None) -> s
         "time": _time_between(end, reported),
         "end": end.isoformat(),
     }
+
+
+def claim_decision(claim: WarrantyClaim) -> str:
+    """What was decided, still readable once the claim is closed."""
+    if claim.decided_at is None:
+        return ""
+    if claim.status == WarrantyClaim.Status.REJECTED or (
+        claim.status == WarrantyClaim.Status.CLOSED
+        and claim.service_record_id is None
+        and claim.replacement_id is None
+    ):
+        return _("Rejected")
+    return _("Approved outside warranty") if claim.overridden else _("Approved")
 
 
 def claim_list():

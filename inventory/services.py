@@ -1281,6 +1281,7 @@ def warranty_claim_open(
         warranty_ends_on=unit.warranty_ends_on,
         opened_by=acting_user,
     )
+    claim.covered = not selectors.claim_not_covered(claim)
     return _save(claim, acting_user=acting_user, reason=CLAIM_STEP_OPENED)
 
 
