@@ -740,11 +740,13 @@ class WarrantyClaimForm(forms.Form):
         empty_label=_("the customer who holds the unit"),
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].required = True
+        self.fields["unit"].error_messages["required"] = CLAIM_UNIT_REQUIRED
+
     def clean_unit(self):
-        text = self.cleaned_data["unit"].strip()
-        if not text:
-            raise ValidationError(CLAIM_UNIT_REQUIRED)
-        return _one_unit(text, is_a_lot=CLAIM_UNIT_IS_A_LOT)
+        return _one_unit(self.cleaned_data["unit"].strip(), is_a_lot=CLAIM_UNIT_IS_A_LOT)
 
 
 class ClaimDecisionForm(forms.Form):
@@ -793,14 +795,14 @@ class ClaimReplaceForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        field = self.fields["replacement"]
         # One of several forms on the claim's page: it must not take the focus from the top.
-        self.fields["replacement"].widget.attrs.pop("autofocus")
+        field.widget.attrs.pop("autofocus")
+        field.required = True
+        field.error_messages["required"] = CLAIM_REPLACEMENT_REQUIRED
 
     def clean_replacement(self):
-        text = self.cleaned_data["replacement"].strip()
-        if not text:
-            raise ValidationError(CLAIM_REPLACEMENT_REQUIRED)
-        return _one_unit(text, is_a_lot=CLAIM_UNIT_IS_A_LOT)
+        return _one_unit(self.cleaned_data["replacement"].strip(), is_a_lot=CLAIM_UNIT_IS_A_LOT)
 
 
 class ClaimCloseForm(forms.Form):

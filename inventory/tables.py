@@ -872,7 +872,12 @@ class ClaimTable(ListTable):
         verbose_name=_("Decided by"), accessor="decided_by__username", default="—", orderable=False
     )
     replacement = tables.Column(
-        verbose_name=_("Replacement"), accessor="replacement__serial", default="—", orderable=False
+        verbose_name=_("Replacement"),
+        accessor="replacement__serial",
+        default="—",
+        orderable=False,
+        linkify=lambda record: reverse("serial_detail", args=[record.replacement_id]),
+        attrs={"td": {"class": "code"}},
     )
 
     class Meta(ListTable.Meta):
@@ -883,6 +888,9 @@ class ClaimTable(ListTable):
         return format_html(
             '<a class="code" href="{}">{}</a>', _product_url(record.serial_unit.product), value
         )
+
+    def value_product(self, value):
+        return value
 
     def render_opened_at(self, value):
         return timezone.localdate(value).isoformat()
