@@ -19,6 +19,7 @@ from inventory.models import (
     Site,
     StatusChange,
     TraceEvent,
+    WarrantyClaim,
 )
 from inventory.services import Line
 
@@ -31,6 +32,7 @@ from .factories import (
     ServiceRecordFactory,
     SiteFactory,
     UserFactory,
+    WarrantyClaimFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +109,12 @@ def records(admin_user):
         StatusChange: StatusChange.objects.get(),
         Job: Job.objects.create(
             kind="epcis_import", title="Import of a.json", created_by=admin_user
+        ),
+        WarrantyClaim: services.warranty_claim_open(
+            serial_unit=scooter,
+            fault="Brakes squeal.",
+            reported_on=date(2026, 6, 2),
+            acting_user=admin_user,
         ),
     }
 
@@ -212,6 +220,9 @@ ROW_MAKERS = {
     StatusChange: _status_change_row,
     Job: lambda user: Job.objects.create(
         kind="epcis_import", title="Import", created_by=UserFactory()
+    ),
+    WarrantyClaim: lambda user: WarrantyClaimFactory(
+        claimant=PartyFactory(), decided_by=UserFactory()
     ),
 }
 
