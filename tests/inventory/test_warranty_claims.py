@@ -1,11 +1,13 @@
 """Warranty claims (issue #7): opened, decided against the warranty end (or a manager's
 override), repaired or replaced, then closed; every rule says what is wrong in a sentence."""
 
+import threading
 from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
+from django.db import connection, connections
 from django.utils import timezone
 
 from inventory import selectors
@@ -653,3 +655,54 @@ def test_a_claim_for_a_unit_in_our_stock_has_no_claimant_unless_named(product, s
     claim = open_claim(unit, staff)
 
     assert claim.claimant is None
+
+
+# --- Two people at once -----------------------------------------------------------------------
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+@pytest.mark.django_db(transaction=True)
+def test_two_managers_deciding_the_same_claim_at_once_cannot_both_win(product, customer):
+    deciders = []
+    for name in ("first", "second"):
+        user = UserFactory(username=name)
+        user.user_permissions.add(Permission.objects.get(codename="decide_warrantyclaim"))
+        deciders.append(user)
+    claim = open_claim(
+        shipped_unit(product, customer, ends_on=TODAY + timedelta(days=30)), deciders[0]
+    )
+    barrier = threading.Barrier(2)
+    done, refused = [], []
+
+    def decide(user, approve):
+        try:
+            barrier.wait()
+            done.append(
+                warranty_claim_decide(
+                    claim=claim, approve=approve, reason="Seen.", acting_user=user
+                )
+            )
+        except ValidationError as exc:
+            refused.append(exc.messages)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=decide, args=(deciders[0], True)),
+        threading.Thread(target=decide, args=(deciders[1], False)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(done) == 1
+    winner = done[0]
+    assert refused == [
+        [CLAIM_NOT_OPEN % {"number": claim.number, "status": winner.get_status_display()}]
+    ]
+    assert WarrantyClaim.objects.get().status == winner.status
+    assert (
+        WarrantyClaim.history.filter(history_change_reason__in=["Approved", "Rejected"]).count()
+        == 1
+    )
