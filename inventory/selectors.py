@@ -46,6 +46,7 @@ from .models import (
     StatusChange,
     TraceEvent,
     Unit,
+    UnitReturn,
     WarrantyClaim,
 )
 
@@ -825,6 +826,16 @@ def claim_steps(claim: WarrantyClaim):
         claim.history.select_related("history_user")
         .order_by("history_date", "history_id")
         .only("history_date", "history_change_reason", "history_user", "status")
+    )
+
+
+def unit_open_return(unit: SerialUnit) -> UnitReturn | None:
+    """The return (RMA) that has the unit back with us now, if any."""
+    return (
+        UnitReturn.objects.filter(serial_unit=unit)
+        .exclude(status=UnitReturn.Status.CLOSED)
+        .select_related("customer")
+        .first()
     )
 
 

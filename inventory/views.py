@@ -936,6 +936,9 @@ class ClaimCreateView(PermissionRequiredMixin, FormView):
                 fault=data["fault"],
                 reported_on=data["reported_on"],
                 claimant=data["claimant"],
+                # A unit back with us on an open return is claimed for under that return,
+                # whose decision then says what becomes of the faulty unit.
+                unit_return=selectors.unit_open_return(data["unit"]),
                 acting_user=self.request.user,
             )
         except ValidationError as exc:
@@ -953,6 +956,8 @@ class ClaimCreateView(PermissionRequiredMixin, FormView):
         if form.is_bound and not form.errors.get("unit"):
             unit = form.cleaned_data.get("unit") if hasattr(form, "cleaned_data") else None
         context["unit"] = unit if isinstance(unit, SerialUnit) else None
+        if context["unit"] is not None:
+            context["unit_return"] = selectors.unit_open_return(context["unit"])
         return context
 
 

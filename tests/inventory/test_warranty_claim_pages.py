@@ -12,7 +12,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from inventory.forms import CLAIM_DECISION_REQUIRED, CLAIM_UNIT_IS_A_LOT, CLAIM_UNIT_REQUIRED
-from inventory.models import SerialUnit, ServiceRecord, WarrantyClaim
+from inventory.models import SerialUnit, ServiceRecord, TraceEvent, UnitReturn, WarrantyClaim
 from inventory.selectors import NOT_COVERED_ENDED
 from inventory.services import (
     CLAIM_NEEDS_OVERRIDE,
@@ -30,6 +30,7 @@ from .factories import (
     PartyFactory,
     SerialProductFactory,
     SerialUnitFactory,
+    TraceEventFactory,
     UserFactory,
     WarrantyClaimFactory,
 )
@@ -515,3 +516,28 @@ def test_the_dashboard_shows_open_claims_with_their_status(staff_client, claim):
 
     assertContains(response, claim.number)
     assertContains(response, '<span class="badge claim-open">awaiting decision</span>', html=True)
+
+
+def test_a_claim_for_a_unit_back_on_an_open_return_is_linked_to_it(staff_client, product, staff):
+    unit = SerialUnitFactory(product=product, serial="HX2-0200", produced_on=MADE)
+    unit_return = UnitReturn.objects.create(
+        number="RMA-2026-0001",
+        serial_unit=unit,
+        customer=PartyFactory(name="Harbor Foods"),
+        site=unit.holder_site,
+        received_at=timezone.now(),
+        reason=UnitReturn.Reason.WARRANTY,
+        condition=UnitReturn.Condition.DEFECTIVE,
+        receive_event=TraceEventFactory(event_type=TraceEvent.Type.RETURN),
+        registered_by=staff,
+    )
+
+    staff_client.post(
+        reverse("claim_new"),
+        {"unit": "DEV-HX2 serial HX2-0200", "fault": "Dead.", "reported_on": TODAY},
+    )
+
+    claim = WarrantyClaim.objects.get()
+    assert claim.unit_return == unit_return
+    assert claim.claimant.name == "Harbor Foods"
+    assertContains(staff_client.get(claim_url(claim)), "RMA-2026-0001")

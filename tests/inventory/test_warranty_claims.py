@@ -17,6 +17,7 @@ from inventory.models import (
     ServicePart,
     ServiceRecord,
     TraceEvent,
+    UnitReturn,
     WarrantyClaim,
 )
 from inventory.services import (
@@ -35,6 +36,7 @@ from inventory.services import (
     CLAIM_REPLACEMENT_OTHER_PRODUCT,
     CLAIM_REPORTED_BEFORE_MADE,
     CLAIM_REPORTED_FUTURE,
+    CLAIM_RETURN_OTHER_UNIT,
     REPLACEMENT_NOT_AVAILABLE,
     serial_unit_install,
     warranty_claim_close,
@@ -50,6 +52,7 @@ from .factories import (
     SerialProductFactory,
     SerialUnitFactory,
     SiteFactory,
+    TraceEventFactory,
     UserFactory,
 )
 
@@ -706,3 +709,53 @@ def test_two_managers_deciding_the_same_claim_at_once_cannot_both_win(product, c
         WarrantyClaim.history.filter(history_change_reason__in=["Approved", "Rejected"]).count()
         == 1
     )
+
+
+# --- Claims for units back on a return --------------------------------------------------------
+
+
+def returned(unit, customer, user, number="RMA-2026-0001"):
+    """A return of `unit` from `customer`, made directly; the returns' own services do more."""
+    return UnitReturn.objects.create(
+        number=number,
+        serial_unit=unit,
+        customer=customer,
+        site=SiteFactory(),
+        received_at=timezone.now(),
+        reason=UnitReturn.Reason.WARRANTY,
+        condition=UnitReturn.Condition.DEFECTIVE,
+        receive_event=TraceEventFactory(event_type=TraceEvent.Type.RETURN),
+        registered_by=user,
+    )
+
+
+def test_a_claim_under_a_return_is_claimed_by_who_returned_the_unit(product, customer, staff):
+    back_with_us = SerialUnitFactory(product=product, produced_on=MADE)
+    unit_return = returned(back_with_us, customer, staff)
+
+    claim = warranty_claim_open(
+        serial_unit=back_with_us,
+        fault="Dead.",
+        reported_on=TODAY,
+        unit_return=unit_return,
+        acting_user=staff,
+    )
+
+    assert (claim.unit_return, claim.claimant) == (unit_return, customer)
+
+
+def test_a_return_of_another_unit_is_refused(unit, expired_unit, customer, staff):
+    other_return = returned(expired_unit, customer, staff)
+
+    with pytest.raises(ValidationError) as exc_info:
+        warranty_claim_open(
+            serial_unit=unit,
+            fault="Dead.",
+            reported_on=TODAY,
+            unit_return=other_return,
+            acting_user=staff,
+        )
+
+    assert messages(exc_info) == [
+        CLAIM_RETURN_OTHER_UNIT % {"rma": "RMA-2026-0001", "other": expired_unit, "unit": unit}
+    ]
