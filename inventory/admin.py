@@ -29,6 +29,7 @@ from .models import (
     StatusChange,
     TraceEvent,
     UnitOwnership,
+    WarrantyClaim,
 )
 from .resources import (
     FORMATS,
@@ -843,3 +844,55 @@ class UnitOwnershipAdmin(ServiceSaveMixin, HistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Warranty claims ---
+
+
+@admin.register(WarrantyClaim)
+class WarrantyClaimAdmin(ReadOnlyAdmin, HistoryAdmin):
+    """Claims move only through their page's steps, which check the warranty and the roles."""
+
+    list_display = (
+        "number",
+        "serial_unit",
+        "claimant",
+        "reported_on",
+        "warranty_ends_on",
+        "status",
+        "covered",
+        "overridden",
+        "decided_by",
+        "opened_at",
+    )
+    list_filter = ("status", "covered", "overridden", "opened_at")
+    search_fields = ("number", "serial_unit__serial", "claimant__name", "fault")
+    list_select_related = ("serial_unit__product", "claimant", "decided_by")
+    date_hierarchy = "opened_at"
+    ordering = ("-opened_at", "-pk")
+    # Most fields are not editable, which a change form would leave out; all are shown.
+    readonly_fields = fields = (
+        "number",
+        "serial_unit",
+        "unit_return",
+        "claimant",
+        "fault",
+        "reported_on",
+        "warranty_ends_on",
+        "status",
+        "covered",
+        "overridden",
+        "decision_reason",
+        "decided_by",
+        "decided_at",
+        "service_record",
+        "replacement",
+        "resolved_at",
+        "closed_at",
+        "closing_note",
+        "opened_by",
+        "opened_at",
+    )
+
+    def view_on_site(self, obj):
+        return obj.get_absolute_url()

@@ -31,6 +31,7 @@ from .models import (
     Site,
     TraceEvent,
     Unit,
+    WarrantyClaim,
 )
 from .services import Line
 
@@ -125,6 +126,7 @@ class _ProductSpec:
     on_food_traceability_list: bool = False
     tracking: str = Product.Tracking.LOT
     warranty_months: int | None = None
+    replacement_keeps_warranty: bool = False
     description: str = ""
 
 
@@ -410,6 +412,7 @@ PRODUCTS = [
                  ("9521002", "00310"), tracking=_SERIAL, warranty_months=12),
     _ProductSpec("DEV-HX2", "HX2 rugged handheld data terminal", Unit.EACH, "HX2",
                  ("9521002", "00100"), tracking=_SERIAL, warranty_months=24,
+                 replacement_keeps_warranty=True,
                  description="Built in production lots; each unit carries one BAT-HX2 pack."),
 ]  # fmt: skip
 
@@ -503,6 +506,7 @@ def demo_counts() -> dict[str, int]:
         "serial units": SerialUnit.objects.count(),
         "trace events": TraceEvent.objects.count(),
         "service records": ServiceRecord.objects.count(),
+        "warranty claims": WarrantyClaim.objects.count(),
     }
 
 
@@ -649,6 +653,7 @@ class _DemoBuilder:
                 unit=spec.unit,
                 shelf_life_days=spec.shelf_life_days,
                 warranty_months=spec.warranty_months,
+                replacement_keeps_warranty=spec.replacement_keeps_warranty,
                 on_food_traceability_list=spec.on_food_traceability_list,
             )
 
@@ -1119,16 +1124,7 @@ class _DemoBuilder:
             acting_user=self.staff,
         )
 
-        services.service_record_create(
-            serial_unit=_fresh(second[8]),
-            kind=ServiceRecord.Kind.WARRANTY_CLAIM,
-            performed_on=self.day(6),
-            description=(
-                "Customer reports the unit shuts down at 30 % charge in the cold store "
-                f"(-10 °C). Claim WC-{self.day(6):%Y}-0007 opened; waiting for the unit."
-            ),
-            acting_user=self.staff,
-        )
+        self._warranty_claims(second)
 
         cracked = second[11]
         self.return_unit(
@@ -1146,6 +1142,32 @@ class _DemoBuilder:
             description="Display glass cracked, touch still works. Display assembly on order.",
             technician="Luis Ortega",
             acting_user=self.staff,
+        )
+
+    def _warranty_claims(self, second):
+        # One claim waits for a manager's decision on the dashboard.
+        services.warranty_claim_open(
+            serial_unit=_fresh(second[8]),
+            fault="Customer reports the unit shuts down at 30 % charge in the cold store (-10 °C).",
+            reported_on=self.day(6),
+            acting_user=self.staff,
+        )
+        # Another was approved and a unit from stock sent in its place; the faulty one is
+        # still with the customer, who will send it back for failure analysis.
+        claim = services.warranty_claim_open(
+            serial_unit=_fresh(second[12]),
+            fault="Scanner window cracked from the inside; no drop reported. Scanner dead.",
+            reported_on=self.day(12),
+            acting_user=self.staff,
+        )
+        claim = services.warranty_claim_decide(
+            claim=claim,
+            approve=True,
+            reason="Within warranty; an internal crack points to a moulding fault.",
+            acting_user=self.manager,
+        )
+        services.warranty_claim_replace(
+            claim=claim, replacement=_fresh(second[23]), acting_user=self.manager
         )
 
     # --- Closing the books ---------------------------------------------------------------------

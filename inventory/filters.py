@@ -22,6 +22,7 @@ from .models import (
     SerialUnit,
     Site,
     TraceEvent,
+    WarrantyClaim,
 )
 
 ANY = _("any")
@@ -350,3 +351,61 @@ class PartyFilter(ListFilterSet):
     def by_country(self, queryset, name, value):
         value = value.strip().upper()
         return queryset.filter(country=value) if value else queryset
+
+
+# --- Warranty claims --------------------------------------------------------------------------
+
+
+class ClaimFilterForm(DateRangeForm):
+    date_ranges = (("reported_from", "reported_to"), ("opened_from", "opened_to"))
+
+
+class ClaimFilter(ListFilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Claim number or serial"))
+    status = django_filters.ChoiceFilter(
+        field_name="status",
+        lookup_expr="exact",
+        choices=WarrantyClaim.Status.choices,
+        empty_label=ANY,
+        label=_("Status"),
+    )
+    open = django_filters.BooleanFilter(
+        field_name="closed_at",
+        lookup_expr="isnull",
+        label=_("Open or closed"),
+        widget=forms.Select(choices=[("", ANY), ("true", _("not closed")), ("false", _("closed"))]),
+    )
+    product = django_filters.ModelChoiceFilter(
+        field_name="serial_unit__product",
+        lookup_expr="exact",
+        queryset=Product.objects.filter(tracking=Product.Tracking.SERIAL).order_by("sku"),
+        empty_label=ANY,
+        label=_("Product"),
+    )
+    covered = _boolean_filter("covered", _("Warranty"), _("within warranty"), _("outside warranty"))
+    overridden = _boolean_filter(
+        "overridden", _("Override"), _("approved outside warranty"), _("no override")
+    )
+    reported_from = _date_filter("reported_on", "gte", _("Reported from"))
+    reported_to = _date_filter("reported_on", "lte", _("Reported until"))
+    opened_from = _date_filter("opened_at__date", "gte", _("Opened from"))
+    opened_to = _date_filter("opened_at__date", "lte", _("Opened until"))
+
+    class Meta:
+        model = WarrantyClaim
+        form = ClaimFilterForm
+        fields = [
+            "q",
+            "status",
+            "open",
+            "product",
+            "covered",
+            "overridden",
+            "reported_from",
+            "reported_to",
+            "opened_from",
+            "opened_to",
+        ]
+
+    def search(self, queryset, name, value):
+        return self.contains_any(queryset, ("number", "serial_unit__serial"), value)

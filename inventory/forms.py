@@ -725,3 +725,127 @@ class OwnerForm(forms.Form):
         if (data.get("email") or data.get("phone", "").strip()) and not data.get("consent"):
             self.add_error("consent", services.OWNER_CONTACT_NEEDS_CONSENT)
         return data
+
+
+# --- Warranty claims --------------------------------------------------------------------------
+
+CLAIM_UNIT_REQUIRED = _("Scan or type the serial unit the claim is for.")
+CLAIM_UNIT_IS_A_LOT = _("%(value)s is a lot; warranty claims are for serial units.")
+CLAIM_UNIT_MORE_THAN_ONE = _("Scan one serial unit; this names %(count)s.")
+CLAIM_FAULT_FORM_REQUIRED = _("Describe the fault.")
+CLAIM_DATE_REQUIRED = _("Give the date the fault was reported as YYYY-MM-DD.")
+CLAIM_DECISION_REQUIRED = _("Choose whether to approve or reject the claim.")
+CLAIM_REPLACEMENT_REQUIRED = _("Scan or type the unit sent as the replacement.")
+APPROVE, REJECT = "approve", "reject"
+
+
+def _one_unit(text: str, *, is_a_lot) -> SerialUnit:
+    """The one serial unit a typed or scanned identifier names."""
+    try:
+        lots, units = resolve_identifiers([text])
+    except IdentifierError as exc:
+        raise ValidationError(str(exc)) from exc
+    if lots:
+        raise ValidationError(is_a_lot % {"value": lots[0]})
+    if len(units) > 1:
+        raise ValidationError(CLAIM_UNIT_MORE_THAN_ONE % {"count": len(units)})
+    return units[0]
+
+
+class WarrantyClaimForm(forms.Form):
+    """A new claim: the unit (scanned), the fault, when it was reported, and by whom."""
+
+    unit = _scan_field(_("Serial unit"), _("e.g. DEV-HX2 serial HX2-0001, or scan its label"))
+    fault = forms.CharField(
+        label=_("Fault reported"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": CLAIM_FAULT_FORM_REQUIRED},
+    )
+    reported_on = forms.DateField(
+        label=_("Reported on"),
+        input_formats=["%Y-%m-%d"],
+        initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"required": CLAIM_DATE_REQUIRED, "invalid": CLAIM_DATE_REQUIRED},
+        help_text=_("The day the customer told us; the warranty is checked against it."),
+    )
+    claimant = forms.ModelChoiceField(
+        label=_("Claimed by"),
+        queryset=Party.objects.filter(is_customer=True).order_by("name"),
+        required=False,
+        empty_label=_("the customer who holds the unit"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].required = True
+        self.fields["unit"].error_messages["required"] = CLAIM_UNIT_REQUIRED
+
+    def clean_unit(self):
+        return _one_unit(self.cleaned_data["unit"].strip(), is_a_lot=CLAIM_UNIT_IS_A_LOT)
+
+
+class ClaimDecisionForm(forms.Form):
+    """Approve or reject; the override box only for those who may, on a claim not covered."""
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[(APPROVE, _("Approve")), (REJECT, _("Reject"))],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": CLAIM_DECISION_REQUIRED,
+            "invalid_choice": CLAIM_DECISION_REQUIRED,
+        },
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Needed to reject, or to approve outside warranty."),
+    )
+    override = forms.BooleanField(
+        label=_("Approve outside warranty (manager's override)"), required=False
+    )
+
+    def __init__(self, *args, may_override: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_override:
+            del self.fields["override"]
+
+    def clean_reason(self):
+        return self.cleaned_data["reason"].strip()
+
+
+class ClaimRepairForm(ServiceRecordForm):
+    """The repair of a claimed unit: a service record's fields, its kind and outcome fixed."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["kind"]
+        del self.fields["outcome"]
+
+
+class ClaimReplaceForm(forms.Form):
+    replacement = _scan_field(_("Replacement unit"), _("Scan the unit from stock"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["replacement"]
+        # One of several forms on the claim's page: it must not take the focus from the top.
+        field.widget.attrs.pop("autofocus")
+        field.required = True
+        field.error_messages["required"] = CLAIM_REPLACEMENT_REQUIRED
+
+    def clean_replacement(self):
+        return _one_unit(self.cleaned_data["replacement"].strip(), is_a_lot=CLAIM_UNIT_IS_A_LOT)
+
+
+class ClaimCloseForm(forms.Form):
+    note = forms.CharField(
+        label=_("Closing note"),
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

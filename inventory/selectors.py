@@ -23,8 +23,16 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .identifiers import IdentifierError, ItemReference, normalize_gtin, parse_identifier
+from .identifiers import (
+    IdentifierError,
+    ItemReference,
+    add_months,
+    normalize_gtin,
+    parse_identifier,
+)
 from .models import (
     EventLine,
     Genealogy,
@@ -34,12 +42,13 @@ from .models import (
     Product,
     SerialUnit,
     ServicePart,
-    ServiceRecord,
     Site,
     StatusChange,
     TraceEvent,
     Unit,
     UnitOwnership,
+    UnitReturn,
+    WarrantyClaim,
 )
 
 # The dashboard's look-ahead for expiring stock, in days.
@@ -103,12 +112,12 @@ def recent_events(limit: int = 10):
 
 
 def open_warranty_claims(limit: int = 10):
+    """Claims not yet closed, newest first: awaiting a decision, or approved and waiting for
+    the repair or the replacement, or resolved and waiting to be closed."""
     return (
-        ServiceRecord.objects.filter(
-            kind=ServiceRecord.Kind.WARRANTY_CLAIM, outcome=ServiceRecord.Outcome.OPEN
-        )
+        WarrantyClaim.objects.exclude(status=WarrantyClaim.Status.CLOSED)
         .select_related("serial_unit__product")
-        .order_by("-performed_on", "-pk")[:limit]
+        .order_by("-opened_at", "-pk")[:limit]
     )
 
 
@@ -473,6 +482,8 @@ def serial_unit_for_page(pk: int) -> SerialUnit:
         "holder_site",
         "holder_party",
         "installed_in__product",
+        "replaces__product",
+        "replaced_by__product",
     ).get(pk=pk)
 
 
@@ -786,3 +797,117 @@ def installation_periods(timeline) -> list[Installation]:
             period.removal = removals[period.assembly.pk].pop(0)
             period.until = period.removal.occurred_at
     return periods
+
+
+# --- Warranty claims --------------------------------------------------------------------------
+
+# Why the warranty does not cover a claim; the decision form and the refusal both say it.
+NOT_COVERED_NOT_SHIPPED = _(
+    "Not covered: %(unit)s had not been shipped when the claim was opened, so its warranty "
+    "had not started."
+)
+NOT_COVERED_NO_WARRANTY = _("Not covered: %(product)s carries no warranty.")
+NOT_COVERED_ENDED = _("Not covered: the fault was reported after the warranty ended on %(end)s.")
+
+
+def claim_not_covered(claim: WarrantyClaim) -> str:
+    """Why the warranty does not cover a claim, in a sentence; empty when it does."""
+    end = claim.warranty_ends_on
+    if end is not None:
+        return "" if claim.reported_on <= end else NOT_COVERED_ENDED % {"end": end.isoformat()}
+    unit = claim.serial_unit
+    if unit.product.warranty_months is None:
+        return NOT_COVERED_NO_WARRANTY % {"product": unit.product.name}
+    return NOT_COVERED_NOT_SHIPPED % {"unit": unit}
+
+
+def _time_between(earlier: date, later: date) -> str:
+    """ "34 days", "3 months": days up to two months, whole months beyond."""
+    days = (later - earlier).days
+    if days < 60:
+        return ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    if add_months(earlier, months) > later:
+        months -= 1
+    return ngettext("%(n)d month", "%(n)d months", months) % {"n": months}
+
+
+def claim_coverage_text(claim: WarrantyClaim, *, today: date | None = None) -> str:
+    """The fault date against the warranty end, in plain words."""
+    end, reported = claim.warranty_ends_on, claim.reported_on
+    if end is None:
+        return claim_not_covered(claim)
+    today = today or timezone.localdate()
+    ends = _("ends") if end >= today else _("ended")
+    if reported == end:
+        return _("Reported %(reported)s, the last day of the warranty.") % {
+            "reported": reported.isoformat()
+        }
+    if reported < end:
+        return _("Reported %(reported)s, %(time)s before the warranty %(ends)s on %(end)s.") % {
+            "reported": reported.isoformat(),
+            "time": _time_between(reported, end),
+            "ends": ends,
+            "end": end.isoformat(),
+        }
+    return _("Reported %(reported)s, %(time)s after the warranty ended on %(end)s.") % {
+        "reported": reported.isoformat(),
+        "time": _time_between(end, reported),
+        "end": end.isoformat(),
+    }
+
+
+def claim_decision(claim: WarrantyClaim) -> str:
+    """What was decided, still readable once the claim is closed."""
+    if claim.decided_at is None:
+        return ""
+    if claim.status == WarrantyClaim.Status.REJECTED or (
+        claim.status == WarrantyClaim.Status.CLOSED
+        and claim.service_record_id is None
+        and claim.replacement_id is None
+    ):
+        return _("Rejected")
+    return _("Approved outside warranty") if claim.overridden else _("Approved")
+
+
+def claim_list():
+    return WarrantyClaim.objects.select_related(
+        "serial_unit__product", "claimant", "replacement", "decided_by"
+    )
+
+
+def claim_for_page(pk: int) -> WarrantyClaim:
+    return WarrantyClaim.objects.select_related(
+        "serial_unit__product",
+        "serial_unit__holder_party",
+        "serial_unit__holder_site",
+        "unit_return",
+        "claimant",
+        "opened_by",
+        "decided_by",
+        "replacement__product",
+        "service_record__recorded_by",
+    ).get(pk=pk)
+
+
+def claim_steps(claim: WarrantyClaim):
+    """Each saved step of a claim, oldest first, with who took it."""
+    return (
+        claim.history.select_related("history_user")
+        .order_by("history_date", "history_id")
+        .only("history_date", "history_change_reason", "history_user", "status")
+    )
+
+
+def unit_open_return(unit: SerialUnit) -> UnitReturn | None:
+    """The return (RMA) that has the unit back with us now, if any."""
+    return (
+        UnitReturn.objects.filter(serial_unit=unit)
+        .exclude(status=UnitReturn.Status.CLOSED)
+        .select_related("customer")
+        .first()
+    )
+
+
+def unit_claims(unit: SerialUnit):
+    return unit.warranty_claims.select_related("replacement__product").order_by("-opened_at", "-pk")

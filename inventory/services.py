@@ -36,6 +36,7 @@ from .models import (
     TraceEvent,
     TrackedItem,
     UnitOwnership,
+    WarrantyClaim,
 )
 
 # GS1 CBV business steps and dispositions recorded for each event type by default.
@@ -1305,3 +1306,232 @@ def unit_owner_consent_withdraw(*, ownership: UnitOwnership, acting_user) -> Uni
     ownership.consent, ownership.consent_at = False, None
     ownership.email = ownership.phone = ""
     return _save(ownership, acting_user=acting_user, reason="Consent to be contacted withdrawn")
+
+
+# --- Warranty claims --------------------------------------------------------------------------
+
+CLAIM_FAULT_REQUIRED = _("Describe the fault.")
+CLAIM_REPORTED_FUTURE = _("The fault cannot be reported after today, %(today)s.")
+CLAIM_REPORTED_BEFORE_MADE = _(
+    "The fault cannot be reported before %(unit)s was made, on %(made)s."
+)
+CLAIM_ALREADY_OPEN = _("%(unit)s already has an open warranty claim, %(number)s.")
+CLAIM_RETURN_OTHER_UNIT = _("Return %(rma)s is for %(other)s, not for %(unit)s.")
+CLAIM_CLOSED = _("Claim %(number)s is closed; a closed claim is final.")
+CLAIM_NOT_OPEN = _("Claim %(number)s is %(status)s; only a claim awaiting decision is decided.")
+CLAIM_NOT_APPROVED = _(
+    "Claim %(number)s is %(status)s; only an approved claim is repaired or replaced."
+)
+CLAIM_NOT_RESOLVED = _(
+    "Claim %(number)s is %(status)s; it is closed once it is rejected, repaired or replaced."
+)
+CLAIM_DECIDE_FORBIDDEN = _("Only a quality manager approves or rejects warranty claims.")
+CLAIM_REPLACE_FORBIDDEN = _("Only a quality manager sends a replacement unit.")
+CLAIM_REJECT_REASON = _("Say why the claim is rejected.")
+CLAIM_OVERRIDE_REASON = _("Say why the claim is approved outside warranty.")
+CLAIM_OVERRIDE_FORBIDDEN = _(
+    "Only a quality manager with the override right approves a claim the warranty does not cover."
+)
+CLAIM_NEEDS_OVERRIDE = _("%(why)s Approving it needs a manager's override, with the reason.")
+CLAIM_REPLACEMENT_OTHER_PRODUCT = _(
+    "%(unit)s is a %(product)s; the replacement for %(faulty)s must be a %(faulty_product)s."
+)
+CLAIM_STEP_OPENED = _("Opened")
+CLAIM_STEP_APPROVED = _("Approved")
+CLAIM_STEP_OVERRIDDEN = _("Approved outside warranty")
+CLAIM_STEP_REJECTED = _("Rejected")
+CLAIM_STEP_REPAIRED = _("Repaired")
+CLAIM_STEP_REPLACED = _("Replaced")
+CLAIM_STEP_CLOSED = _("Closed")
+
+
+def _claim_locked(claim: WarrantyClaim, *allowed: str, refusal) -> WarrantyClaim:
+    """The claim locked and fresh, if it is in one of the allowed statuses."""
+    claim = locks.lock_record(claim)
+    if claim.status == WarrantyClaim.Status.CLOSED:
+        raise ValidationError(CLAIM_CLOSED % {"number": claim.number}, code="closed")
+    if claim.status not in allowed:
+        raise ValidationError(
+            refusal % {"number": claim.number, "status": claim.get_status_display()},
+            code="wrong_status",
+        )
+    return claim
+
+
+@service
+def warranty_claim_open(
+    *,
+    serial_unit: SerialUnit,
+    fault: str,
+    reported_on: date,
+    acting_user,
+    claimant: Party | None = None,
+    unit_return=None,
+) -> WarrantyClaim:
+    """Open a claim for a unit, numbered WC-YEAR-NNNN, noting the warranty end it had then.
+
+    The claimant is the party that holds the unit unless someone else is named.
+    """
+    unit = locks.lock_item(serial_unit)
+    fault = (fault or "").strip()
+    if not fault:
+        raise ValidationError({"fault": CLAIM_FAULT_REQUIRED}, code="fault_required")
+    today = timezone.localdate()
+    if reported_on > today:
+        raise ValidationError(
+            {"reported_on": CLAIM_REPORTED_FUTURE % {"today": today.isoformat()}}, code="future"
+        )
+    if unit.produced_on is not None and reported_on < unit.produced_on:
+        raise ValidationError(
+            {
+                "reported_on": CLAIM_REPORTED_BEFORE_MADE
+                % {"unit": unit, "made": unit.produced_on.isoformat()}
+            },
+            code="before_made",
+        )
+    if unit_return is not None and unit_return.serial_unit_id != unit.pk:
+        raise ValidationError(
+            CLAIM_RETURN_OTHER_UNIT
+            % {"rma": unit_return.number, "other": unit_return.serial_unit, "unit": unit},
+            code="return_other_unit",
+        )
+    open_claim = (
+        WarrantyClaim.objects.filter(serial_unit=unit)
+        .exclude(status=WarrantyClaim.Status.CLOSED)
+        .first()
+    )
+    if open_claim is not None:
+        raise ValidationError(
+            CLAIM_ALREADY_OPEN % {"unit": unit, "number": open_claim.number}, code="already_open"
+        )
+    if claimant is None:
+        claimant = unit.holder_party or (unit_return.customer if unit_return else None)
+    claim = WarrantyClaim(
+        number=document_number_next("WC"),
+        serial_unit=unit,
+        unit_return=unit_return,
+        claimant=claimant,
+        fault=fault,
+        reported_on=reported_on,
+        warranty_ends_on=unit.warranty_ends_on,
+        opened_by=acting_user,
+    )
+    claim.covered = not selectors.claim_not_covered(claim)
+    return _save(claim, acting_user=acting_user, reason=CLAIM_STEP_OPENED)
+
+
+@service
+def warranty_claim_decide(
+    *, claim: WarrantyClaim, approve: bool, reason: str, acting_user, override: bool = False
+) -> WarrantyClaim:
+    """Approve or reject an open claim; approving one the warranty does not cover is a
+    manager's override, with the reason."""
+    if not acting_user.has_perm("inventory.decide_warrantyclaim"):
+        raise ValidationError(CLAIM_DECIDE_FORBIDDEN, code="forbidden")
+    claim = _claim_locked(claim, WarrantyClaim.Status.OPEN, refusal=CLAIM_NOT_OPEN)
+    reason = (reason or "").strip()
+    not_covered = selectors.claim_not_covered(claim)
+    if approve and not_covered:
+        if not override:
+            raise ValidationError(CLAIM_NEEDS_OVERRIDE % {"why": not_covered}, code="not_covered")
+        if not acting_user.has_perm("inventory.override_warrantyclaim"):
+            raise ValidationError(CLAIM_OVERRIDE_FORBIDDEN, code="forbidden")
+        if not reason:
+            raise ValidationError({"reason": CLAIM_OVERRIDE_REASON}, code="reason_required")
+    if not approve and not reason:
+        raise ValidationError({"reason": CLAIM_REJECT_REASON}, code="reason_required")
+    claim.covered = not not_covered
+    claim.overridden = approve and bool(not_covered)
+    claim.status = WarrantyClaim.Status.APPROVED if approve else WarrantyClaim.Status.REJECTED
+    claim.decision_reason = reason
+    claim.decided_by = acting_user
+    claim.decided_at = timezone.now()
+    if not approve:
+        claim.resolved_at = claim.decided_at
+    step = CLAIM_STEP_REJECTED
+    if approve:
+        step = CLAIM_STEP_OVERRIDDEN if claim.overridden else CLAIM_STEP_APPROVED
+    return _save(claim, acting_user=acting_user, reason=step)
+
+
+@service
+def warranty_claim_repair(
+    *,
+    claim: WarrantyClaim,
+    performed_on: date,
+    description: str,
+    acting_user,
+    technician: str = "",
+    parts_removed: Iterable[SerialUnit] = (),
+    parts_fitted: Iterable[SerialUnit] = (),
+) -> WarrantyClaim:
+    """Record the repair of an approved claim's unit; the parts update its installed
+    components, as any service does."""
+    claim = _claim_locked(claim, WarrantyClaim.Status.APPROVED, refusal=CLAIM_NOT_APPROVED)
+    record = service_record_create(
+        serial_unit=locks.lock_item(claim.serial_unit),
+        kind=ServiceRecord.Kind.REPAIR,
+        performed_on=performed_on,
+        description=description,
+        technician=technician,
+        outcome=ServiceRecord.Outcome.REPAIRED,
+        parts_removed=parts_removed,
+        parts_fitted=parts_fitted,
+        acting_user=acting_user,
+    )
+    claim.service_record = record
+    claim.status = WarrantyClaim.Status.REPAIRED
+    claim.resolved_at = timezone.now()
+    return _save(claim, acting_user=acting_user, reason=CLAIM_STEP_REPAIRED)
+
+
+@service
+def warranty_claim_replace(
+    *, claim: WarrantyClaim, replacement: SerialUnit, acting_user
+) -> WarrantyClaim:
+    """Ship a unit from stock to the claimant in place of an approved claim's faulty unit.
+
+    The faulty unit stays where it is: with the customer, or with the return that brought it
+    back, whose decision says what becomes of it.
+    """
+    if not acting_user.has_perm("inventory.decide_warrantyclaim"):
+        raise ValidationError(CLAIM_REPLACE_FORBIDDEN, code="forbidden")
+    claim = _claim_locked(claim, WarrantyClaim.Status.APPROVED, refusal=CLAIM_NOT_APPROVED)
+    faulty = claim.serial_unit
+    if replacement.product_id != faulty.product_id:
+        raise ValidationError(
+            CLAIM_REPLACEMENT_OTHER_PRODUCT
+            % {
+                "unit": replacement,
+                "product": replacement.product.name,
+                "faulty": faulty,
+                "faulty_product": faulty.product.name,
+            },
+            code="other_product",
+        )
+    claim.replacement = serial_unit_replace(
+        faulty=faulty,
+        replacement=replacement,
+        customer=claim.claimant or faulty.holder_party,
+        document_number=claim.number,
+        acting_user=acting_user,
+    )
+    claim.status = WarrantyClaim.Status.REPLACED
+    claim.resolved_at = timezone.now()
+    return _save(claim, acting_user=acting_user, reason=CLAIM_STEP_REPLACED)
+
+
+@service
+def warranty_claim_close(*, claim: WarrantyClaim, note: str, acting_user) -> WarrantyClaim:
+    """Close a rejected, repaired or replaced claim; it is final from then on."""
+    claim = _claim_locked(
+        claim,
+        WarrantyClaim.Status.REJECTED,
+        WarrantyClaim.Status.REPAIRED,
+        WarrantyClaim.Status.REPLACED,
+        refusal=CLAIM_NOT_RESOLVED,
+    )
+    claim.status = WarrantyClaim.Status.CLOSED
+    claim.closed_at = timezone.now()
+    claim.closing_note = (note or "").strip()
+    return _save(claim, acting_user=acting_user, reason=CLAIM_STEP_CLOSED)

@@ -836,3 +836,80 @@ def expiry_rows(rows: list[dict], today) -> list[dict]:
         }
         for row in rows
     ]
+
+
+# --- Warranty claims --------------------------------------------------------------------------
+
+
+class ClaimTable(ListTable):
+    number = tables.Column(
+        verbose_name=_("Claim"),
+        linkify=True,
+        order_by=_tie_break("number"),
+        attrs={"td": {"class": "code nowrap"}},
+    )
+    unit = tables.Column(
+        verbose_name=_("Unit"),
+        accessor="serial_unit__serial",
+        linkify=lambda record: reverse("serial_detail", args=[record.serial_unit_id]),
+        order_by=_tie_break("serial_unit__serial"),
+        attrs={"td": {"class": "code"}},
+    )
+    product = tables.Column(
+        verbose_name=_("Product"),
+        accessor="serial_unit__product__sku",
+        order_by=_tie_break("serial_unit__product__sku"),
+    )
+    claimant = tables.Column(
+        verbose_name=_("Claimed by"), accessor="claimant__name", default="—", orderable=False
+    )
+    reported_on = DayColumn(verbose_name=_("Reported"), field="reported_on")
+    warranty_ends_on = DayColumn(verbose_name=_("Warranty until"), field="warranty_ends_on")
+    covered = tables.Column(verbose_name=_("Coverage"), orderable=False, default="—")
+    status = tables.Column(verbose_name=_("Status"), order_by=_tie_break("status"))
+    opened_at = DayColumn(verbose_name=_("Opened"), field="opened_at")
+    decided_by = tables.Column(
+        verbose_name=_("Decided by"), accessor="decided_by__username", default="—", orderable=False
+    )
+    replacement = tables.Column(
+        verbose_name=_("Replacement"),
+        accessor="replacement__serial",
+        default="—",
+        orderable=False,
+        linkify=lambda record: reverse("serial_detail", args=[record.replacement_id]),
+        attrs={"td": {"class": "code"}},
+    )
+
+    class Meta(ListTable.Meta):
+        order_by = ("-opened_at",)
+        empty_text = _("No warranty claim matches these filters.")
+
+    def render_product(self, value, record):
+        return format_html(
+            '<a class="code" href="{}">{}</a>', _product_url(record.serial_unit.product), value
+        )
+
+    def value_product(self, value):
+        return value
+
+    def render_opened_at(self, value):
+        return timezone.localdate(value).isoformat()
+
+    def value_opened_at(self, value):
+        return timezone.localdate(value).isoformat()
+
+    def render_covered(self, value, record):
+        if record.overridden:
+            return _badge("claim", "open", _("approved outside warranty"))
+        return _("within warranty") if value else _("outside warranty")
+
+    def value_covered(self, value, record):
+        if record.overridden:
+            return "overridden"
+        return "" if value is None else ("covered" if value else "not covered")
+
+    def render_status(self, value, record):
+        return _badge("claim", record.status, value)
+
+    def value_status(self, value, record):
+        return record.status

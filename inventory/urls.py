@@ -71,3 +71,10 @@ urlpatterns = [
         name="serial_owner_consent_withdraw",
     ),
 ]
+
+# --- Warranty claims ---
+urlpatterns += [
+    path("warranty/", views.ClaimListView.as_view(), name="claim_list"),
+    path("warranty/new/", views.ClaimCreateView.as_view(), name="claim_new"),
+    path("warranty/<int:pk>/", views.ClaimDetailView.as_view(), name="claim_detail"),
+]

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin, UserPassesTestMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
@@ -26,10 +26,22 @@ from traceability.roles import QUALITY_MANAGERS, user_roles
 
 from . import jobs, selectors, services
 from .epcis.exporter import epcis_export
-from .filters import EventFilter, LotFilter, PartyFilter, ProductFilter, SerialUnitFilter
+from .filters import (
+    ClaimFilter,
+    EventFilter,
+    LotFilter,
+    PartyFilter,
+    ProductFilter,
+    SerialUnitFilter,
+)
 from .forms import (
+    APPROVE,
     EPCIS_MAX_UPLOAD_SIZE,
     SHIPPING_DOCUMENTS,
+    ClaimCloseForm,
+    ClaimDecisionForm,
+    ClaimRepairForm,
+    ClaimReplaceForm,
     EpcisImportForm,
     ExpiryReportForm,
     Fsma204Form,
@@ -39,13 +51,15 @@ from .forms import (
     ShipmentForm,
     StatusChangeForm,
     TraceForm,
+    WarrantyClaimForm,
     fefo_proposal,
 )
 from .fsma import FILE_FORMATS, fsma204_rows
 from .labels import item_label
-from .models import STATUS_LABELS, Item, Lot, Product, SerialUnit
+from .models import STATUS_LABELS, Item, Lot, Product, SerialUnit, WarrantyClaim
 from .tables import (
     LIST_PAGE_SIZE,
+    ClaimTable,
     EventTable,
     ExpiryTable,
     Fsma204Table,
@@ -925,3 +939,231 @@ class OwnerConsentWithdrawView(PermissionRequiredMixin, View):
                 f"{ownership.owner_name} will not be contacted; their e-mail and phone are erased.",
             )
         return redirect(f"{reverse('serial_detail', args=[pk])}#owners")
+
+
+# --- Warranty claims --------------------------------------------------------------------------
+
+CLAIM_OPENED = _("Claim %(number)s opened for %(unit)s.")
+CLAIM_DONE = {
+    "decide": _("Claim %(number)s is %(status)s."),
+    "repair": _("The repair of %(unit)s is recorded; claim %(number)s is repaired."),
+    "replace": _("%(replacement)s is shipped to replace %(unit)s; claim %(number)s is replaced."),
+    "close": _("Claim %(number)s is closed."),
+}
+
+
+class ClaimListView(FilteredListView):
+    permission_required = "inventory.view_warrantyclaim"
+    selector = staticmethod(selectors.claim_list)
+    filterset_class = ClaimFilter
+    table_class = ClaimTable
+    export_name = "warranty-claims"
+    eyebrow = _("Serial life")
+    title = _("Warranty claims")
+    noun = _("claim")
+    noun_plural = _("claims")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if self.request.user.has_perm("inventory.add_warrantyclaim"):
+            context["new_url"] = reverse("claim_new")
+            context["new_label"] = _("Open a warranty claim")
+        return context
+
+
+class ClaimCreateView(PermissionRequiredMixin, FormView):
+    """Scan a unit (or come from its page with ?unit=<pk>), describe the fault, open the claim."""
+
+    permission_required = ("inventory.view_serialunit", "inventory.add_warrantyclaim")
+    form_class = WarrantyClaimForm
+    template_name = "inventory/claim_new.html"
+
+    def get_initial(self):
+        initial = super().get_initial()
+        self.unit = None
+        pk = self.request.GET.get("unit", "")
+        if pk.isdigit():
+            self.unit = SerialUnit.objects.select_related("product").filter(pk=pk).first()
+        if self.unit is not None:
+            initial["unit"] = str(self.unit)
+        return initial
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            claim = services.warranty_claim_open(
+                serial_unit=data["unit"],
+                fault=data["fault"],
+                reported_on=data["reported_on"],
+                claimant=data["claimant"],
+                # A unit back with us on an open return is claimed for under that return,
+                # whose decision then says what becomes of the faulty unit.
+                unit_return=selectors.unit_open_return(data["unit"]),
+                acting_user=self.request.user,
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(
+            self.request, CLAIM_OPENED % {"number": claim.number, "unit": claim.serial_unit}
+        )
+        return redirect(claim.get_absolute_url())
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = context["form"]
+        unit = getattr(self, "unit", None)
+        if form.is_bound and not form.errors.get("unit"):
+            unit = form.cleaned_data.get("unit") if hasattr(form, "cleaned_data") else None
+        context["unit"] = unit if isinstance(unit, SerialUnit) else None
+        if context["unit"] is not None:
+            context["unit_return"] = selectors.unit_open_return(context["unit"])
+        return context
+
+
+def _add_service_errors(form, exc: ValidationError) -> None:
+    """A service's refusal under the field it names, or above the form."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+class ClaimDetailView(PermissionRequiredMixin, TemplateView):
+    """A claim: its facts, its coverage in words, its steps, and the forms each role may use
+    at its status. Each form posts here with its action; a refused one comes back open."""
+
+    permission_required = "inventory.view_warrantyclaim"
+    template_name = "inventory/claim_detail.html"
+    # Who may take each step; deciding and sending a replacement are a manager's.
+    ACTIONS = {
+        "decide": ("inventory.decide_warrantyclaim",),
+        "repair": ("inventory.add_warrantyclaim", "inventory.add_servicerecord"),
+        "replace": ("inventory.decide_warrantyclaim",),
+        "close": ("inventory.add_warrantyclaim",),
+    }
+    # The statuses at which each form is offered.
+    OFFERED = {
+        "decide": (WarrantyClaim.Status.OPEN,),
+        "repair": (WarrantyClaim.Status.APPROVED,),
+        "replace": (WarrantyClaim.Status.APPROVED,),
+        "close": (
+            WarrantyClaim.Status.REJECTED,
+            WarrantyClaim.Status.REPAIRED,
+            WarrantyClaim.Status.REPLACED,
+        ),
+    }
+
+    def get_claim(self):
+        try:
+            return selectors.claim_for_page(self.kwargs["pk"])
+        except WarrantyClaim.DoesNotExist as exc:
+            raise Http404(f"No warranty claim {self.kwargs['pk']}.") from exc
+
+    def may(self, action: str) -> bool:
+        return self.request.user.has_perms(self.ACTIONS[action])
+
+    def _forms(self, claim, not_covered, bound: dict):
+        user = self.request.user
+        offered = {
+            action
+            for action, statuses in self.OFFERED.items()
+            if claim.status in statuses and self.may(action)
+        }
+        forms = {}
+        if "decide" in offered:
+            may_override = bool(not_covered) and user.has_perm("inventory.override_warrantyclaim")
+            forms["decide"] = bound.get("decide") or ClaimDecisionForm(may_override=may_override)
+        if "repair" in offered:
+            components = selectors.installed_components(claim.serial_unit)
+            forms["repair"] = bound.get("repair") or ClaimRepairForm(
+                unit=claim.serial_unit, components=components
+            )
+        if "replace" in offered:
+            forms["replace"] = bound.get("replace") or ClaimReplaceForm()
+        if "close" in offered:
+            forms["close"] = bound.get("close") or ClaimCloseForm()
+        return forms
+
+    def get_context_data(self, claim=None, bound=None, **kwargs):
+        claim = claim or self.get_claim()
+        not_covered = selectors.claim_not_covered(claim)
+        return super().get_context_data(
+            claim=claim,
+            unit=claim.serial_unit,
+            coverage=selectors.claim_coverage_text(claim),
+            decision=selectors.claim_decision(claim),
+            not_covered=not_covered,
+            steps=selectors.claim_steps(claim),
+            claim_forms=self._forms(claim, not_covered, bound or {}),
+            **kwargs,
+        )
+
+    def post(self, request, *args, **kwargs):
+        action = request.POST.get("action", "")
+        if action not in self.ACTIONS:
+            return HttpResponse(status=400)
+        if not self.may(action):
+            raise PermissionDenied
+        claim = self.get_claim()
+        form = self._bind(action, claim)
+        if form.is_valid():
+            try:
+                claim = self._perform(action, claim, form.cleaned_data)
+            except ValidationError as exc:
+                _add_service_errors(form, exc)
+            else:
+                messages.success(request, self._done(action, claim))
+                return redirect(claim.get_absolute_url())
+        context = self.get_context_data(claim=claim, bound={action: form})
+        return self.render_to_response(context)
+
+    def _bind(self, action, claim):
+        data = self.request.POST
+        if action == "decide":
+            not_covered = selectors.claim_not_covered(claim)
+            may_override = bool(not_covered) and self.request.user.has_perm(
+                "inventory.override_warrantyclaim"
+            )
+            return ClaimDecisionForm(data, may_override=may_override)
+        if action == "repair":
+            components = selectors.installed_components(claim.serial_unit)
+            return ClaimRepairForm(data, unit=claim.serial_unit, components=components)
+        if action == "replace":
+            return ClaimReplaceForm(data)
+        return ClaimCloseForm(data)
+
+    def _perform(self, action, claim, data):
+        user = self.request.user
+        if action == "decide":
+            return services.warranty_claim_decide(
+                claim=claim,
+                approve=data["decision"] == APPROVE,
+                reason=data["reason"],
+                override=data.get("override", False),
+                acting_user=user,
+            )
+        if action == "repair":
+            return services.warranty_claim_repair(
+                claim=claim,
+                performed_on=data["performed_on"],
+                description=data["description"],
+                technician=data["technician"],
+                parts_removed=data["parts_removed"],
+                parts_fitted=data["parts_fitted"],
+                acting_user=user,
+            )
+        if action == "replace":
+            return services.warranty_claim_replace(
+                claim=claim, replacement=data["replacement"], acting_user=user
+            )
+        return services.warranty_claim_close(claim=claim, note=data["note"], acting_user=user)
+
+    def _done(self, action, claim) -> str:
+        return CLAIM_DONE[action] % {
+            "number": claim.number,
+            "status": claim.get_status_display(),
+            "unit": claim.serial_unit,
+            "replacement": claim.replacement,
+        }

@@ -13,6 +13,7 @@ ROLE_MIGRATIONS = (
     ("inventory.migrations.0009_administrators_read_jobs", "grant"),
     ("recalls.migrations.0002_roles", "grant"),
     ("recalls.migrations.0004_defaults_and_roles", "forwards"),
+    ("inventory.migrations.0011_claims_and_roles", "grant"),
 )
 
 

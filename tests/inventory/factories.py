@@ -18,6 +18,7 @@ from inventory.models import (
     Site,
     TraceEvent,
     Unit,
+    WarrantyClaim,
 )
 
 
@@ -159,3 +160,19 @@ class ServiceRecordFactory(factory.django.DjangoModelFactory):
     performed_on = date(2026, 6, 1)
     description = "Replaced the charging port."
     technician = "Sam Tech"
+
+
+# --- Warranty claims ---
+
+
+class WarrantyClaimFactory(factory.django.DjangoModelFactory):
+    """An open claim, made directly; the services number and check real ones."""
+
+    class Meta:
+        model = WarrantyClaim
+
+    number = factory.Sequence(lambda n: f"WC-2026-{n + 9000:04d}")
+    serial_unit = factory.SubFactory(SerialUnitFactory)
+    fault = "Does not power on."
+    reported_on = date(2026, 6, 1)
+    opened_by = factory.SubFactory(UserFactory)

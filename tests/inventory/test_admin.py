@@ -20,6 +20,7 @@ from inventory.models import (
     StatusChange,
     TraceEvent,
     UnitOwnership,
+    WarrantyClaim,
 )
 from inventory.services import Line
 
@@ -32,6 +33,7 @@ from .factories import (
     ServiceRecordFactory,
     SiteFactory,
     UserFactory,
+    WarrantyClaimFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +115,12 @@ def records(admin_user):
             serial_unit=scooter,
             owner_name="Ada Byron",
             started_on=date(2026, 3, 20),
+            acting_user=admin_user,
+        ),
+        WarrantyClaim: services.warranty_claim_open(
+            serial_unit=scooter,
+            fault="Brakes squeal.",
+            reported_on=date(2026, 6, 2),
             acting_user=admin_user,
         ),
     }
@@ -227,6 +235,9 @@ ROW_MAKERS = {
         owner_name="Ada Byron",
         started_on=date(2026, 3, 20),
         acting_user=user,
+    ),
+    WarrantyClaim: lambda user: WarrantyClaimFactory(
+        claimant=PartyFactory(), decided_by=UserFactory()
     ),
 }
 

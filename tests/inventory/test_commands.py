@@ -33,6 +33,7 @@ from inventory.models import (
     Site,
     StatusChange,
     TraceEvent,
+    WarrantyClaim,
 )
 
 from .factories import UserFactory
@@ -173,9 +174,11 @@ class TestLoadedDemo:
             event_type=TraceEvent.Type.RECEIVE, source_party__is_supplier=True
         ) == {kinds.PURCHASE_ORDER}
         assert document_types(event_type=TraceEvent.Type.TRANSFORM) == {kinds.PRODUCTION_ORDER}
+        # A replacement sent under a warranty claim ships under the claim's number.
         assert document_types(event_type=TraceEvent.Type.SHIP) == {
             kinds.BILL_OF_LADING,
             kinds.DESPATCH_ADVICE,
+            kinds.RETURN_AUTHORISATION,
         }
         assert document_types(event_type=TraceEvent.Type.RETURN) == {kinds.RETURN_AUTHORISATION}
         assert not TraceEvent.objects.filter(
@@ -216,11 +219,18 @@ class TestLoadedDemo:
         assert shipped.count() >= 40
         assert all(unit.is_under_warranty() for unit in shipped)
 
-    def test_a_warranty_claim_is_open(self, demo_output):
-        claim = ServiceRecord.objects.get(kind=ServiceRecord.Kind.WARRANTY_CLAIM)
-        assert claim.outcome == ServiceRecord.Outcome.OPEN
+    def test_a_warranty_claim_awaits_a_decision(self, demo_output):
+        claim = WarrantyClaim.objects.get(status=WarrantyClaim.Status.OPEN)
         assert claim.serial_unit.is_under_warranty()
+        assert claim.claimant == claim.serial_unit.holder_party
         assert claim in selectors.open_warranty_claims()
+
+    def test_an_approved_claim_sent_a_replacement_that_keeps_the_warranty(self, demo_output):
+        claim = WarrantyClaim.objects.get(status=WarrantyClaim.Status.REPLACED)
+        assert claim.covered is True
+        assert claim.replacement.replaces == claim.serial_unit
+        assert claim.replacement.holder_party == claim.claimant
+        assert claim.replacement.warranty_ends_on == claim.serial_unit.warranty_ends_on
 
     def test_a_repair_replaced_the_battery_pack(self, demo_output):
         repair = ServiceRecord.objects.get(
