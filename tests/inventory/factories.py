@@ -159,3 +159,15 @@ class ServiceRecordFactory(factory.django.DjangoModelFactory):
     performed_on = date(2026, 6, 1)
     description = "Replaced the charging port."
     technician = "Sam Tech"
+
+
+# --- Returns (RMA) ----------------------------------------------------------------------------
+
+
+class CustomerUnitFactory(SerialUnitFactory):
+    """A unit shipped to a customer, who holds it: what can come back as a return."""
+
+    status = SerialUnit.Status.SHIPPED
+    holder_site = None
+    holder_party = factory.SubFactory(PartyFactory)
+    shipped_on = date(2026, 4, 1)
