@@ -56,3 +56,13 @@ urlpatterns = [
         name="serial_service",
     ),
 ]
+
+# --- Returns (RMA) ---
+urlpatterns += [
+    path("returns/", views.ReturnListView.as_view(), name="return_list"),
+    path("returns/new/", views.ReturnCreateView.as_view(), name="return_new"),
+    path("returns/<int:pk>/", views.ReturnDetailView.as_view(), name="return_detail"),
+    path("returns/<int:pk>/decide/", views.ReturnDecideView.as_view(), name="return_decide"),
+    path("returns/<int:pk>/repair/", views.ReturnRepairView.as_view(), name="return_repair"),
+    path("returns/photos/<int:pk>/", views.ReturnPhotoView.as_view(), name="return_photo"),
+]
