@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from PIL import Image
@@ -448,3 +449,57 @@ def test_a_user_given_the_permission_may_decide(returned, staff):
     staff.user_permissions.add(Permission.objects.get(codename="decide_unitreturn"))
     staff = type(staff).objects.get(pk=staff.pk)  # permissions are cached per user object
     assert decide(returned, staff, UnitReturn.Decision.RESTOCK).status == UnitReturn.Status.CLOSED
+
+
+# --- two managers at once ---------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the return's row lock is PostgreSQL's; SQLite lets one writer in at a time anyway",
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_managers_deciding_at_once_decide_once():
+    import threading
+
+    from django.db import connections
+
+    from .factories import UserFactory
+
+    deciders = [UserFactory(username=f"decider{n}") for n in range(2)]
+    for user in deciders:
+        user.user_permissions.add(Permission.objects.get(codename="decide_unitreturn"))
+    unit_return = register(CustomerUnitFactory(), SiteFactory(), deciders[0])
+    start, results = threading.Barrier(2), []
+
+    def run(user, decision):
+        user = type(user).objects.get(pk=user.pk)
+        start.wait()
+        try:
+            decide(UnitReturn.objects.get(pk=unit_return.pk), user, decision)
+            results.append(decision)
+        except ValidationError as exc:
+            results.append(exc.messages[0])
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=run, args=(user, decision))
+        for user, decision in zip(deciders, ["restock", "scrap"], strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    unit_return.refresh_from_db()
+    winner = unit_return.decision
+    assert sorted(results) == sorted(
+        [winner, RETURN_NOT_OPEN % {"number": unit_return.number, "decision": winner}]
+    )
+    assert (
+        TraceEvent.objects.filter(
+            event_type__in=[TraceEvent.Type.STATUS_CHANGE, TraceEvent.Type.SCRAP]
+        ).count()
+        == 1
+    )
