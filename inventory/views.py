@@ -902,12 +902,26 @@ class ReturnCreateView(PermissionRequiredMixin, FormView):
     template_name = "inventory/return_new.html"
 
     def get_initial(self):
-        # "Register a return" on a unit's page fills in the unit.
-        unit = SerialUnit.objects.select_related("product").filter(
-            pk=self.request.GET.get("unit") if self.request.GET.get("unit", "").isdigit() else None
+        # "Register a return" on a unit's page fills in the unit, and says who holds it.
+        asked = self.request.GET.get("unit", "")
+        self.scanned = (
+            SerialUnit.objects.select_related("product", "holder_party", "holder_site")
+            .filter(pk=asked)
+            .first()
+            if asked.isdigit()
+            else None
         )
-        unit = unit.first()
+        unit = self.scanned
         return {"unit": f"{unit.product.sku} serial {unit.serial}"} if unit else {}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)  # makes the form, and so its initial
+        form = context["form"]
+        if form.is_bound:
+            context["scanned"] = getattr(form, "cleaned_data", {}).get("unit")
+        else:
+            context["scanned"] = self.scanned
+        return context
 
     def form_valid(self, form):
         data = form.cleaned_data

@@ -401,3 +401,8 @@ def test_the_admin_shows_returns_read_only(returned, administrator):
     assert change.status_code == 200
     assertNotContains(change, 'name="_save"')
     assert client.get(reverse("admin:inventory_unitreturn_add")).status_code == 403
+
+
+def test_the_form_says_who_holds_the_unit_from_the_unit_page(unit, staff):
+    response = as_user(staff).get(reverse("return_new"), {"unit": unit.pk})
+    assertContains(response, "held by Acme Stores, who is taken as the customer")
