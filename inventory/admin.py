@@ -846,7 +846,7 @@ class UnitReturnAdmin(ReadOnlyAdmin, HistoryAdmin):
 @admin.register(ReturnPhoto)
 class ReturnPhotoAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "unit_return", "uploaded_by", "uploaded_at")
-    list_select_related = ("unit_return", "uploaded_by")
+    list_select_related = ("unit_return__serial_unit__product", "uploaded_by")
     search_fields = ("unit_return__number",)
     fields = ("unit_return", "photo_link", "uploaded_by", "uploaded_at")
     readonly_fields = fields
