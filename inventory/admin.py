@@ -896,3 +896,59 @@ class WarrantyClaimAdmin(ReadOnlyAdmin, HistoryAdmin):
 
     def view_on_site(self, obj):
         return obj.get_absolute_url()
+
+
+# --- Returns (RMA) ----------------------------------------------------------------------------
+
+from .models import ReturnPhoto, UnitReturn  # noqa: E402 (this section's own)
+
+
+class ReturnPhotoInline(ReadOnlyInline):
+    model = ReturnPhoto
+    fields = ("photo_link", "uploaded_by", "uploaded_at")
+    readonly_fields = fields
+    show_change_link = False
+
+    @admin.display(description=_("photo"))
+    def photo_link(self, obj):
+        # Through the permission-checked view: media files are not served publicly.
+        return format_html('<a href="{}">{}</a>', reverse("return_photo", args=[obj.pk]), obj)
+
+
+@admin.register(UnitReturn)
+class UnitReturnAdmin(ReadOnlyAdmin, HistoryAdmin):
+    """Returns change only through their pages (the services), which record every step."""
+
+    list_display = (
+        "number",
+        "serial_unit",
+        "customer",
+        "site",
+        "received_at",
+        "reason",
+        "status",
+        "outcome",
+    )
+    list_filter = ("status", "reason", "condition", "decision", "outcome", "site")
+    search_fields = ("number", "serial_unit__serial", "customer__name")
+    list_select_related = ("serial_unit__product", "customer", "site")
+    date_hierarchy = "received_at"
+    ordering = ("-received_at", "-pk")
+    inlines = (ReturnPhotoInline,)
+
+    def view_on_site(self, obj):
+        return obj.get_absolute_url()
+
+
+@admin.register(ReturnPhoto)
+class ReturnPhotoAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "unit_return", "uploaded_by", "uploaded_at")
+    list_select_related = ("unit_return__serial_unit__product", "uploaded_by")
+    search_fields = ("unit_return__number",)
+    fields = ("unit_return", "photo_link", "uploaded_by", "uploaded_at")
+    readonly_fields = fields
+    ordering = ("-uploaded_at", "-pk")
+
+    @admin.display(description=_("photo"))
+    def photo_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("return_photo", args=[obj.pk]), obj)

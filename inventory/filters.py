@@ -409,3 +409,74 @@ class ClaimFilter(ListFilterSet):
 
     def search(self, queryset, name, value):
         return self.contains_any(queryset, ("number", "serial_unit__serial"), value)
+
+
+# --- returns (RMA) ----------------------------------------------------------------------------
+
+from .models import UnitReturn  # noqa: E402 (this section's own)
+
+
+class ReturnFilterForm(DateRangeForm):
+    date_ranges = (("received_from", "received_to"),)
+
+
+class ReturnFilter(ListFilterSet):
+    q = django_filters.CharFilter(method="search", label=_("RMA number or serial"))
+    status = django_filters.ChoiceFilter(
+        field_name="status",
+        lookup_expr="exact",
+        choices=UnitReturn.Status.choices,
+        empty_label=ANY,
+        label=_("Status"),
+    )
+    reason = django_filters.ChoiceFilter(
+        field_name="reason",
+        lookup_expr="exact",
+        choices=UnitReturn.Reason.choices,
+        empty_label=ANY,
+        label=_("Reason"),
+    )
+    condition = django_filters.ChoiceFilter(
+        field_name="condition",
+        lookup_expr="exact",
+        choices=UnitReturn.Condition.choices,
+        empty_label=ANY,
+        label=_("Condition"),
+    )
+    product = django_filters.ModelChoiceFilter(
+        field_name="serial_unit__product",
+        lookup_expr="exact",
+        queryset=Product.objects.filter(tracking=Product.Tracking.SERIAL).order_by("sku"),
+        empty_label=ANY,
+        label=_("Product"),
+    )
+    customer = django_filters.CharFilter(method="by_customer", label=_("Returned by"))
+    received_from = _date_filter("received_at", "gte", _("Received from"), method="from_day")
+    received_to = _date_filter("received_at", "lt", _("Received until"), method="to_day")
+
+    class Meta:
+        model = UnitReturn
+        form = ReturnFilterForm
+        fields = [
+            "q",
+            "status",
+            "reason",
+            "condition",
+            "product",
+            "customer",
+            "received_from",
+            "received_to",
+        ]
+
+    def search(self, queryset, name, value):
+        return self.contains_any(queryset, ("number", "serial_unit__serial"), value)
+
+    def by_customer(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(customer__in=_parties_matching(value)) if value else queryset
+
+    def from_day(self, queryset, name, value):
+        return queryset.filter(received_at__gte=EventFilter._midnight(value))
+
+    def to_day(self, queryset, name, value):
+        return queryset.filter(received_at__lt=EventFilter._midnight(value + timedelta(days=1)))

@@ -849,3 +849,173 @@ class ClaimCloseForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+
+# --- Returns (RMA) ----------------------------------------------------------------------------
+
+from .models import UnitReturn  # noqa: E402 (this section's own)
+from .services import return_photos_check  # noqa: E402
+
+RETURN_SCAN_REQUIRED = _("Scan or type the serial of the returned unit.")
+RETURN_SCAN_IS_A_LOT = _(
+    "%(value)s is a lot; a return is registered for one serial unit. Scan the unit's serial."
+)
+RETURN_SCAN_MANY = _("%(value)s names %(count)s units; scan the serial of one unit.")
+RETURN_SITE_REQUIRED = _("Choose the site of ours that received the unit.")
+RETURN_REASON_REQUIRED = _("Choose why the unit was returned.")
+RETURN_CONDITION_REQUIRED = _("Choose the condition it arrived in.")
+RETURN_BAD_TIME = _("Give the time it was received as YYYY-MM-DD HH:MM.")
+RETURN_DECISION_REQUIRED = _("Choose what happens to the unit.")
+RETURN_REPLACEMENT_IS_A_LOT = _("%(value)s is a lot; the replacement is one serial unit.")
+RETURN_OUTCOME_REQUIRED = _("Choose where the repaired unit goes.")
+
+
+class MultipleImageInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleImageField(forms.FileField):
+    """Any number of uploaded files, checked as return photos (see return_photos_check)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault(
+            "widget",
+            MultipleImageInput(attrs={"accept": "image/jpeg,image/png,image/webp"}),
+        )
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        files = [super(MultipleImageField, self).clean(file, initial) for file in files]
+        return [upload for upload, _extension in return_photos_check(files)]
+
+
+def _one_unit(text: str, *, lot_message) -> SerialUnit:
+    """The one serial unit a scanned or typed identifier names, or a sentence why not."""
+    try:
+        lots, units = resolve_identifiers([text])
+    except IdentifierError as exc:
+        raise ValidationError(str(exc)) from exc
+    if lots:
+        raise ValidationError(lot_message % {"value": lots[0]})
+    if len(units) > 1:
+        raise ValidationError(RETURN_SCAN_MANY % {"value": text, "count": len(units)})
+    return units[0]
+
+
+def _return_choice(choices, label, message):
+    return forms.ChoiceField(
+        label=label,
+        choices=[("", _("Choose…")), *choices],
+        error_messages={"required": message, "invalid_choice": message},
+    )
+
+
+class ReturnForm(forms.Form):
+    """A unit that came back: scanned, who sent it, where it arrived, why and in what state."""
+
+    unit = _scan_field(_("Returned unit"), _("Scan the serial, e.g. (01)…(21)… or SKU serial SN…"))
+    customer = _choice_field(
+        Party.objects.filter(is_internal=False, active=True).order_by("name", "pk"),
+        _("Returned by"),
+        empty_label=_("The unit's holder"),
+    )
+    site = _choice_field(
+        our_active_sites(),
+        _("Received at"),
+        required=True,
+        empty_label=_("Choose…"),
+        required_message=RETURN_SITE_REQUIRED,
+    )
+    received_at = forms.DateTimeField(
+        label=_("Received"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        error_messages={"invalid": RETURN_BAD_TIME},
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Left empty: now."),
+    )
+    reason = _return_choice(UnitReturn.Reason.choices, _("Reason"), RETURN_REASON_REQUIRED)
+    condition = _return_choice(
+        UnitReturn.Condition.choices, _("Condition on arrival"), RETURN_CONDITION_REQUIRED
+    )
+    notes = forms.CharField(
+        label=_("Notes"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What the customer said, what was in the box. Staff only."),
+    )
+    photos = MultipleImageField(
+        label=_("Photos"),
+        required=False,
+        help_text=_("JPEG, PNG or WebP; up to 10 photos of 10 MB each."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].required = True
+        self.fields["unit"].error_messages["required"] = RETURN_SCAN_REQUIRED
+
+    def clean_unit(self):
+        return _one_unit(self.cleaned_data["unit"].strip(), lot_message=RETURN_SCAN_IS_A_LOT)
+
+
+class ReturnDecisionForm(forms.Form):
+    """A manager's decision on an open return; a replacement names the unit sent instead."""
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=UnitReturn.Decision.choices,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": RETURN_DECISION_REQUIRED,
+            "invalid_choice": RETURN_DECISION_REQUIRED,
+        },
+    )
+    replacement = forms.CharField(
+        label=_("Replacement unit"),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"data-scan": True, "autocomplete": "off"}),
+        help_text=_("For a replacement: scan the unit in stock that goes to the customer."),
+    )
+    notes = forms.CharField(
+        label=_("Notes"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept with the decision and the status change, e.g. the test result."),
+    )
+
+    def clean_replacement(self):
+        text = self.cleaned_data["replacement"].strip()
+        if not text:
+            return None
+        return _one_unit(text, lot_message=RETURN_REPLACEMENT_IS_A_LOT)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") != UnitReturn.Decision.REPLACE:
+            data["replacement"] = None  # typed, then another decision chosen: not asked for
+        return data
+
+
+class ReturnRepairForm(forms.Form):
+    """Where a repaired unit goes: back to stock, or back to the customer."""
+
+    outcome = forms.ChoiceField(
+        label=_("Repaired unit goes"),
+        choices=[
+            (UnitReturn.Outcome.RESTOCKED, _("back to stock")),
+            (UnitReturn.Outcome.SENT_BACK, _("back to the customer")),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": RETURN_OUTCOME_REQUIRED,
+            "invalid_choice": RETURN_OUTCOME_REQUIRED,
+        },
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -911,3 +911,49 @@ def unit_open_return(unit: SerialUnit) -> UnitReturn | None:
 
 def unit_claims(unit: SerialUnit):
     return unit.warranty_claims.select_related("replacement__product").order_by("-opened_at", "-pk")
+
+
+# --- Returns (RMA) ----------------------------------------------------------------------------
+
+from .models import ReturnPhoto, UnitReturn  # noqa: E402 (this section's own)
+
+
+def return_list():
+    return UnitReturn.objects.select_related("serial_unit__product", "customer", "site")
+
+
+def return_for_page(pk: int) -> UnitReturn:
+    return UnitReturn.objects.select_related(
+        "serial_unit__product",
+        "serial_unit__holder_site",
+        "serial_unit__holder_party",
+        "customer",
+        "site",
+        "registered_by",
+        "decided_by",
+        "replacement__product",
+    ).get(pk=pk)
+
+
+def return_photos(unit_return: UnitReturn):
+    return unit_return.photos.select_related("uploaded_by").order_by("pk")
+
+
+def return_photo(pk: int) -> ReturnPhoto | None:
+    return ReturnPhoto.objects.select_related("unit_return").filter(pk=pk).first()
+
+
+def return_timeline(unit_return: UnitReturn):
+    """The unit's events from its receipt under the return on, oldest first."""
+    return item_timeline(unit_return.serial_unit_id).filter(
+        event__occurred_at__gte=unit_return.received_at
+    )
+
+
+def unit_returns(unit: SerialUnit):
+    """A unit's returns, newest first, with what its page shows of each."""
+    return (
+        UnitReturn.objects.filter(serial_unit=unit)
+        .select_related("customer", "site", "replacement__product")
+        .order_by("-received_at", "-pk")
+    )

@@ -1535,3 +1535,316 @@ def warranty_claim_close(*, claim: WarrantyClaim, note: str, acting_user) -> War
     claim.closed_at = timezone.now()
     claim.closing_note = (note or "").strip()
     return _save(claim, acting_user=acting_user, reason=CLAIM_STEP_CLOSED)
+
+
+# --- Returns (RMA) ----------------------------------------------------------------------------
+
+from django.template.defaultfilters import filesizeformat  # noqa: E402 (this section's own)
+from PIL import Image  # noqa: E402
+
+from .models import ReturnPhoto, UnitReturn  # noqa: E402
+
+RETURN_AT_OUR_SITE = _(
+    "%(unit)s is at %(site)s, one of our own sites, not with a customer, so it cannot be "
+    "returned to us."
+)
+RETURN_INSTALLED = _(
+    "%(unit)s is installed in %(assembly)s: register the return of %(assembly)s instead, or "
+    "remove the part from it first."
+)
+RETURN_ALREADY_OPEN = _("%(unit)s already has an open return, %(number)s.")
+RETURN_SITE_NOT_OURS = _(
+    "%(site)s belongs to %(owner)s; a return is received at one of our own sites."
+)
+RETURN_IN_FUTURE = _("A return cannot be received later than now.")
+RETURN_DECIDE_NOT_ALLOWED = _("Only a quality manager may decide what happens to a returned unit.")
+RETURN_NOT_OPEN = _("%(number)s is already decided (%(decision)s); it cannot be decided again.")
+RETURN_UNKNOWN_DECISION = _("Choose restock, repair, replace or scrap.")
+RETURN_REPLACEMENT_REQUIRED = _("Scan the unit sent to the customer instead.")
+RETURN_REPLACEMENT_UNASKED = _("Only a replacement names a replacement unit.")
+RETURN_NOT_IN_REPAIR = _("%(number)s is not in repair, so its repair cannot be completed.")
+RETURN_UNKNOWN_OUTCOME = _(
+    "Choose whether the repaired unit goes back to stock or to the customer."
+)
+RETURN_NO_CUSTOMER = _(
+    "%(number)s names no customer to send the unit back to; put it back in stock instead."
+)
+PHOTO_TOO_MANY = _("Attach at most %(limit)s photos; %(count)s were given.")
+PHOTO_TOO_BIG = _("%(name)s is %(size)s; a photo may be up to %(limit)s.")
+PHOTO_NOT_IMAGE = _("%(name)s is not a JPEG, PNG or WebP image.")
+
+RETURN_PHOTO_LIMIT = 10
+RETURN_PHOTO_MAX_SIZE = 10 * 1024 * 1024
+# Pillow's format names, and the file extension each photo is stored under.
+RETURN_PHOTO_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+
+
+def return_photos_check(photos) -> list[tuple]:
+    """Each uploaded photo with the extension of what it really is; refuse anything but JPEG,
+    PNG or WebP images (read by Pillow, whatever the file is called) and too many or too big."""
+    photos = list(photos)
+    if len(photos) > RETURN_PHOTO_LIMIT:
+        raise ValidationError(
+            PHOTO_TOO_MANY % {"limit": RETURN_PHOTO_LIMIT, "count": len(photos)}, code="photos"
+        )
+    checked, errors = [], []
+    for photo in photos:
+        name = getattr(photo, "name", "") or _("A photo")
+        if photo.size > RETURN_PHOTO_MAX_SIZE:
+            errors.append(
+                PHOTO_TOO_BIG
+                % {
+                    "name": name,
+                    "size": filesizeformat(photo.size),
+                    "limit": filesizeformat(RETURN_PHOTO_MAX_SIZE),
+                }
+            )
+            continue
+        try:
+            photo.seek(0)
+            with Image.open(photo) as image:
+                kind = image.format
+                image.verify()
+        except Exception:  # Pillow raises many kinds, decompression bombs included
+            kind = None
+        photo.seek(0)
+        if kind not in RETURN_PHOTO_FORMATS:
+            errors.append(PHOTO_NOT_IMAGE % {"name": name})
+            continue
+        checked.append((photo, RETURN_PHOTO_FORMATS[kind]))
+    if errors:
+        raise ValidationError(errors, code="photos")
+    return checked
+
+
+def _unit_status_by_event(unit: SerialUnit, *, status: str, reason: str, event, acting_user):
+    """Set a unit's status as part of an event that moved it (a return, a scrapping), with the
+    who and why of a StatusChange pointing at that event rather than at an event of its own."""
+    previous = unit.status
+    unit.status = status
+    _save(unit, acting_user=acting_user, reason=reason)
+    if previous != status:
+        StatusChange.objects.create(
+            item_id=unit.pk,
+            from_status=previous,
+            to_status=status,
+            reason=reason,
+            event=event,
+            changed_by=acting_user,
+            changed_at=event.occurred_at,
+        )
+    return unit
+
+
+@service
+def unit_return_register(
+    *,
+    serial_unit: SerialUnit,
+    site: Site,
+    reason: str,
+    condition: str,
+    acting_user,
+    customer: Party | None = None,
+    received_at: datetime | None = None,
+    notes: str = "",
+    photos: Iterable = (),
+):
+    """Receive a unit a customer sent back (an RMA): it is held at our site, RETURNED, until a
+    manager decides what becomes of it."""
+    checked_photos = return_photos_check(photos)
+    unit = locks.lock_item(serial_unit)
+    if unit.installed_in_id is not None:
+        raise ValidationError(
+            RETURN_INSTALLED % {"unit": unit, "assembly": unit.installed_in}, code="installed"
+        )
+    if unit.holder_site_id is not None:
+        raise ValidationError(
+            RETURN_AT_OUR_SITE % {"unit": unit, "site": unit.holder_site}, code="at_our_site"
+        )
+    open_return = UnitReturn.objects.filter(serial_unit=unit).exclude(
+        status=UnitReturn.Status.CLOSED
+    )
+    if number := open_return.values_list("number", flat=True).first():
+        raise ValidationError(
+            RETURN_ALREADY_OPEN % {"unit": unit, "number": number}, code="already_open"
+        )
+    if not site.party.is_internal:
+        raise ValidationError(
+            RETURN_SITE_NOT_OURS % {"site": site, "owner": site.party}, code="site_not_ours"
+        )
+    moment = _aware(received_at)
+    if moment > timezone.now():
+        raise ValidationError(RETURN_IN_FUTURE, code="future")
+    customer = customer if customer is not None else unit.holder_party
+    number = document_number_next("RMA")
+    unit_return = UnitReturn(
+        number=number,
+        serial_unit=unit,
+        customer=customer,
+        site=site,
+        received_at=moment,
+        reason=reason,
+        condition=condition,
+        notes=notes.strip(),
+        registered_by=acting_user,
+    )
+    unit_return.full_clean(exclude=["receive_event"])
+    summary = f"Returned under {number}: {unit_return.get_reason_display()}"
+    event = event_record(
+        event_type=TraceEvent.Type.RETURN,
+        acting_user=acting_user,
+        subjects=[Line(unit)],
+        occurred_at=moment,
+        site=site,
+        source_party=customer,
+        destination_site=site,
+        document_type=TraceEvent.DocumentType.RETURN_AUTHORISATION,
+        document_number=number,
+        notes=f"{summary}; condition {unit_return.get_condition_display()}",
+    )
+    unit_return.receive_event = event
+    _save(unit_return, acting_user=acting_user, reason=summary)
+    unit.holder_site, unit.holder_party = site, None
+    _unit_status_by_event(
+        unit,
+        status=SerialUnit.Status.RETURNED,
+        reason=summary,
+        event=event,
+        acting_user=acting_user,
+    )
+    for photo, extension in checked_photos:
+        # Stored under a name of our own: the customer's file name says nothing we need.
+        photo.name = f"{uuid.uuid4().hex}.{extension}"
+        _save(
+            ReturnPhoto(unit_return=unit_return, image=photo, uploaded_by=acting_user),
+            acting_user=acting_user,
+        )
+    return unit_return
+
+
+def _with_notes(reason: str, notes: str) -> str:
+    notes = notes.strip()
+    return f"{reason} {notes}" if notes else reason
+
+
+@service
+def unit_return_decide(
+    *, unit_return, decision: str, acting_user, notes: str = "", replacement=None
+):
+    """A manager decides what becomes of a returned unit: back to stock, into repair, replaced
+    by another unit sent to the customer (the returned one is quarantined), or scrapped."""
+    if not acting_user.has_perm("inventory.decide_unitreturn"):
+        raise ValidationError(RETURN_DECIDE_NOT_ALLOWED, code="permission")
+    unit_return = locks.lock_record(unit_return)
+    if unit_return.status != UnitReturn.Status.OPEN:
+        raise ValidationError(
+            RETURN_NOT_OPEN
+            % {"number": unit_return.number, "decision": unit_return.get_decision_display()},
+            code="decided",
+        )
+    Decision = UnitReturn.Decision
+    if decision not in Decision.values:
+        raise ValidationError(RETURN_UNKNOWN_DECISION, code="decision")
+    if decision == Decision.REPLACE and replacement is None:
+        raise ValidationError({"replacement": RETURN_REPLACEMENT_REQUIRED}, code="replacement")
+    if decision != Decision.REPLACE and replacement is not None:
+        raise ValidationError({"replacement": RETURN_REPLACEMENT_UNASKED}, code="replacement")
+    unit, number = unit_return.serial_unit, unit_return.number
+    now = timezone.now()
+    if decision == Decision.RESTOCK:
+        reason = _with_notes(f"Back in stock after return {number}.", notes)
+        item_change_status(
+            item=unit, status=SerialUnit.Status.IN_STOCK, reason=reason, acting_user=acting_user
+        )
+        unit_return.outcome = UnitReturn.Outcome.RESTOCKED
+    elif decision == Decision.REPAIR:
+        reason = _with_notes(f"Sent to repair under return {number}.", notes)
+        item_change_status(
+            item=unit, status=SerialUnit.Status.IN_REPAIR, reason=reason, acting_user=acting_user
+        )
+    elif decision == Decision.REPLACE:
+        replacement = serial_unit_replace(
+            faulty=unit,
+            replacement=replacement,
+            customer=unit_return.customer,
+            acting_user=acting_user,
+            document_number=number,
+        )
+        reason = _with_notes(
+            f"Replaced under return {number}; it awaits inspection before it can be sold again.",
+            notes,
+        )
+        item_change_status(
+            item=unit, status=SerialUnit.Status.QUARANTINED, reason=reason, acting_user=acting_user
+        )
+        unit_return.replacement = replacement
+        unit_return.outcome = UnitReturn.Outcome.REPLACED
+    else:
+        reason = _with_notes(f"Scrapped under return {number}.", notes)
+        unit = locks.lock_item(unit)
+        event = event_record(
+            event_type=TraceEvent.Type.SCRAP,
+            acting_user=acting_user,
+            subjects=[Line(unit)],
+            site=unit.holder_site,
+            document_type=TraceEvent.DocumentType.RETURN_AUTHORISATION,
+            document_number=number,
+            notes=reason,
+        )
+        _unit_status_by_event(
+            unit,
+            status=SerialUnit.Status.SCRAPPED,
+            reason=reason,
+            event=event,
+            acting_user=acting_user,
+        )
+        unit_return.outcome = UnitReturn.Outcome.SCRAPPED
+    unit_return.decision = decision
+    unit_return.decision_notes = notes.strip()
+    unit_return.decided_by = acting_user
+    unit_return.decided_at = now
+    if unit_return.outcome:
+        unit_return.status, unit_return.closed_at = UnitReturn.Status.CLOSED, now
+    else:
+        unit_return.status = UnitReturn.Status.IN_REPAIR
+    return _save(unit_return, acting_user=acting_user, reason=reason)
+
+
+@service
+def unit_return_complete_repair(*, unit_return, outcome: str, acting_user, notes: str = ""):
+    """Close a return whose unit was repaired: back to stock, or shipped back to the customer."""
+    if not acting_user.has_perm("inventory.decide_unitreturn"):
+        raise ValidationError(RETURN_DECIDE_NOT_ALLOWED, code="permission")
+    unit_return = locks.lock_record(unit_return)
+    number = unit_return.number
+    if unit_return.status != UnitReturn.Status.IN_REPAIR:
+        raise ValidationError(RETURN_NOT_IN_REPAIR % {"number": number}, code="not_in_repair")
+    unit = locks.lock_item(unit_return.serial_unit)
+    if outcome == UnitReturn.Outcome.RESTOCKED:
+        reason = _with_notes(f"Repaired under return {number}; back in stock.", notes)
+        item_change_status(
+            item=unit, status=SerialUnit.Status.IN_STOCK, reason=reason, acting_user=acting_user
+        )
+    elif outcome == UnitReturn.Outcome.SENT_BACK:
+        if unit_return.customer is None:
+            raise ValidationError(RETURN_NO_CUSTOMER % {"number": number}, code="no_customer")
+        reason = _with_notes(f"Repaired under return {number}; sent back.", notes)
+        shipment_create(
+            acting_user=acting_user,
+            serial_units=[unit],
+            from_site=unit.holder_site,
+            to_party=unit_return.customer,
+            document_type=TraceEvent.DocumentType.RETURN_AUTHORISATION,
+            document_number=number,
+            notes=reason,
+        )
+    else:
+        raise ValidationError(RETURN_UNKNOWN_OUTCOME, code="outcome")
+    unit_return.outcome = outcome
+    unit_return.status = UnitReturn.Status.CLOSED
+    unit_return.closed_at = timezone.now()
+    if notes.strip():
+        unit_return.decision_notes = "\n".join(
+            part for part in (unit_return.decision_notes, notes.strip()) if part
+        )
+    return _save(unit_return, acting_user=acting_user, reason=reason)

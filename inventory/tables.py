@@ -913,3 +913,76 @@ class ClaimTable(ListTable):
 
     def value_status(self, value, record):
         return record.status
+
+
+# --- Returns (RMA) ----------------------------------------------------------------------------
+
+
+class ReturnTable(ListTable):
+    number = tables.Column(
+        verbose_name=_("RMA"),
+        linkify=lambda record: record.get_absolute_url(),
+        order_by=_tie_break("number"),
+        attrs={"td": {"class": "code nowrap"}},
+    )
+    received_at = tables.Column(
+        verbose_name=_("Received"),
+        order_by=_tie_break("received_at"),
+        attrs={"td": {"class": "nowrap"}},
+    )
+    unit = tables.Column(
+        verbose_name=_("Unit"),
+        accessor="serial_unit__serial",
+        order_by=_tie_break("serial_unit__serial"),
+        attrs={"td": {"class": "product"}},
+    )
+    sku = tables.Column(verbose_name=_("SKU"), accessor="serial_unit__product__sku", visible=False)
+    customer = tables.Column(
+        verbose_name=_("Returned by"),
+        accessor="customer__name",
+        default="—",
+        order_by=_tie_break("customer__name"),
+    )
+    site = tables.Column(
+        verbose_name=_("Received at"), accessor="site__name", order_by=_tie_break("site__name")
+    )
+    reason = tables.Column(verbose_name=_("Reason"), order_by=_tie_break("reason"))
+    condition = tables.Column(verbose_name=_("Condition"), order_by=_tie_break("condition"))
+    status = tables.Column(verbose_name=_("Status"), order_by=_tie_break("status"))
+    # Empty until closed: a return in repair shows its decision instead.
+    outcome = tables.Column(verbose_name=_("Outcome"), orderable=False, empty_values=())
+
+    class Meta(ListTable.Meta):
+        order_by = ("-received_at",)
+        empty_text = _("No return matches these filters.")
+
+    def render_received_at(self, value):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+    def value_received_at(self, value):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %z")
+
+    def render_unit(self, value, record):
+        unit = record.serial_unit
+        return format_html(
+            '<a class="code" href="{}">{} serial {}</a><br><span class="muted small">{}</span>',
+            reverse("serial_detail", args=[unit.pk]),
+            unit.product.sku,
+            value,
+            unit.product.name,
+        )
+
+    def value_unit(self, value):
+        return value
+
+    def render_status(self, value, record):
+        return _badge("return", record.status, value)
+
+    def value_status(self, value):
+        return value
+
+    def render_outcome(self, value, record):
+        return record.get_outcome_display() or record.get_decision_display() or "—"
+
+    def value_outcome(self, value, record):
+        return record.get_outcome_display() or record.get_decision_display()

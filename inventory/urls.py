@@ -78,3 +78,13 @@ urlpatterns += [
     path("warranty/new/", views.ClaimCreateView.as_view(), name="claim_new"),
     path("warranty/<int:pk>/", views.ClaimDetailView.as_view(), name="claim_detail"),
 ]
+
+# --- Returns (RMA) ---
+urlpatterns += [
+    path("returns/", views.ReturnListView.as_view(), name="return_list"),
+    path("returns/new/", views.ReturnCreateView.as_view(), name="return_new"),
+    path("returns/<int:pk>/", views.ReturnDetailView.as_view(), name="return_detail"),
+    path("returns/<int:pk>/decide/", views.ReturnDecideView.as_view(), name="return_decide"),
+    path("returns/<int:pk>/repair/", views.ReturnRepairView.as_view(), name="return_repair"),
+    path("returns/photos/<int:pk>/", views.ReturnPhotoView.as_view(), name="return_photo"),
+]

@@ -1167,3 +1167,208 @@ class ClaimDetailView(PermissionRequiredMixin, TemplateView):
             "unit": claim.serial_unit,
             "replacement": claim.replacement,
         }
+
+
+# --- Returns (RMA) ----------------------------------------------------------------------------
+
+from django.http import FileResponse  # noqa: E402 (this section's own)
+
+from .filters import ReturnFilter  # noqa: E402
+from .forms import ReturnDecisionForm, ReturnForm, ReturnRepairForm  # noqa: E402
+from .models import UnitReturn  # noqa: E402
+from .tables import ReturnTable  # noqa: E402
+
+RETURN_REGISTERED = _("%(unit)s is registered as returned under %(number)s.")
+RETURN_DECIDED = _("%(number)s: %(unit)s — %(decision)s.")
+RETURN_CLOSED = _("%(number)s is closed: %(unit)s %(outcome)s.")
+PHOTO_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+class ReturnListView(FilteredListView):
+    permission_required = "inventory.view_unitreturn"
+    selector = staticmethod(selectors.return_list)
+    filterset_class = ReturnFilter
+    table_class = ReturnTable
+    export_name = "returns"
+    template_name = "inventory/return_list.html"
+    title = _("Returns (RMA)")
+    noun = _("return")
+    noun_plural = _("returns")
+
+
+class ReturnCreateView(PermissionRequiredMixin, FormView):
+    """Staff scan a unit that came back and say who sent it, why, and in what state."""
+
+    permission_required = ("inventory.add_unitreturn", "inventory.add_returnphoto")
+    form_class = ReturnForm
+    template_name = "inventory/return_new.html"
+
+    def get_initial(self):
+        # "Register a return" on a unit's page fills in the unit, and says who holds it.
+        asked = self.request.GET.get("unit", "")
+        self.scanned = (
+            SerialUnit.objects.select_related("product", "holder_party", "holder_site")
+            .filter(pk=asked)
+            .first()
+            if asked.isdigit()
+            else None
+        )
+        unit = self.scanned
+        return {"unit": f"{unit.product.sku} serial {unit.serial}"} if unit else {}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)  # makes the form, and so its initial
+        form = context["form"]
+        if form.is_bound:
+            context["scanned"] = getattr(form, "cleaned_data", {}).get("unit")
+        else:
+            context["scanned"] = self.scanned
+        return context
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            unit_return = services.unit_return_register(
+                serial_unit=data["unit"],
+                site=data["site"],
+                reason=data["reason"],
+                condition=data["condition"],
+                customer=data["customer"],
+                received_at=data["received_at"],
+                notes=data["notes"],
+                photos=data["photos"],
+                acting_user=self.request.user,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            RETURN_REGISTERED % {"unit": unit_return.serial_unit, "number": unit_return.number},
+        )
+        return redirect(unit_return)
+
+
+class ReturnDetailView(PermissionRequiredMixin, TemplateView):
+    """A return: what came in, its photos, what happened to the unit since, and the decision."""
+
+    permission_required = "inventory.view_unitreturn"
+    template_name = "inventory/return_detail.html"
+
+    def get_object(self) -> UnitReturn:
+        try:
+            return selectors.return_for_page(self.kwargs["pk"])
+        except UnitReturn.DoesNotExist as exc:
+            raise Http404(f"No return {self.kwargs['pk']}.") from exc
+
+    def get_context_data(self, **kwargs):
+        unit_return = kwargs.pop("unit_return", None) or self.get_object()
+        may_decide = self.request.user.has_perm("inventory.decide_unitreturn")
+        is_open = unit_return.status == UnitReturn.Status.OPEN
+        in_repair = unit_return.status == UnitReturn.Status.IN_REPAIR
+        kwargs.setdefault("decision_form", ReturnDecisionForm() if may_decide and is_open else None)
+        kwargs.setdefault("repair_form", ReturnRepairForm() if may_decide and in_repair else None)
+        return super().get_context_data(
+            unit_return=unit_return,
+            unit=unit_return.serial_unit,
+            photos=selectors.return_photos(unit_return),
+            timeline=selectors.return_timeline(unit_return),
+            may_record_service=self.request.user.has_perm("inventory.add_servicerecord"),
+            covered=unit_return.serial_unit.warranty_ends_on is not None
+            and unit_return.serial_unit.warranty_ends_on
+            >= timezone.localdate(unit_return.received_at),
+            **kwargs,
+        )
+
+
+class ReturnActionView(ReturnDetailView):
+    """A manager's form on a return's page; refused, the page comes back with its errors."""
+
+    permission_required = ("inventory.view_unitreturn", "inventory.decide_unitreturn")
+    http_method_names = ["post"]
+    form_class = None
+    form_name = ""
+
+    def post(self, request, *args, **kwargs):
+        unit_return = self.get_object()
+        form = self.form_class(request.POST)
+        if form.is_valid():
+            try:
+                unit_return = self.act(unit_return, form.cleaned_data)
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    for field, errors in exc.error_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    form.add_error(None, exc.messages)
+            else:
+                messages.success(request, self.done(unit_return))
+                return redirect(unit_return)
+        context = self.get_context_data(unit_return=unit_return, **{self.form_name: form})
+        return self.render_to_response(context, status=400)
+
+
+class ReturnDecideView(ReturnActionView):
+    form_class = ReturnDecisionForm
+    form_name = "decision_form"
+
+    def act(self, unit_return, data):
+        return services.unit_return_decide(
+            unit_return=unit_return,
+            decision=data["decision"],
+            replacement=data["replacement"],
+            notes=data["notes"],
+            acting_user=self.request.user,
+        )
+
+    def done(self, unit_return):
+        decision = unit_return.get_decision_display()
+        if unit_return.replacement_id:
+            decision = f"{decision} by {unit_return.replacement}"
+        return RETURN_DECIDED % {
+            "number": unit_return.number,
+            "unit": unit_return.serial_unit,
+            "decision": decision,
+        }
+
+
+class ReturnRepairView(ReturnActionView):
+    form_class = ReturnRepairForm
+    form_name = "repair_form"
+
+    def act(self, unit_return, data):
+        return services.unit_return_complete_repair(
+            unit_return=unit_return,
+            outcome=data["outcome"],
+            notes=data["notes"],
+            acting_user=self.request.user,
+        )
+
+    def done(self, unit_return):
+        return RETURN_CLOSED % {
+            "number": unit_return.number,
+            "unit": unit_return.serial_unit,
+            "outcome": unit_return.get_outcome_display(),
+        }
+
+
+class ReturnPhotoView(PermissionRequiredMixin, View):
+    """A return's photo, to signed-in users who may see returns: never from a public URL."""
+
+    permission_required = "inventory.view_returnphoto"
+
+    def get(self, request, pk):
+        photo = selectors.return_photo(pk)
+        if photo is None:
+            raise Http404(f"No photo {pk}.")
+        extension = photo.image.name.rsplit(".", 1)[-1].lower()
+        try:
+            handle = photo.image.open("rb")
+        except FileNotFoundError as exc:
+            raise Http404(f"The file of photo {pk} is missing.") from exc
+        response = FileResponse(handle, content_type=PHOTO_TYPES.get(extension, "image/jpeg"))
+        response["Cache-Control"] = "private, max-age=3600"
+        response["Content-Disposition"] = content_disposition_header(
+            False, f"{photo.unit_return.number}-{photo.pk}.{extension}"
+        )
+        return response

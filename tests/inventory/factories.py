@@ -176,3 +176,15 @@ class WarrantyClaimFactory(factory.django.DjangoModelFactory):
     fault = "Does not power on."
     reported_on = date(2026, 6, 1)
     opened_by = factory.SubFactory(UserFactory)
+
+
+# --- Returns (RMA) ----------------------------------------------------------------------------
+
+
+class CustomerUnitFactory(SerialUnitFactory):
+    """A unit shipped to a customer, who holds it: what can come back as a return."""
+
+    status = SerialUnit.Status.SHIPPED
+    holder_site = None
+    holder_party = factory.SubFactory(PartyFactory)
+    shipped_on = date(2026, 4, 1)

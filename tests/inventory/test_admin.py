@@ -123,6 +123,7 @@ def records(admin_user):
             reported_on=date(2026, 6, 2),
             acting_user=admin_user,
         ),
+        **_return_records(plant, admin_user),
     }
 
 
@@ -539,3 +540,37 @@ def test_a_quality_manager_who_is_not_staff_cannot_open_an_admin_list(client, ma
 
     assert response.status_code == 302
     assert response.url == f"{reverse('admin:login')}?next={url}"
+
+
+# --- Returns (RMA) ----------------------------------------------------------------------------
+
+
+RETURN_MODELS = ("unitreturn", "returnphoto")
+
+
+def _return_records(site, user) -> dict:
+    """A return registered through its service, and a photo of it (its file is never read)."""
+    from inventory.models import ReturnPhoto, UnitReturn
+
+    from .factories import CustomerUnitFactory
+
+    unit_return = services.unit_return_register(
+        serial_unit=CustomerUnitFactory(),
+        site=site,
+        reason=UnitReturn.Reason.DEFECTIVE,
+        condition=UnitReturn.Condition.DAMAGED,
+        acting_user=user,
+    )
+    photo = ReturnPhoto.objects.create(
+        unit_return=unit_return, image="returns/2026/06/box.jpg", uploaded_by=user
+    )
+    return {UnitReturn: unit_return, ReturnPhoto: photo}
+
+
+def _return_row(user):
+    _return_records(SiteFactory(), user)
+
+
+ROW_MAKERS.update(
+    {model: _return_row for model in INVENTORY_MODELS if model._meta.model_name in RETURN_MODELS}
+)

@@ -29,6 +29,10 @@ DATABASES = {
     )
 }
 
+# Uploaded files (photos of returned units) live outside the code, on a disk that is backed up;
+# they are served only through permission-checked views, never by the web server from MEDIA_URL.
+MEDIA_ROOT = os.environ.get("DJANGO_MEDIA_ROOT", "/var/lib/tracewell/media")
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
