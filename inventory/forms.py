@@ -688,3 +688,22 @@ class ShipmentForm(forms.Form):
         if errors:
             raise forms.ValidationError(errors)
         return data
+
+
+# --- Public verification ---
+
+
+class CounterfeitFlagReviewForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Finding"),
+        choices=[
+            ("dismissed", _("Dismiss: nothing wrong found")),
+            ("confirmed", _("Confirm: a counterfeit")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=_("What you found"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Kept with the flag: who you asked, what you saw."),
+    )

@@ -56,3 +56,17 @@ urlpatterns = [
         name="serial_service",
     ),
 ]
+
+# --- Public verification (staff side; the public pages are in traceability/urls.py) ---
+urlpatterns += [
+    path(
+        "verification/flags/",
+        views.CounterfeitFlagListView.as_view(),
+        name="counterfeit_flag_list",
+    ),
+    path(
+        "verification/flags/<int:pk>/",
+        views.CounterfeitFlagView.as_view(),
+        name="counterfeit_flag",
+    ),
+]

@@ -457,3 +457,20 @@ def item_involvement(item_pk: int) -> list[AffectedItem]:
 def line_count(campaign: RecallCampaign) -> int:
     """How many lines the campaign's files list (removed ones included, as the files do)."""
     return AffectedItem.objects.filter(campaign=campaign).count()
+
+
+# --- Public verification ---
+
+
+def consumer_recalls(item_pks: Iterable[int]) -> list[RecallCampaign]:
+    """Ongoing real recalls (drills tell consumers nothing) whose current scope names any of
+    the items, newest first, in one query."""
+    return list(
+        RecallCampaign.objects.filter(
+            status=RecallCampaign.Status.ONGOING,
+            is_drill=False,
+            pk__in=AffectedItem.objects.filter(
+                item_id__in=keys_in(item_pks), removed_at__isnull=True
+            ).values("campaign_id"),
+        ).order_by("-opened_at", "-pk")
+    )
