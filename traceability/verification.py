@@ -215,7 +215,9 @@ def _lot_answer(asked: Request) -> Answer:
 
 def _answer(request, asked: Request, via: str):
     if _limited(request):
-        return render(request, "public/limited.html", status=429, headers={"Retry-After": "60"})
+        response = render(request, "public/limited.html", status=429)
+        response["Retry-After"] = "60"
+        return response
     if asked.problem:
         if asked.raw_gtin or asked.serial:
             # Garbage is logged too: someone probing codes shows up among the checks.
@@ -260,7 +262,7 @@ def digital_link(request, rest=""):
 @require_GET
 def verify_form(request):
     """The form for typed or pasted codes; it answers on the same page."""
-    if not any(request.GET.get(name, "").strip() for name in ("code", "gtin", "serial")):
+    if not any(name in request.GET for name in ("code", "gtin", "serial")):
         return render(
             request,
             "public/verify.html",
