@@ -721,6 +721,8 @@ def holder_periods(timeline) -> list[Holding]:
 # --- Public verification ---
 
 # Imported here rather than at the top so that this section merges apart from the others.
+from django.db.models import Window  # noqa: E402
+
 from .models import CounterfeitFlag, VerificationCheck  # noqa: E402
 from .trace import trace  # noqa: E402
 
@@ -798,8 +800,12 @@ def open_counterfeit_flag_count() -> int:
 
 
 def unit_verification(unit_pk: int, *, recent: int = 5) -> dict:
-    """A unit's flags (all, open first), its public check count and its latest checks."""
-    checks = VerificationCheck.objects.filter(serial_unit_id=unit_pk)
+    """A unit's flags (all, open first), its public check count and latest checks: two queries."""
+    recent_checks = list(
+        VerificationCheck.objects.filter(serial_unit_id=unit_pk)
+        .annotate(total=Window(Count("pk")))
+        .order_by("-checked_at", "-pk")[:recent]
+    )
     return {
         "flags": list(
             CounterfeitFlag.objects.filter(serial_unit_id=unit_pk)
@@ -810,8 +816,8 @@ def unit_verification(unit_pk: int, *, recent: int = 5) -> dict:
                 "-pk",
             )
         ),
-        "check_count": checks.count(),
-        "recent_checks": list(checks.order_by("-checked_at", "-pk")[:recent]),
+        "check_count": recent_checks[0].total if recent_checks else 0,
+        "recent_checks": recent_checks,
     }
 
 

@@ -79,12 +79,12 @@ def test_the_flags_list_runs_a_fixed_number_of_queries(
     assert response.text.count("serial unknown for a known GTIN") >= 31
 
 
-def test_the_unit_pages_checks_card_runs_three_queries_however_many_checks(
+def test_the_unit_pages_checks_card_runs_two_queries_however_many_checks(
     client, in_stock_unit, django_assert_num_queries
 ):
     for n in range(12):
         check(client, "D0001", address=f"203.0.113.{n}")
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         data = unit_verification(in_stock_unit.pk)
     assert (data["check_count"], len(data["recent_checks"]), len(data["flags"])) == (12, 5, 2)
 
