@@ -480,3 +480,40 @@ class ReturnFilter(ListFilterSet):
 
     def to_day(self, queryset, name, value):
         return queryset.filter(received_at__lt=EventFilter._midnight(value + timedelta(days=1)))
+
+
+# --- Public verification ---
+
+from .models import CounterfeitFlag  # noqa: E402  (here, so this section merges on its own)
+
+
+class CounterfeitFlagFilter(ListFilterSet):
+    serial = django_filters.CharFilter(method="by_serial", label=_("Serial number"))
+    product = django_filters.ModelChoiceFilter(
+        field_name="product",
+        lookup_expr="exact",
+        queryset=Product.objects.exclude(gtin=None).order_by("sku"),
+        empty_label=ANY,
+        label=_("Product"),
+    )
+    reason = django_filters.ChoiceFilter(
+        field_name="reason",
+        lookup_expr="exact",
+        choices=CounterfeitFlag.Reason.choices,
+        empty_label=ANY,
+        label=_("Reason"),
+    )
+    status = django_filters.ChoiceFilter(
+        field_name="status",
+        lookup_expr="exact",
+        choices=CounterfeitFlag.Status.choices,
+        empty_label=ANY,
+        label=_("Status"),
+    )
+
+    class Meta:
+        model = CounterfeitFlag
+        fields = ["serial", "product", "reason", "status"]
+
+    def by_serial(self, queryset, name, value):
+        return self.contains_any(queryset, ("serial",), value)

@@ -1019,3 +1019,22 @@ class ReturnRepairForm(forms.Form):
     notes = forms.CharField(
         label=_("Notes"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+# --- Public verification ---
+
+
+class CounterfeitFlagReviewForm(forms.Form):
+    status = forms.ChoiceField(
+        label=_("Finding"),
+        choices=[
+            ("dismissed", _("Dismiss: nothing wrong found")),
+            ("confirmed", _("Confirm: a counterfeit")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(
+        label=_("What you found"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Kept with the flag: who you asked, what you saw."),
+    )

@@ -18,6 +18,7 @@ DATAMATRIX_QUIET_ZONE = 1
 QR_QUIET_ZONE = 4
 NO_GTIN = "{product} has no GTIN, so this label has no GS1 barcode."
 SEARCH_QR = "Its QR code holds the identifier that Tracewell's search reads."
+GS1_RESOLVER = "https://id.gs1.org"
 
 
 def datamatrix_symbol(bracketed: str) -> zint.Symbol:
@@ -96,8 +97,17 @@ def _gs1_values(item: Lot | SerialUnit) -> dict:
     }
 
 
-def item_label(item: Lot | SerialUnit) -> ItemLabel:
-    """The label of a lot or unit (its product, and a unit's lot, already loaded)."""
+def digital_link_on(link: str, base_url: str) -> str:
+    """A Digital Link on another host than GS1's resolver: ours, so a scan opens our own
+    verification page (GS1 Digital Link lets any domain carry the same path)."""
+    if not base_url or not link.startswith(GS1_RESOLVER):
+        return link
+    return base_url.rstrip("/") + link[len(GS1_RESOLVER) :]
+
+
+def item_label(item: Lot | SerialUnit, *, base_url: str = "") -> ItemLabel:
+    """The label of a lot or unit (its product, and a unit's lot, already loaded); its QR code
+    opens `base_url` (scheme and host), else GS1's resolver."""
     product = item.product
     values = _gs1_values(item)
     try:
@@ -116,12 +126,13 @@ def item_label(item: Lot | SerialUnit) -> ItemLabel:
             problem=f"{exc} {SEARCH_QR}",
             **values,
         )
+    link = digital_link_on(code.digital_link, base_url)
     return ItemLabel(
         item=item,
         code=code,
         datamatrix=datamatrix,
-        qr=qr_svg(code.digital_link, title=f"QR code: {code.digital_link}"),
-        qr_text=code.digital_link,
+        qr=qr_svg(link, title=f"QR code: {link}"),
+        qr_text=link,
         problem="",
         **values,
     )

@@ -957,3 +957,113 @@ def unit_returns(unit: SerialUnit):
         .select_related("customer", "site", "replacement__product")
         .order_by("-received_at", "-pk")
     )
+
+
+# --- Public verification ---
+
+# Imported here rather than at the top so that this section merges apart from the others.
+from django.db.models import Window  # noqa: E402
+
+from .models import CounterfeitFlag, VerificationCheck  # noqa: E402
+from .trace import trace  # noqa: E402
+
+
+def verification_target(gtin: str, serial: str) -> tuple[Product | None, SerialUnit | None]:
+    """The product a (14-digit) GTIN names and its unit with this serial, each None if unknown."""
+    product = Product.objects.filter(gtin=gtin).first()
+    if product is None or not serial:
+        return product, None
+    unit = (
+        SerialUnit.objects.select_related("product", "lot")
+        .filter(product=product, serial=serial)
+        .first()
+    )
+    return product, unit
+
+
+def verification_lot(gtin: str, code: str) -> tuple[Product | None, Lot | None]:
+    """The product a (14-digit) GTIN names and its lot with this code, each None if unknown."""
+    product = Product.objects.filter(gtin=gtin).first()
+    if product is None:
+        return None, None
+    return product, Lot.objects.select_related("product").filter(product=product, code=code).first()
+
+
+def item_ancestry(item: Lot | SerialUnit) -> set[int]:
+    """A lot or unit, a unit's production lot and everything either was built from, as item
+    keys (one recursive query): the items whose recall reaches it."""
+    roots = {
+        "serial_units" if isinstance(item, SerialUnit) else "lots": type(item).objects.filter(
+            pk=item.pk
+        )
+    }
+    found = trace(direction="backward", **roots)
+    keys = {traced.pk for traced in found.items} | {item.pk}
+    if isinstance(item, SerialUnit) and item.lot_id is not None:
+        keys.add(item.lot_id)
+    return keys
+
+
+def distinct_checkers(gtin: str, serial: str, since: datetime) -> int:
+    """How many distinct clients checked a GTIN and serial since a moment."""
+    return (
+        VerificationCheck.objects.filter(gtin=gtin, serial=serial, checked_at__gte=since)
+        .values("client_hash")
+        .distinct()
+        .count()
+    )
+
+
+def confirmed_counterfeit(product: Product, serial: str) -> bool:
+    return CounterfeitFlag.objects.filter(
+        product=product, serial=serial, status=CounterfeitFlag.Status.CONFIRMED
+    ).exists()
+
+
+def counterfeit_flag_list():
+    """Flags for the staff list, newest first, with their product, unit and reviewer."""
+    return CounterfeitFlag.objects.select_related(
+        "product", "serial_unit__product", "reviewed_by"
+    ).order_by("-raised_at", "-pk")
+
+
+def open_counterfeit_flags(limit: int = 8):
+    """Open flags for the dashboard, most recently checked first."""
+    return (
+        CounterfeitFlag.objects.filter(status=CounterfeitFlag.Status.OPEN)
+        .select_related("product", "serial_unit__product")
+        .order_by("-last_checked_at", "-pk")[:limit]
+    )
+
+
+def open_counterfeit_flag_count() -> int:
+    return CounterfeitFlag.objects.filter(status=CounterfeitFlag.Status.OPEN).count()
+
+
+def unit_verification(unit_pk: int, *, recent: int = 5) -> dict:
+    """A unit's flags (all, open first), its public check count and latest checks: two queries."""
+    recent_checks = list(
+        VerificationCheck.objects.filter(serial_unit_id=unit_pk)
+        .annotate(total=Window(Count("pk")))
+        .order_by("-checked_at", "-pk")[:recent]
+    )
+    return {
+        "flags": list(
+            CounterfeitFlag.objects.filter(serial_unit_id=unit_pk)
+            .select_related("reviewed_by")
+            .order_by(
+                Case(When(status=CounterfeitFlag.Status.OPEN, then=0), default=1),
+                "-raised_at",
+                "-pk",
+            )
+        ),
+        "check_count": recent_checks[0].total if recent_checks else 0,
+        "recent_checks": recent_checks,
+    }
+
+
+def flag_checks(flag, *, limit: int = 50):
+    """The latest public checks of a flag's GTIN and serial."""
+    return VerificationCheck.objects.filter(gtin=flag.product.gtin, serial=flag.serial).order_by(
+        "-checked_at", "-pk"
+    )[:limit]

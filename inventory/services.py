@@ -1848,3 +1848,169 @@ def unit_return_complete_repair(*, unit_return, outcome: str, acting_user, notes
             part for part in (unit_return.decision_notes, notes.strip()) if part
         )
     return _save(unit_return, acting_user=acting_user, reason=reason)
+
+
+# --- Public verification ---
+
+# Imported here rather than at the top so that this section merges apart from the others.
+from datetime import timedelta  # noqa: E402
+
+from django.conf import settings  # noqa: E402
+from django.db.models import F  # noqa: E402
+from django.db.models.functions import Greatest  # noqa: E402
+from django.utils.crypto import salted_hmac  # noqa: E402
+
+from .models import CounterfeitFlag, VerificationCheck  # noqa: E402
+
+CLIENT_HASH_SALT = "tracewell.verification.client"
+USER_AGENT_LENGTH = 300
+FLAG_NOT_OPEN = _("This flag was already %(status)s; it cannot be reviewed again.")
+FLAG_NOTE_REQUIRED = _("Say what you found: the note is kept with the flag.")
+FLAG_DECISIONS = (CounterfeitFlag.Status.DISMISSED, CounterfeitFlag.Status.CONFIRMED)
+FLAG_UNKNOWN_DECISION = _("A flag is dismissed or confirmed.")
+# A genuine unit's answer when a check is suspicious for one of these reasons.
+RESULT_FLAG_REASON = {
+    VerificationCheck.Result.UNKNOWN_SERIAL: CounterfeitFlag.Reason.UNKNOWN_SERIAL,
+    VerificationCheck.Result.NEVER_SHIPPED: CounterfeitFlag.Reason.NEVER_SHIPPED,
+    VerificationCheck.Result.SCRAPPED: CounterfeitFlag.Reason.SCRAPPED,
+}
+# Statuses of a unit that has left our hands, even without a ship date of its own (a
+# component shipped inside its assembly).
+OUT_IN_THE_WORLD = (
+    SerialUnit.Status.SHIPPED,
+    SerialUnit.Status.IN_SERVICE,
+    SerialUnit.Status.INSTALLED,
+)
+
+
+def client_hash(address: str) -> str:
+    """A keyed hash (HMAC-SHA256, key derived from SECRET_KEY) of a client's address: the same
+    client is recognised, and the address cannot be read back or guessed from the log."""
+    return salted_hmac(CLIENT_HASH_SALT, address or "", algorithm="sha256").hexdigest()
+
+
+def verification_result(product: Product | None, unit: SerialUnit | None) -> str:
+    """What our records say about a checked serial of a product."""
+    Result = VerificationCheck.Result
+    if product is None:
+        return Result.UNKNOWN_PRODUCT
+    if unit is None:
+        return Result.UNKNOWN_SERIAL
+    if unit.status == SerialUnit.Status.SCRAPPED:
+        return Result.SCRAPPED
+    if (
+        unit.shipped_on is None
+        and unit.holder_party_id is None
+        and unit.installed_in_id is None
+        and unit.status not in OUT_IN_THE_WORLD
+    ):
+        return Result.NEVER_SHIPPED
+    return Result.GENUINE
+
+
+def _flag_bump(
+    *, product: Product, serial: str, unit, reason: str, now, clients: int = 1, create=True
+) -> None:
+    """Count a check against the open flag for (product, serial, reason), raising it first if
+    there is none: one open flag per reason, however many checks, even when two race."""
+    open_flag = CounterfeitFlag.objects.filter(
+        product=product, serial=serial, reason=reason, status=CounterfeitFlag.Status.OPEN
+    )
+    changes = {
+        "checks": F("checks") + 1,
+        "last_checked_at": now,
+        "clients": Greatest(F("clients"), clients),
+    }
+    if open_flag.update(**changes) or not create:
+        return
+    try:
+        # A savepoint: a check running in parallel may raise the same flag first; then the
+        # conditional unique constraint refuses this one and the check counts against it.
+        with transaction.atomic():
+            flag = CounterfeitFlag(
+                product=product,
+                serial=serial,
+                serial_unit=unit,
+                reason=reason,
+                raised_at=now,
+                last_checked_at=now,
+                clients=clients,
+            )
+            flag.save()
+    except IntegrityError:
+        open_flag.update(**changes)
+
+
+@service
+def verification_check_record(
+    *,
+    gtin: str,
+    serial: str,
+    via: str,
+    client_address: str,
+    user_agent: str = "",
+    valid: bool = True,
+) -> VerificationCheck:
+    """Log a public authenticity check and raise or count the counterfeit flags it calls for.
+
+    `gtin` is the 14-digit GTIN when `valid`; an invalid code is logged as given, to show
+    probing, and names no product. Nobody is signed in, so there is no acting user.
+    """
+    now = timezone.now()
+    serial = (serial or "")[: VerificationCheck._meta.get_field("serial").max_length]
+    product = unit = None
+    if valid:
+        product, unit = selectors.verification_target(gtin, serial)
+        result = verification_result(product, unit)
+    else:
+        result = VerificationCheck.Result.INVALID
+    check = VerificationCheck.objects.create(
+        checked_at=now,
+        gtin=(gtin or "")[:14],
+        serial=serial,
+        product=product,
+        serial_unit=unit,
+        result=result,
+        via=via,
+        client_hash=client_hash(client_address),
+        user_agent=(user_agent or "")[:USER_AGENT_LENGTH],
+    )
+    if product is None:
+        return check
+    reason = RESULT_FLAG_REASON.get(result)
+    if reason is not None:
+        _flag_bump(product=product, serial=serial, unit=unit, reason=reason, now=now)
+    window = timedelta(seconds=settings.VERIFY_FLAG_WINDOW_SECONDS)
+    clients = selectors.distinct_checkers(check.gtin, serial, now - window)
+    _flag_bump(
+        product=product,
+        serial=serial,
+        unit=unit,
+        reason=CounterfeitFlag.Reason.MANY_CLIENTS,
+        now=now,
+        clients=clients,
+        create=clients >= settings.VERIFY_FLAG_CLIENTS,
+    )
+    return check
+
+
+@service
+def counterfeit_flag_review(
+    *, flag: CounterfeitFlag, status: str, note: str, acting_user
+) -> CounterfeitFlag:
+    """Dismiss a flag (nothing wrong found) or confirm it as counterfeit, saying what was found."""
+    if status not in FLAG_DECISIONS:
+        raise ValidationError({"status": FLAG_UNKNOWN_DECISION}, code="decision")
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError({"note": FLAG_NOTE_REQUIRED}, code="required")
+    flag = locks.lock_record(flag)
+    if flag.status != CounterfeitFlag.Status.OPEN:
+        raise ValidationError(
+            FLAG_NOT_OPEN % {"status": flag.get_status_display()}, code="reviewed"
+        )
+    flag.status = status
+    flag.review_note = note
+    flag.reviewed_by = acting_user
+    flag.reviewed_at = timezone.now()
+    return _save(flag, acting_user=acting_user, reason=f"{flag.get_status_display()}: {note}")

@@ -986,3 +986,61 @@ class ReturnTable(ListTable):
 
     def value_outcome(self, value, record):
         return record.get_outcome_display() or record.get_decision_display()
+
+
+# --- Public verification ---
+
+
+class CounterfeitFlagTable(ListTable):
+    """Suspicions raised by public checks; unknown serials have no unit, only product + serial."""
+
+    raised_at = tables.DateTimeColumn(
+        verbose_name=_("Raised"), format="Y-m-d H:i", attrs={"td": {"class": "nowrap"}}
+    )
+    product = tables.Column(
+        verbose_name=_("Product"), accessor="product__sku", order_by=_tie_break("product__sku")
+    )
+    serial = tables.Column(
+        verbose_name=_("Serial"),
+        order_by=_tie_break("serial"),
+        linkify=lambda record: reverse("counterfeit_flag", args=[record.pk]),
+        attrs={"td": {"class": "code"}},
+    )
+    reason = tables.Column(verbose_name=_("Reason"), order_by=_tie_break("reason"))
+    checks = tables.Column(
+        verbose_name=_("Checks"), attrs={"th": {"class": "number"}, "td": {"class": "number"}}
+    )
+    clients = tables.Column(
+        verbose_name=_("Clients"), attrs={"th": {"class": "number"}, "td": {"class": "number"}}
+    )
+    last_checked_at = tables.DateTimeColumn(
+        verbose_name=_("Last checked"), format="Y-m-d H:i", attrs={"td": {"class": "nowrap"}}
+    )
+    unit = tables.Column(
+        verbose_name=_("Unit"), accessor="serial_unit", orderable=False, default=_("unknown")
+    )
+    status = tables.Column(verbose_name=_("Status"), order_by=_tie_break("status"))
+
+    class Meta(ListTable.Meta):
+        order_by = ("-raised_at",)
+
+    def render_product(self, value, record):
+        return format_html('{}<br><span class="muted small">{}</span>', value, record.product.name)
+
+    def render_unit(self, value, record):
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("serial_detail", args=[value.pk]),
+            value.get_status_display(),
+        )
+
+    def value_unit(self, value, record):
+        return value.get_status_display() if value else ""
+
+    def render_status(self, value, record):
+        return format_html(
+            '<span class="badge flag-{}">{}</span>', record.status, record.get_status_display()
+        )
+
+    def value_status(self, value, record):
+        return record.get_status_display()

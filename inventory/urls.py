@@ -88,3 +88,17 @@ urlpatterns += [
     path("returns/<int:pk>/repair/", views.ReturnRepairView.as_view(), name="return_repair"),
     path("returns/photos/<int:pk>/", views.ReturnPhotoView.as_view(), name="return_photo"),
 ]
+
+# --- Public verification (staff side; the public pages are in traceability/urls.py) ---
+urlpatterns += [
+    path(
+        "verification/flags/",
+        views.CounterfeitFlagListView.as_view(),
+        name="counterfeit_flag_list",
+    ),
+    path(
+        "verification/flags/<int:pk>/",
+        views.CounterfeitFlagView.as_view(),
+        name="counterfeit_flag",
+    ),
+]

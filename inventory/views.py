@@ -5,6 +5,7 @@ import logging
 import re
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -403,7 +404,14 @@ class TrackedItemLabelView(PermissionRequiredMixin, TemplateView):
             item = load(self.kwargs["pk"])
         except self.model.DoesNotExist as exc:
             raise Http404(f"No {self.model._meta.verbose_name} {self.kwargs['pk']}.") from exc
-        return super().get_context_data(item=item, label=item_label(item), **kwargs)
+        # The QR code opens our own verification page: on the configured public host, else on
+        # the host this label is printed from.
+        base_url = (
+            settings.DIGITAL_LINK_BASE_URL or f"{self.request.scheme}://{self.request.get_host()}"
+        )
+        return super().get_context_data(
+            item=item, label=item_label(item, base_url=base_url), **kwargs
+        )
 
 
 class QualityManagerRequiredMixin(UserPassesTestMixin):
@@ -1372,3 +1380,69 @@ class ReturnPhotoView(PermissionRequiredMixin, View):
             False, f"{photo.unit_return.number}-{photo.pk}.{extension}"
         )
         return response
+
+
+# --- Public verification ---
+
+from .filters import CounterfeitFlagFilter  # noqa: E402  (here, so this section merges on its own)
+from .forms import CounterfeitFlagReviewForm  # noqa: E402
+from .models import CounterfeitFlag  # noqa: E402
+from .tables import CounterfeitFlagTable  # noqa: E402
+
+
+class CounterfeitFlagListView(FilteredListView):
+    permission_required = "inventory.view_counterfeitflag"
+    selector = staticmethod(selectors.counterfeit_flag_list)
+    filterset_class = CounterfeitFlagFilter
+    table_class = CounterfeitFlagTable
+    export_name = "counterfeit-flags"
+    eyebrow = _("Public verification")
+    title = _("Counterfeit flags")
+    noun = _("flag")
+    noun_plural = _("flags")
+
+
+class CounterfeitFlagView(PermissionRequiredMixin, FormView):
+    """A flag with the public checks of its serial; managers dismiss or confirm it."""
+
+    permission_required = "inventory.view_counterfeitflag"
+    template_name = "inventory/counterfeit_flag.html"
+    form_class = CounterfeitFlagReviewForm
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            self.flag = selectors.counterfeit_flag_list().get(pk=kwargs["pk"])
+        except CounterfeitFlag.DoesNotExist as exc:
+            raise Http404(f"No counterfeit flag {kwargs['pk']}.") from exc
+        return super().dispatch(request, *args, **kwargs)
+
+    def can_review(self) -> bool:
+        return self.request.user.has_perm("inventory.review_counterfeitflag")
+
+    def post(self, request, *args, **kwargs):
+        if not self.can_review():
+            return self.handle_no_permission()
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            services.counterfeit_flag_review(
+                flag=self.flag,
+                status=form.cleaned_data["status"],
+                note=form.cleaned_data["note"],
+                acting_user=self.request.user,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        flag = CounterfeitFlag.objects.get(pk=self.flag.pk)
+        messages.success(self.request, f"Flag {flag.get_status_display()}.")
+        return redirect("counterfeit_flag", pk=flag.pk)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            flag=self.flag,
+            checks=selectors.flag_checks(self.flag),
+            can_review=self.can_review() and self.flag.status == CounterfeitFlag.Status.OPEN,
+            **kwargs,
+        )

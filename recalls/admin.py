@@ -136,6 +136,7 @@ class RecallCampaignAdmin(HistoryAdmin):
         "depth",
         "public_warning",
         "effectiveness_check",
+        "consumer_notice",
         "owner",
         "scope",
         "all_records",

@@ -134,6 +134,12 @@ class CampaignOpenForm(ScopeFields):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    consumer_notice = forms.CharField(
+        label=_("Consumer notice"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=RecallCampaign._meta.get_field("consumer_notice").help_text,
+    )
     is_drill = forms.BooleanField(
         label=_("Mock recall (drill)"),
         required=False,
@@ -149,6 +155,7 @@ class CampaignOpenForm(ScopeFields):
         "public_warning",
         "effectiveness_check",
         "estimated_completion_on",
+        "consumer_notice",
         "is_drill",
     ]
 
@@ -165,6 +172,7 @@ class CampaignOpenForm(ScopeFields):
                 "public_warning",
                 "effectiveness_check",
                 "estimated_completion_on",
+                "consumer_notice",
                 "is_drill",
                 "scope_entries",
             )

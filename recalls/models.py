@@ -168,6 +168,14 @@ class RecallCampaign(models.Model):
         blank=True,
         help_text=_("The consignee notice; template variables allowed (see the notice page)."),
     )
+    consumer_notice = models.TextField(
+        _("consumer notice"),
+        blank=True,
+        help_text=_(
+            "What a consumer who checks a recalled unit is told: the risk in plain words and "
+            "what to do"
+        ),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -238,6 +246,17 @@ class RecallCampaign(models.Model):
 
     def get_absolute_url(self):
         return reverse("recalls:campaign", args=[self.reference])
+
+    @property
+    def public_notice(self) -> str:
+        """What the public verification page tells a consumer: ours, else the reason and
+        the plain instruction every consumer recall gives."""
+        if self.consumer_notice.strip():
+            return self.consumer_notice.strip()
+        reason = self.reason.strip().rstrip(".")
+        return _("%(reason)s. Stop using it and contact the seller or the manufacturer.") % {
+            "reason": reason
+        }
 
     @property
     def is_open(self) -> bool:

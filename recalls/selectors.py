@@ -487,3 +487,20 @@ def owners_to_contact(campaign: RecallCampaign):
         .select_related("serial_unit__product")
         .order_by("serial_unit__product__sku", "serial_unit__serial")
     )
+
+
+# --- Public verification ---
+
+
+def consumer_recalls(item_pks: Iterable[int]) -> list[RecallCampaign]:
+    """Ongoing real recalls (drills tell consumers nothing) whose current scope names any of
+    the items, newest first, in one query."""
+    return list(
+        RecallCampaign.objects.filter(
+            status=RecallCampaign.Status.ONGOING,
+            is_drill=False,
+            pk__in=AffectedItem.objects.filter(
+                item_id__in=keys_in(item_pks), removed_at__isnull=True
+            ).values("campaign_id"),
+        ).order_by("-opened_at", "-pk")
+    )

@@ -405,6 +405,7 @@ def recall_draft(
     owner=None,
     estimated_completion_on: date | None = None,
     is_drill: bool = False,
+    consumer_notice: str = "",
 ) -> RecallCampaign:
     """Prepare a campaign: its strategy and scope, with a reference, and nothing held yet.
 
@@ -444,6 +445,7 @@ def recall_draft(
             estimated_completion_on=estimated_completion_on,
             notice_subject=subject,
             notice_body=body,
+            consumer_notice=(consumer_notice or "").strip(),
         ),
         acting_user=acting_user,
     )

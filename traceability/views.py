@@ -22,5 +22,19 @@ class DashboardView(TemplateView):
             attention_lots=inventory_selectors.lots_needing_attention(),
             recent_events=inventory_selectors.recent_events(),
             warranty_claims=inventory_selectors.open_warranty_claims(),
+            **counterfeit_flags(user),
             **kwargs,
         )
+
+
+# --- Public verification ---
+
+
+def counterfeit_flags(user) -> dict:
+    """The dashboard's open counterfeit flags and their count; None for who may not see them."""
+    if not user.has_perm("inventory.view_counterfeitflag"):
+        return {"counterfeit_flags": None}
+    return {
+        "counterfeit_flags": list(inventory_selectors.open_counterfeit_flags()),
+        "counterfeit_flag_count": inventory_selectors.open_counterfeit_flag_count(),
+    }

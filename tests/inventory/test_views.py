@@ -77,10 +77,9 @@ TRACE_PAGE_QUERIES = 5 + 2 + _PER_TRACE
 # our sites and its stock on hand
 LOT_PAGE_QUERIES = 5 + 8 + 2 * _PER_TRACE
 # + the unit, status changes, components, service records and their parts, events, parties,
-# recall lines, owners, warranty claims
-SERIAL_PAGE_QUERIES = 5 + 11 + 2 * _PER_TRACE
-# recall lines, returns
-SERIAL_PAGE_QUERIES = 5 + 10 + 2 * _PER_TRACE
+# recall lines, owners, warranty claims, returns, public checks (with their count), counterfeit
+# flags
+SERIAL_PAGE_QUERIES = 5 + 14 + 2 * _PER_TRACE
 
 
 # --- Reading pages ----------------------------------------------------------------------------

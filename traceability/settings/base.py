@@ -121,3 +121,16 @@ LOGGING = {
 # Long work started from a page (inventory/jobs.py): "thread" runs it in the web process, which
 # needs nothing set up; production runs it in a Celery worker.
 JOBS_BACKEND = "thread"
+
+# Public verification (/01/<gtin>/21/<serial>, /verify/): checks allowed per client, the
+# django-ratelimit rate; the counterfeit flag for one serial checked from many clients; the
+# number of reverse proxies in front of us whose X-Forwarded-For is trusted (0: REMOTE_ADDR).
+VERIFY_RATE = "30/m"
+VERIFY_FLAG_CLIENTS = 5
+VERIFY_FLAG_WINDOW_SECONDS = 3600
+VERIFY_TRUSTED_PROXIES = 0
+# How a consumer reaches us, shown with recall notices and unconfirmed answers.
+VERIFY_CONTACT = ""
+# Where a label's QR code (a GS1 Digital Link) points: our own host, so a scan opens the
+# verification page. Empty: the scheme and host of the request that prints the label.
+DIGITAL_LINK_BASE_URL = ""

@@ -76,3 +76,10 @@ if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
+
+# Public verification: the host printed in labels' QR codes (e.g. https://verify.example.com),
+# the proxies whose X-Forwarded-For names the client, and how consumers reach us.
+DIGITAL_LINK_BASE_URL = os.environ.get("DIGITAL_LINK_BASE_URL", "").strip().rstrip("/")
+VERIFY_TRUSTED_PROXIES = int(os.environ.get("VERIFY_TRUSTED_PROXIES", "0"))
+VERIFY_RATE = os.environ.get("VERIFY_RATE", VERIFY_RATE)  # noqa: F405
+VERIFY_CONTACT = os.environ.get("VERIFY_CONTACT", "").strip()
