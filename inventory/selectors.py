@@ -32,6 +32,7 @@ from .models import (
     Lot,
     Party,
     Product,
+    SerialRun,
     SerialUnit,
     ServicePart,
     ServiceRecord,
@@ -473,6 +474,7 @@ def serial_unit_for_page(pk: int) -> SerialUnit:
         "holder_site",
         "holder_party",
         "installed_in__product",
+        "run",
     ).get(pk=pk)
 
 
@@ -786,3 +788,23 @@ def installation_periods(timeline) -> list[Installation]:
             period.removal = removals[period.assembly.pk].pop(0)
             period.until = period.removal.occurred_at
     return periods
+
+
+# --- Serial generation ------------------------------------------------------------------------
+
+
+def serial_run_for_page(pk: int) -> SerialRun:
+    return SerialRun.objects.select_related("product", "lot", "site", "event", "created_by").get(
+        pk=pk
+    )
+
+
+def serial_run_units(run: SerialRun):
+    """A run's units in the order they were made (its serials' order, for a pattern)."""
+    return run.units.select_related("holder_site", "holder_party").order_by("pk")
+
+
+def serial_run_list():
+    return SerialRun.objects.select_related("product", "lot", "site", "created_by").order_by(
+        "-created_at", "-pk"
+    )

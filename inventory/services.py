@@ -1384,8 +1384,8 @@ RUN_DUPLICATES = ngettext_lazy(
 )
 
 
-def _pattern_serials(*, prefix: str, width: int | None, first_number: int | None, count: int):
-    """The serials of a pattern run, after checking its fields."""
+def _pattern_check(*, prefix: str, width: int | None, first_number: int | None, count: int):
+    """Refuse a pattern run's fields unless its serials fit; the number format and last value."""
     if width is None or width < 1:
         raise ValidationError(RUN_WIDTH_MIN, code="width")
     if prefix:
@@ -1410,7 +1410,26 @@ def _pattern_serials(*, prefix: str, width: int | None, first_number: int | None
             % {"count": f"{count:,}", "first": first_number, "last": last, "width": width},
             code="overflow",
         )
-    template = f"{prefix}{{:0{width}d}}"
+    return f"{prefix}{{:0{width}d}}", last
+
+
+def serial_run_bounds(
+    *, count: int, prefix: str = "", width: int | None = None, first_number: int | None = None
+) -> tuple[str, str]:
+    """The first and last serial a pattern run would make (refused as the run would be)."""
+    if not 1 <= count <= SERIAL_RUN_MAX:
+        raise ValidationError(RUN_COUNT_RANGE, code="count")
+    template, last = _pattern_check(
+        prefix=prefix, width=width, first_number=first_number, count=count
+    )
+    return template.format(first_number), template.format(last)
+
+
+def _pattern_serials(*, prefix: str, width: int | None, first_number: int | None, count: int):
+    """The serials of a pattern run, after checking its fields."""
+    template, last = _pattern_check(
+        prefix=prefix, width=width, first_number=first_number, count=count
+    )
     return [template.format(number) for number in range(first_number, last + 1)]
 
 
