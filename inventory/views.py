@@ -995,7 +995,7 @@ class SerialRunDetailView(PermissionRequiredMixin, TemplateView):
             page=page,
             sheet_problem=label_sheets.sheet_problem(run.product),
             sheets=label_sheets.ranges(run),
-            labels_per_pdf=label_sheets.LABELS_PER_PDF,
+            labels_per_pdf=f"{label_sheets.LABELS_PER_PDF:,}",
             **kwargs,
         )
 
