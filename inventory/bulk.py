@@ -181,10 +181,10 @@ def _sqlite_column(field, column: tuple) -> list | tuple:
     target = field.target_field if field.is_relation else field
     if target.get_internal_type() in _STORED_AS_GIVEN and set(map(type, column)) <= _GIVEN_TYPES:
         return column
-    if len(set(map(id, column))) == 1:
+    if len(set(map(id, column))) == 1 and not isinstance(column[0], Json):
         return [field.get_db_prep_save(column[0], connection)] * len(column)
     return [
-        value if type(value) is Json else field.get_db_prep_save(value, connection)
+        value if isinstance(value, Json) else field.get_db_prep_save(value, connection)
         for value in column
     ]
 
