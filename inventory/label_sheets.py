@@ -17,9 +17,10 @@ from .labels import datamatrix_svg
 from .models import Lot, Product, SerialRun, SerialUnit
 
 LABELS_PER_PAGE = 24
-# WeasyPrint lays out about 40 labels a second here: 1,008 (42 sheets) keep a PDF under
-# half a minute; longer runs print in ranges.
-LABELS_PER_PDF = 1_008
+# WeasyPrint lays out about 20 labels a second of CPU (1,008 labels took 50 s of CPU on the
+# 2-core machine of benchmarks/README.md): ten sheets keep a PDF near ten seconds, which a page
+# may wait for; longer runs print in ranges.
+LABELS_PER_PDF = 240
 SHEET_NO_GTIN = _(
     "%(product)s has no GTIN, so its units cannot carry a GS1 DataMatrix. Give the product its "
     "GTIN first; no sheet with another kind of code is printed, so no label can be mistaken "

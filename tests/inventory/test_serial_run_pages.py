@@ -331,7 +331,7 @@ def test_a_sheet_of_more_labels_than_a_pdf_holds_is_refused(staff_client, drill,
 
     response = staff_client.get(labels_url(run), follow=True)
 
-    assertContains(response, "A sheet prints at most 1,008 labels; ask for a range")
+    assertContains(response, "A sheet prints at most 240 labels; ask for a range")
 
 
 def test_the_run_page_offers_sheets_of_at_most_a_pdfs_labels(manager_client, drill, manager):
@@ -339,8 +339,8 @@ def test_the_run_page_offers_sheets_of_at_most_a_pdfs_labels(manager_client, dri
 
     response = manager_client.get(run.get_absolute_url())
 
-    assertContains(response, "?first=1&amp;last=1008")
-    assertContains(response, "?first=1009&amp;last=1009")
+    assertContains(response, "?first=1&amp;last=240")
+    assertContains(response, "?first=241&amp;last=241")
 
 
 def test_a_product_without_a_gtin_gets_no_sheet_and_the_page_says_why(manager_client, manager):
