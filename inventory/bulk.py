@@ -129,13 +129,11 @@ def insert_values(model, names: list[str], values: list[tuple], *, keys: bool = 
                 for value in values
             ]
     else:
-        values = [
-            [
-                value if isinstance(value, Json) else field.get_db_prep_save(value, connection)
-                for field, value in zip(fields, row, strict=True)
-            ]
-            for row in values
+        prepared = [
+            _sqlite_column(field, column)
+            for field, column in zip(fields, zip(*values, strict=True), strict=True)
         ]
+        values = list(zip(*prepared, strict=True))
     quote = connection.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     table = quote(meta.db_table)
@@ -155,6 +153,43 @@ def insert_values(model, names: list[str], values: list[tuple], *, keys: bool = 
             for start in range(0, len(values), SQLITE_BATCH):
                 cursor.executemany(sql, values[start : start + SQLITE_BATCH])
     return drawn
+
+
+# Fields whose int or str values SQLite stores as they are (a key to a UUID is not one).
+_STORED_AS_GIVEN = {
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveSmallIntegerField",
+    "CharField",
+    "TextField",
+}
+
+
+def _sqlite_column(field, column: tuple) -> list | tuple:
+    """A column's values as SQLite takes them.
+
+    get_db_prep_save costs a microsecond or more a value, more than the insert itself: it is
+    skipped where it changes nothing (ints and strings of plain fields), and a column of one
+    value repeated (a run's product, its time) is prepared once. Both are checked in C.
+    """
+    target = field.target_field if field.is_relation else field
+    if target.get_internal_type() in _STORED_AS_GIVEN and set(map(type, column)) <= _GIVEN_TYPES:
+        return column
+    if len(set(map(id, column))) == 1 and not isinstance(column[0], Json):
+        return [field.get_db_prep_save(column[0], connection)] * len(column)
+    return [
+        value if isinstance(value, Json) else field.get_db_prep_save(value, connection)
+        for value in column
+    ]
+
+
+_GIVEN_TYPES = {int, str, type(None), Json}
 
 
 def insert(objs: list) -> list:

@@ -14,9 +14,17 @@ from django.utils.translation import gettext_lazy as _
 from . import services
 from .fsma import file_stem, lots_named_by, product_by_code
 from .identifiers import IdentifierError
-from .models import Lot, Party, Product, SerialUnit, ServiceRecord, Site
+from .models import Lot, Party, Product, SerialRun, SerialUnit, ServiceRecord, Site
 from .selectors import EXPIRY_WINDOWS, quantity_text, resolve_identifiers
-from .services import REASON_REQUIRED, SHIP_MORE_THAN_ON_HAND, SHIP_NOWHERE, Line
+from .services import (
+    REASON_REQUIRED,
+    SERIAL_RANDOM_LENGTHS,
+    SERIAL_RUN_MAX,
+    SHIP_MORE_THAN_ON_HAND,
+    SHIP_NOWHERE,
+    Line,
+    serial_run_bounds,
+)
 from .trace import Direction
 
 TRACE_NEEDS_INPUT = _("Type or scan a lot, serial or GS1 code, or give a product and dates.")
@@ -1038,3 +1046,118 @@ class CounterfeitFlagReviewForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Kept with the flag: who you asked, what you saw."),
     )
+
+
+# --- Serial generation ------------------------------------------------------------------------
+
+RUN_LOT_OF_OTHER_PRODUCT = _("Lot %(lot)s is not a lot of %(product)s.")
+RUN_FIELD_REQUIRED = _("A %(scheme)s run needs this.")
+
+
+def serial_products():
+    return Product.objects.filter(tracking=Product.Tracking.SERIAL, active=True).order_by("sku")
+
+
+class SerialRunForm(forms.Form):
+    """A run of new serial units: for which product and lot, where, and how they are numbered."""
+
+    product = _choice_field(
+        serial_products(),
+        _("Product"),
+        required=True,
+        empty_label=_("Choose a serial-tracked product"),
+        required_message=_("Choose the product the units are of."),
+    )
+    lot = _choice_field(
+        Lot.objects.filter(product__tracking=Product.Tracking.SERIAL)
+        .select_related("product")
+        .order_by("product__sku", "code"),
+        _("Production lot"),
+        empty_label=_("None"),
+    )
+    site = _choice_field(our_active_sites(), _("Made at site"), empty_label=_("Not recorded"))
+    produced_on = forms.DateField(
+        label=_("Production date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Today if left empty."),
+    )
+    count = forms.IntegerField(
+        label=_("Units"),
+        min_value=1,
+        max_value=SERIAL_RUN_MAX,
+        error_messages={
+            "min_value": _("A run makes at least one unit."),
+            "max_value": _("A run makes at most %(max)s units.") % {"max": f"{SERIAL_RUN_MAX:,}"},
+        },
+        help_text=_("Up to %(max)s; more than %(job)s are made in the background.")
+        % {"max": f"{SERIAL_RUN_MAX:,}", "job": "5,000"},
+    )
+    scheme = forms.ChoiceField(
+        label=_("Numbering"),
+        choices=SerialRun.Scheme.choices,
+        initial=SerialRun.Scheme.PATTERN,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": NOT_IN_LIST},
+    )
+    prefix = forms.CharField(
+        label=_("Prefix"),
+        required=False,
+        max_length=19,
+        help_text=_("Letters, digits and GS1 punctuation, e.g. DR-26-."),
+    )
+    width = forms.IntegerField(
+        label=_("Counter digits"), required=False, min_value=1, max_value=20, initial=6
+    )
+    first_number = forms.IntegerField(
+        label=_("First counter value"), required=False, min_value=0, initial=1
+    )
+    length = forms.IntegerField(
+        label=_("Characters"),
+        required=False,
+        min_value=SERIAL_RANDOM_LENGTHS[0],
+        max_value=SERIAL_RANDOM_LENGTHS[1],
+        initial=12,
+        help_text=_("8 to 20; DSCSA asks for randomised serials."),
+    )
+
+    PATTERN_FIELDS = ("prefix", "width", "first_number")
+
+    def clean(self):
+        data = super().clean()
+        product, lot = data.get("product"), data.get("lot")
+        if product and lot and lot.product_id != product.pk:
+            self.add_error(
+                "lot", RUN_LOT_OF_OTHER_PRODUCT % {"lot": lot.code, "product": product.sku}
+            )
+        scheme = data.get("scheme")
+        needed = ("width", "first_number") if scheme == SerialRun.Scheme.PATTERN else ("length",)
+        for name in needed:
+            if data.get(name) is None and name not in self.errors:
+                label = SerialRun.Scheme(scheme).label if scheme else ""
+                self.add_error(name, RUN_FIELD_REQUIRED % {"scheme": label})
+        if scheme == SerialRun.Scheme.PATTERN and not self.errors:
+            try:
+                self.bounds = serial_run_bounds(
+                    count=data["count"],
+                    prefix=data["prefix"].strip(),
+                    width=data["width"],
+                    first_number=data["first_number"],
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return data
+
+    def run_arguments(self) -> dict:
+        """The service's arguments: the scheme's own fields only."""
+        data = self.cleaned_data
+        arguments = {
+            name: data[name]
+            for name in ("product", "lot", "site", "produced_on", "count", "scheme")
+        }
+        if data["scheme"] == SerialRun.Scheme.PATTERN:
+            arguments.update({name: data[name] for name in self.PATTERN_FIELDS})
+            arguments["prefix"] = arguments["prefix"].strip()
+        else:
+            arguments["length"] = data["length"]
+        return arguments

@@ -278,3 +278,55 @@ def _page_export(job: Job, progress: Progress) -> dict:
         "url": arguments.get("back", ""),
         "link": str(_("Back to the page")),
     }
+
+
+# --- Serial generation ------------------------------------------------------------------------
+
+
+@job_kind("serial_run")
+def _serial_run(job: Job, progress: Progress) -> dict:
+    """A run of serial units too large to make while the page waits; arguments as the form's,
+    related records by key and the date as ISO text."""
+    from datetime import date
+
+    from .models import Lot, Product, Site
+    from .services import serial_units_generate
+
+    arguments = dict(job.arguments)
+    for name, model in (("product", Product), ("lot", Lot), ("site", Site)):
+        key = arguments.get(name)
+        arguments[name] = model.objects.get(pk=key) if key is not None else None
+    if arguments.get("produced_on"):
+        arguments["produced_on"] = date.fromisoformat(arguments["produced_on"])
+    progress(_("Making %(count)s serial units") % {"count": f"{arguments['count']:,}"})
+    run = serial_units_generate(acting_user=job.created_by, **arguments)
+    return {
+        "run": run.pk,
+        "url": run.get_absolute_url(),
+        "message": str(
+            SERIAL_RUN_MADE
+            % {"count": f"{run.count:,}", "first": run.first_serial, "last": run.last_serial}
+        ),
+    }
+
+
+SERIAL_RUN_MADE = _("%(count)s serial units made: %(first)s … %(last)s.")
+# Runs of more units than this are made by a background job, so the page never waits long.
+SERIAL_RUN_IN_BACKGROUND = 5_000
+
+
+def serial_run_start(*, arguments: dict, acting_user) -> Job:
+    """Hand a large run to a background job (the form's arguments, records as keys)."""
+    stored = {
+        name: value.pk if hasattr(value, "pk") else value for name, value in arguments.items()
+    }
+    if stored.get("produced_on"):
+        stored["produced_on"] = stored["produced_on"].isoformat()
+    product = arguments["product"]
+    return job_start(
+        kind="serial_run",
+        title=_("%(count)s serial units of %(product)s")
+        % {"count": f"{arguments['count']:,}", "product": product.sku},
+        acting_user=acting_user,
+        arguments=stored,
+    )

@@ -40,6 +40,7 @@ from .models import (
     Lot,
     Party,
     Product,
+    SerialRun,
     SerialUnit,
     ServicePart,
     Site,
@@ -484,6 +485,7 @@ def serial_unit_for_page(pk: int) -> SerialUnit:
         "installed_in__product",
         "replaces__product",
         "replaced_by__product",
+        "run",
     ).get(pk=pk)
 
 
@@ -1067,3 +1069,23 @@ def flag_checks(flag, *, limit: int = 50):
     return VerificationCheck.objects.filter(gtin=flag.product.gtin, serial=flag.serial).order_by(
         "-checked_at", "-pk"
     )[:limit]
+
+
+# --- Serial generation ------------------------------------------------------------------------
+
+
+def serial_run_for_page(pk: int) -> SerialRun:
+    return SerialRun.objects.select_related("product", "lot", "site", "event", "created_by").get(
+        pk=pk
+    )
+
+
+def serial_run_units(run: SerialRun):
+    """A run's units in the order they were made (its serials' order, for a pattern)."""
+    return run.units.select_related("holder_site", "holder_party").order_by("pk")
+
+
+def serial_run_list():
+    return SerialRun.objects.select_related("product", "lot", "site", "created_by").order_by(
+        "-created_at", "-pk"
+    )

@@ -6,28 +6,32 @@ outside the atomic block so callers see a sentence, never an IntegrityError.
 """
 
 import functools
+import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from . import bulk, locks, selectors
 from .models import (
+    SERIAL_MAX_LENGTH,
     EventLine,
     Genealogy,
     Item,
     Lot,
     Party,
     Product,
+    SerialRun,
     SerialUnit,
     ServicePart,
     ServiceRecord,
@@ -37,6 +41,7 @@ from .models import (
     TrackedItem,
     UnitOwnership,
     WarrantyClaim,
+    gs1_characters,
 )
 
 # GS1 CBV business steps and dispositions recorded for each event type by default.
@@ -2014,3 +2019,319 @@ def counterfeit_flag_review(
     flag.reviewed_by = acting_user
     flag.reviewed_at = timezone.now()
     return _save(flag, acting_user=acting_user, reason=f"{flag.get_status_display()}: {note}")
+
+
+# --- Serial generation ------------------------------------------------------------------------
+
+SERIAL_RUN_MAX = 1_000_000
+SERIAL_RANDOM_LENGTHS = (8, SERIAL_MAX_LENGTH)
+# DSCSA asks for randomised serials that cannot be guessed from one another. Drawn with
+# `secrets` from 31 upper-case letters and digits that cannot be misread for one another on a
+# label or over the phone: 0/O, 1/I/L are left out. Each character carries log2(31) ≈ 4.95
+# bits, so the shortest (8) carries 39.6 bits (8.5e11 serials) and the longest (20) 99 bits:
+# a million units use up at most one serial in 850,000 of the shortest.
+SERIAL_RANDOM_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+# bytes.translate maps each random byte to a character in C; 248 = 8 * 31, so keeping only
+# the bytes below 248 keeps every character equally likely.
+_RANDOM_KEEP = 8 * len(SERIAL_RANDOM_ALPHABET)
+_RANDOM_TABLE = bytes(
+    ord(SERIAL_RANDOM_ALPHABET[byte % len(SERIAL_RANDOM_ALPHABET)]) if byte < _RANDOM_KEEP else 0
+    for byte in range(256)
+)
+_RANDOM_DROP = bytes(range(_RANDOM_KEEP, 256))
+# Existing serials are looked up this many at a time (well inside SQLite's 32,766 variables).
+_CLASH_CHUNK = 5_000
+CLASHES_NAMED = 5
+UNIT_NAMES = (
+    "item_id",
+    "serial",
+    "product_id",
+    "created_at",
+    "lot_id",
+    "produced_on",
+    "status",
+    "holder_site_id",
+    "holder_party_id",
+    "shipped_on",
+    "warranty_ends_on",
+    "warranty_overridden",
+    "installed_in_id",
+    "replaces_id",
+    "run_id",
+)
+
+RUN_COUNT_RANGE = _("A run makes 1 to %(max)s units.") % {"max": f"{SERIAL_RUN_MAX:,}"}
+RUN_WIDTH_MIN = _("The counter needs at least one digit.")
+RUN_TOO_LONG = _(
+    "A serial holds at most %(max)s characters; the prefix (%(prefix)s) and the counter "
+    "(%(width)s digits) make %(total)s."
+)
+RUN_FIRST_NEGATIVE = _("The counter starts at 0 or more.")
+RUN_COUNTER_OVERFLOW = _(
+    "%(count)s units from %(first)s end at %(last)s, which does not fit in %(width)s digits; "
+    "widen the counter or start lower."
+)
+RUN_RANDOM_LENGTH = _("A random serial has %(min)s to %(max)s characters.") % {
+    "min": SERIAL_RANDOM_LENGTHS[0],
+    "max": SERIAL_RANDOM_LENGTHS[1],
+}
+RUN_RANDOM_FIELDS = _(
+    "A random run takes only a length; a prefix, counter width and first value belong to "
+    "pattern runs."
+)
+RUN_PATTERN_LENGTH = _(
+    "A pattern run's length follows from its prefix and counter width; leave the length empty."
+)
+RUN_UNKNOWN_SCHEME = _("Choose a pattern or a random run.")
+RUN_FUTURE = _("The production date %(date)s is in the future.")
+RUN_DUPLICATES = ngettext_lazy(
+    "%(count)s serial of this run already exists for %(product)s (%(serials)s); nothing was "
+    "created. Choose another prefix or first value.",
+    "%(count)s serials of this run already exist for %(product)s (%(serials)s); nothing was "
+    "created. Choose another prefix or first value.",
+    "count",
+)
+
+
+def _pattern_check(*, prefix: str, width: int | None, first_number: int | None, count: int):
+    """Refuse a pattern run's fields unless its serials fit; the number format and last value."""
+    if width is None or width < 1:
+        raise ValidationError(RUN_WIDTH_MIN, code="width")
+    if prefix:
+        gs1_characters(_("A prefix"))(prefix)
+    if len(prefix) + width > SERIAL_MAX_LENGTH:
+        raise ValidationError(
+            RUN_TOO_LONG
+            % {
+                "max": SERIAL_MAX_LENGTH,
+                "prefix": len(prefix),
+                "width": width,
+                "total": len(prefix) + width,
+            },
+            code="too_long",
+        )
+    if first_number is None or first_number < 0:
+        raise ValidationError(RUN_FIRST_NEGATIVE, code="first_number")
+    last = first_number + count - 1
+    if len(str(last)) > width:
+        raise ValidationError(
+            RUN_COUNTER_OVERFLOW
+            % {"count": f"{count:,}", "first": first_number, "last": last, "width": width},
+            code="overflow",
+        )
+    return f"{prefix}{{:0{width}d}}", last
+
+
+def serial_run_bounds(
+    *, count: int, prefix: str = "", width: int | None = None, first_number: int | None = None
+) -> tuple[str, str]:
+    """The first and last serial a pattern run would make (refused as the run would be)."""
+    if not 1 <= count <= SERIAL_RUN_MAX:
+        raise ValidationError(RUN_COUNT_RANGE, code="count")
+    template, last = _pattern_check(
+        prefix=prefix, width=width, first_number=first_number, count=count
+    )
+    return template.format(first_number), template.format(last)
+
+
+def _pattern_serials(*, prefix: str, width: int | None, first_number: int | None, count: int):
+    """The serials of a pattern run, after checking its fields."""
+    template, last = _pattern_check(
+        prefix=prefix, width=width, first_number=first_number, count=count
+    )
+    return [template.format(number) for number in range(first_number, last + 1)]
+
+
+def _random_serials(length: int, count: int, taken: set[str]) -> list[str]:
+    """`count` new random serials of `length` characters, none in `taken` nor repeated."""
+    drawn: dict[str, None] = {}
+    while len(drawn) < count:
+        wanted = count - len(drawn)
+        # A few more bytes than needed, for those translate drops (3 % of them).
+        raw = secrets.token_bytes(wanted * length * 33 // 32 + length)
+        text = raw.translate(_RANDOM_TABLE, _RANDOM_DROP).decode("ascii")
+        for start in range(0, len(text) - length + 1, length):
+            serial = text[start : start + length]
+            if serial not in taken:
+                drawn[serial] = None
+                if len(drawn) == count:
+                    break
+    return list(drawn)
+
+
+def _existing_serials(product: Product, serials: list[str]) -> list[str]:
+    """Those of `serials` the product already has a unit with, in the order given."""
+    found = set()
+    if connection.vendor == "postgresql":
+        # One array parameter: an IN list of thousands costs PostgreSQL more to plan than to run.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT serial FROM {SerialUnit._meta.db_table} "
+                "WHERE product_id = %s AND serial = ANY(%s)",
+                [product.pk, serials],
+            )
+            found.update(serial for (serial,) in cursor.fetchall())
+    else:
+        units = SerialUnit.objects.filter(product=product)
+        for start in range(0, len(serials), _CLASH_CHUNK):
+            chunk = serials[start : start + _CLASH_CHUNK]
+            found.update(units.filter(serial__in=chunk).values_list("serial", flat=True))
+    return [serial for serial in serials if serial in found] if found else []
+
+
+def _run_serials(*, product, scheme, count, prefix, width, first_number, length) -> list[str]:
+    if scheme == SerialRun.Scheme.PATTERN:
+        if length is not None:
+            raise ValidationError(RUN_PATTERN_LENGTH, code="length")
+        serials = _pattern_serials(
+            prefix=prefix, width=width, first_number=first_number, count=count
+        )
+        clashes = _existing_serials(product, serials)
+        if clashes:
+            raise ValidationError(
+                RUN_DUPLICATES
+                % {
+                    "count": len(clashes),
+                    "product": product.sku,
+                    "serials": ", ".join(clashes[:CLASHES_NAMED])
+                    + (" …" if len(clashes) > CLASHES_NAMED else ""),
+                },
+                code="duplicates",
+            )
+        return serials
+    if scheme == SerialRun.Scheme.RANDOM:
+        if prefix or width is not None or first_number is not None:
+            raise ValidationError(RUN_RANDOM_FIELDS, code="random_fields")
+        low, high = SERIAL_RANDOM_LENGTHS
+        if length is None or not low <= length <= high:
+            raise ValidationError(RUN_RANDOM_LENGTH, code="length")
+        serials = _random_serials(length, count, set())
+        # Redrawn until none clashes with the product's units: at these lengths a clash is
+        # rare, so the loop ends after a lookup or two.
+        while clashes := set(_existing_serials(product, serials)):
+            kept = [serial for serial in serials if serial not in clashes]
+            serials = kept + _random_serials(length, len(clashes), set(serials))
+        return serials
+    raise ValidationError(RUN_UNKNOWN_SCHEME, code="scheme")
+
+
+@service
+def serial_units_generate(
+    *,
+    product: Product,
+    count: int,
+    scheme: str,
+    acting_user,
+    prefix: str = "",
+    width: int | None = None,
+    first_number: int | None = None,
+    length: int | None = None,
+    lot: Lot | None = None,
+    site: Site | None = None,
+    produced_on: date | None = None,
+) -> SerialRun:
+    """Commission `count` new serial units of a product in one run, by pattern or at random.
+
+    Written in bulk, in one transaction: the units (with their graph nodes and audit trail
+    rows), one commissioning event naming them all, their production lot in the genealogy,
+    and the run. A pattern range that hits existing serials is refused whole.
+    """
+    if product.tracking != Product.Tracking.SERIAL:
+        raise ValidationError(WRONG_TRACKING_SERIAL % {"product": product}, code="tracking")
+    if lot is not None and lot.product_id != product.pk:
+        raise ValidationError(
+            LOT_OF_OTHER_PRODUCT
+            % {"lot": lot.code, "lot_product": lot.product.sku, "product": product.sku},
+            code="lot_product",
+        )
+    if not 1 <= count <= SERIAL_RUN_MAX:
+        raise ValidationError(RUN_COUNT_RANGE, code="count")
+    today = timezone.localdate()
+    if produced_on is not None and produced_on > today:
+        raise ValidationError(RUN_FUTURE % {"date": produced_on.isoformat()}, code="future")
+    prefix = (prefix or "").strip()
+    serials = _run_serials(
+        product=product,
+        scheme=scheme,
+        count=count,
+        prefix=prefix,
+        width=width,
+        first_number=first_number,
+        length=length,
+    )
+    produced_on = produced_on or today
+    from .epcis.importer import cycle_collection_paused  # the importer imports this module
+
+    with cycle_collection_paused(), bulk.streaming():
+        event = event_record(
+            event_type=TraceEvent.Type.PRODUCE,
+            acting_user=acting_user,
+            # Made today: now; on an earlier day: that day (at noon, as other dated events).
+            occurred_at=None if produced_on == today else produced_on,
+            site=site,
+            notes=f"Serial run: {count:,} units, {serials[0]} … {serials[-1]}",
+        )
+        run = _save(
+            SerialRun(
+                product=product,
+                lot=lot,
+                site=site,
+                scheme=scheme,
+                prefix=prefix if scheme == SerialRun.Scheme.PATTERN else "",
+                width=width,
+                first_number=first_number,
+                length=length,
+                count=count,
+                first_serial=serials[0],
+                last_serial=serials[-1],
+                produced_on=produced_on,
+                event=event,
+                created_by=acting_user,
+            ),
+            acting_user=acting_user,
+        )
+        _run_units_insert(run, serials, acting_user=acting_user)
+    return run
+
+
+def _run_units_insert(run: SerialRun, serials: list[str], *, acting_user) -> None:
+    """The run's units, their nodes, audit trail rows, event lines and production-lot links."""
+    template = SerialUnit(
+        product=run.product,
+        lot=run.lot,
+        produced_on=run.produced_on,
+        status=SerialUnit.Status.IN_STOCK,
+        holder_site=run.site,
+        run=run,
+    )
+    template.clean()  # the warranty end, as every unit's save would set it
+    shared = tuple(getattr(template, name) for name in UNIT_NAMES[2:])
+    keys = bulk.insert_values(Item, ["kind"], [(Item.Kind.SERIAL,)] * len(serials))
+    rows = [(key, serial, *shared) for key, serial in zip(keys, serials, strict=True)]
+    bulk.insert_values(SerialUnit, UNIT_NAMES, rows)
+
+    history = SerialUnit.history.model
+    tracked = [field.attname for field in history.tracked_fields]
+    pick = itemgetter(*(UNIT_NAMES.index(name) for name in tracked))
+    audit = (timezone.now(), acting_user.pk if acting_user else None, None, "+")
+    bulk.insert_values(
+        history,
+        ["history_date", "history_user_id", "history_change_reason", "history_type", *tracked],
+        [(*audit, *pick(row)) for row in rows],
+        keys=False,
+    )
+
+    event = run.event
+    line = (EventLine.Role.SUBJECT, None, "")
+    bulk.insert_values(
+        EventLine,
+        LINE_NAMES,
+        [(event.pk, event.event_type, key, *line) for key in keys],
+        keys=False,
+    )
+    if run.lot_id is not None:
+        # What production_lots_link writes, from the keys (no unit objects are built here).
+        link = (Genealogy.Kind.PRODUCTION_LOT, None, "", event.pk)
+        bulk.insert_values(
+            Genealogy, LINK_NAMES, [(run.lot_id, key, *link) for key in keys], keys=False
+        )

@@ -34,6 +34,14 @@ urlpatterns = [
         views.TrackedItemLabelView.as_view(model=Lot),
         name="lot_label",
     ),
+    path("serials/new/", views.SerialRunCreateView.as_view(), name="serial_run_new"),
+    path("serials/runs/", views.SerialRunListView.as_view(), name="serial_run_list"),
+    path("serials/runs/<int:pk>/", views.SerialRunDetailView.as_view(), name="serial_run_detail"),
+    path(
+        "serials/runs/<int:pk>/labels.pdf",
+        views.SerialRunLabelsView.as_view(),
+        name="serial_run_labels",
+    ),
     path("serials/<int:pk>/", views.SerialUnitDetailView.as_view(), name="serial_detail"),
     path(
         "serials/<int:pk>/status/",

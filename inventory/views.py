@@ -25,7 +25,7 @@ from django_tables2.export.export import TableExport
 
 from traceability.roles import QUALITY_MANAGERS, user_roles
 
-from . import jobs, selectors, services
+from . import jobs, label_sheets, selectors, services
 from .epcis.exporter import epcis_export
 from .filters import (
     ClaimFilter,
@@ -48,6 +48,7 @@ from .forms import (
     Fsma204Form,
     OwnerForm,
     PickForm,
+    SerialRunForm,
     ServiceRecordForm,
     ShipmentForm,
     StatusChangeForm,
@@ -57,7 +58,7 @@ from .forms import (
 )
 from .fsma import FILE_FORMATS, fsma204_rows
 from .labels import item_label
-from .models import STATUS_LABELS, Item, Lot, Product, SerialUnit, WarrantyClaim
+from .models import STATUS_LABELS, Item, Lot, Product, SerialRun, SerialUnit, WarrantyClaim
 from .tables import (
     LIST_PAGE_SIZE,
     ClaimTable,
@@ -1446,3 +1447,119 @@ class CounterfeitFlagView(PermissionRequiredMixin, FormView):
             can_review=self.can_review() and self.flag.status == CounterfeitFlag.Status.OPEN,
             **kwargs,
         )
+
+
+# --- Serial generation ------------------------------------------------------------------------
+
+RUN_UNITS_PER_PAGE = 100
+RUNS_PER_PAGE = 50
+
+
+class SerialRunCreateView(PermissionRequiredMixin, FormView):
+    """A manager commissions a run of new serial units, after a preview of its serials."""
+
+    permission_required = "inventory.add_serialrun"
+    form_class = SerialRunForm
+    template_name = "inventory/serial_run_new.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            alphabet=services.SERIAL_RANDOM_ALPHABET,
+            in_background=jobs.SERIAL_RUN_IN_BACKGROUND,
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        if "preview" in self.request.POST:
+            return self.render_to_response(self.get_context_data(form=form, preview=True))
+        arguments = form.run_arguments()
+        if arguments["count"] > jobs.SERIAL_RUN_IN_BACKGROUND:
+            job = jobs.serial_run_start(arguments=arguments, acting_user=self.request.user)
+            if not job.is_finished:
+                return redirect(job)  # a page that follows the run and then opens it
+            if job.status == job.Status.FAILED:
+                for error in job.errors:
+                    form.add_error(None, error)
+                return self.form_invalid(form)
+            messages.success(self.request, job.result["message"])
+            return redirect(job.result["url"])
+        try:
+            run = services.serial_units_generate(acting_user=self.request.user, **arguments)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            jobs.SERIAL_RUN_MADE
+            % {"count": f"{run.count:,}", "first": run.first_serial, "last": run.last_serial},
+        )
+        return redirect(run)
+
+
+class SerialRunDetailView(PermissionRequiredMixin, TemplateView):
+    """A run's facts, the label sheets to print, and its units page by page."""
+
+    permission_required = "inventory.view_serialrun"
+    template_name = "inventory/serial_run_detail.html"
+
+    def get_context_data(self, **kwargs):
+        try:
+            run = selectors.serial_run_for_page(self.kwargs["pk"])
+        except SerialRun.DoesNotExist as exc:
+            raise Http404(f"No serial run {self.kwargs['pk']}.") from exc
+        paginator = Paginator(selectors.serial_run_units(run), RUN_UNITS_PER_PAGE)
+        # The run knows its size: the paginator need not count its units.
+        paginator.count = run.count
+        page = paginator.get_page(self.request.GET.get("page"))
+        return super().get_context_data(
+            run=run,
+            page=page,
+            sheet_problem=label_sheets.sheet_problem(run.product),
+            sheets=label_sheets.ranges(run),
+            labels_per_pdf=f"{label_sheets.LABELS_PER_PDF:,}",
+            **kwargs,
+        )
+
+
+class SerialRunListView(PermissionRequiredMixin, TemplateView):
+    permission_required = "inventory.view_serialrun"
+    template_name = "inventory/serial_run_list.html"
+
+    def get_context_data(self, **kwargs):
+        paginator = Paginator(selectors.serial_run_list(), RUNS_PER_PAGE)
+        return super().get_context_data(
+            page=paginator.get_page(self.request.GET.get("page")), **kwargs
+        )
+
+
+class SerialRunLabelsView(PermissionRequiredMixin, View):
+    """A run's labels (or a range of them) as an A4 PDF sheet; a sentence when it cannot be."""
+
+    permission_required = "inventory.view_serialrun"
+
+    def get(self, request, pk):
+        try:
+            run = selectors.serial_run_for_page(pk)
+        except SerialRun.DoesNotExist as exc:
+            raise Http404(f"No serial run {pk}.") from exc
+        problem = label_sheets.sheet_problem(run.product)
+        if not problem:
+            try:
+                first, last = label_sheets.label_range(
+                    run, request.GET.get("first"), request.GET.get("last")
+                )
+            except ValueError as exc:
+                problem = str(exc)
+        if problem:
+            messages.error(request, problem)
+            return redirect(run)
+        units = list(selectors.serial_run_units(run)[first - 1 : last])
+        try:
+            content = label_sheets.sheet_pdf(run, units, first=first, printed=timezone.localdate())
+        except (label_sheets.PdfUnavailable, ValueError) as exc:
+            messages.error(request, str(exc))
+            return redirect(run)
+        name = f"labels-{run.product.sku}-{first}-{last}.pdf"
+        response = HttpResponse(content, content_type="application/pdf")
+        response["Content-Disposition"] = content_disposition_header(False, name)
+        return response

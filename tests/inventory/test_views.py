@@ -1266,6 +1266,7 @@ def test_the_serial_page_shows_the_units_key_data(manager_client, chain):
         "GTIN": chain.drill.product.gtin,
         "Production lot": "DRILL lot PL-0303",
         "Produced": "2026-03-03",
+        "Serial run": "—",
         "Held by": "Corner Deli",
         "Installed in": "—",
         "Shipped": "2026-03-10",
