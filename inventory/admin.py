@@ -22,6 +22,7 @@ from .models import (
     Lot,
     Party,
     Product,
+    ReturnPhoto,
     SerialUnit,
     ServicePart,
     ServiceRecord,
@@ -29,6 +30,7 @@ from .models import (
     StatusChange,
     TraceEvent,
     UnitOwnership,
+    UnitReturn,
     WarrantyClaim,
 )
 from .resources import (
@@ -899,8 +901,6 @@ class WarrantyClaimAdmin(ReadOnlyAdmin, HistoryAdmin):
 
 
 # --- Returns (RMA) ----------------------------------------------------------------------------
-
-from .models import ReturnPhoto, UnitReturn  # noqa: E402 (this section's own)
 
 
 class ReturnPhotoInline(ReadOnlyInline):

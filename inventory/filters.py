@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
+    CounterfeitFlag,
     EventType,
     Lot,
     LotStatus,
@@ -22,6 +23,7 @@ from .models import (
     SerialUnit,
     Site,
     TraceEvent,
+    UnitReturn,
     WarrantyClaim,
 )
 
@@ -413,8 +415,6 @@ class ClaimFilter(ListFilterSet):
 
 # --- returns (RMA) ----------------------------------------------------------------------------
 
-from .models import UnitReturn  # noqa: E402 (this section's own)
-
 
 class ReturnFilterForm(DateRangeForm):
     date_ranges = (("received_from", "received_to"),)
@@ -483,8 +483,6 @@ class ReturnFilter(ListFilterSet):
 
 
 # --- Public verification ---
-
-from .models import CounterfeitFlag  # noqa: E402  (here, so this section merges on its own)
 
 
 class CounterfeitFlagFilter(ListFilterSet):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from . import services
 from .fsma import file_stem, lots_named_by, product_by_code
 from .identifiers import IdentifierError
-from .models import Lot, Party, Product, SerialRun, SerialUnit, ServiceRecord, Site
+from .models import Lot, Party, Product, SerialRun, SerialUnit, ServiceRecord, Site, UnitReturn
 from .selectors import EXPIRY_WINDOWS, quantity_text, resolve_identifiers
 from .services import (
     REASON_REQUIRED,
@@ -23,6 +23,7 @@ from .services import (
     SHIP_MORE_THAN_ON_HAND,
     SHIP_NOWHERE,
     Line,
+    return_photos_check,
     serial_run_bounds,
 )
 from .trace import Direction
@@ -739,24 +740,25 @@ class OwnerForm(forms.Form):
 
 CLAIM_UNIT_REQUIRED = _("Scan or type the serial unit the claim is for.")
 CLAIM_UNIT_IS_A_LOT = _("%(value)s is a lot; warranty claims are for serial units.")
-CLAIM_UNIT_MORE_THAN_ONE = _("Scan one serial unit; this names %(count)s.")
 CLAIM_FAULT_FORM_REQUIRED = _("Describe the fault.")
 CLAIM_DATE_REQUIRED = _("Give the date the fault was reported as YYYY-MM-DD.")
 CLAIM_DECISION_REQUIRED = _("Choose whether to approve or reject the claim.")
 CLAIM_REPLACEMENT_REQUIRED = _("Scan or type the unit sent as the replacement.")
 APPROVE, REJECT = "approve", "reject"
+# Claims and returns name one unit by a scan; a scan can match a serial of several products.
+SCAN_MANY_UNITS = _("%(value)s names %(count)s units; scan the serial of one unit.")
 
 
-def _one_unit(text: str, *, is_a_lot) -> SerialUnit:
-    """The one serial unit a typed or scanned identifier names."""
+def _one_unit(text: str, *, lot_message) -> SerialUnit:
+    """The one serial unit a scanned or typed identifier names, or a sentence why not."""
     try:
         lots, units = resolve_identifiers([text])
     except IdentifierError as exc:
         raise ValidationError(str(exc)) from exc
     if lots:
-        raise ValidationError(is_a_lot % {"value": lots[0]})
+        raise ValidationError(lot_message % {"value": lots[0]})
     if len(units) > 1:
-        raise ValidationError(CLAIM_UNIT_MORE_THAN_ONE % {"count": len(units)})
+        raise ValidationError(SCAN_MANY_UNITS % {"value": text, "count": len(units)})
     return units[0]
 
 
@@ -791,7 +793,7 @@ class WarrantyClaimForm(forms.Form):
         self.fields["unit"].error_messages["required"] = CLAIM_UNIT_REQUIRED
 
     def clean_unit(self):
-        return _one_unit(self.cleaned_data["unit"].strip(), is_a_lot=CLAIM_UNIT_IS_A_LOT)
+        return _one_unit(self.cleaned_data["unit"].strip(), lot_message=CLAIM_UNIT_IS_A_LOT)
 
 
 class ClaimDecisionForm(forms.Form):
@@ -847,7 +849,7 @@ class ClaimReplaceForm(forms.Form):
         field.error_messages["required"] = CLAIM_REPLACEMENT_REQUIRED
 
     def clean_replacement(self):
-        return _one_unit(self.cleaned_data["replacement"].strip(), is_a_lot=CLAIM_UNIT_IS_A_LOT)
+        return _one_unit(self.cleaned_data["replacement"].strip(), lot_message=CLAIM_UNIT_IS_A_LOT)
 
 
 class ClaimCloseForm(forms.Form):
@@ -861,14 +863,11 @@ class ClaimCloseForm(forms.Form):
 
 # --- Returns (RMA) ----------------------------------------------------------------------------
 
-from .models import UnitReturn  # noqa: E402 (this section's own)
-from .services import return_photos_check  # noqa: E402
 
 RETURN_SCAN_REQUIRED = _("Scan or type the serial of the returned unit.")
 RETURN_SCAN_IS_A_LOT = _(
     "%(value)s is a lot; a return is registered for one serial unit. Scan the unit's serial."
 )
-RETURN_SCAN_MANY = _("%(value)s names %(count)s units; scan the serial of one unit.")
 RETURN_SITE_REQUIRED = _("Choose the site of ours that received the unit.")
 RETURN_REASON_REQUIRED = _("Choose why the unit was returned.")
 RETURN_CONDITION_REQUIRED = _("Choose the condition it arrived in.")
@@ -896,19 +895,6 @@ class MultipleImageField(forms.FileField):
         files = data if isinstance(data, list | tuple) else [data] if data else []
         files = [super(MultipleImageField, self).clean(file, initial) for file in files]
         return [upload for upload, _extension in return_photos_check(files)]
-
-
-def _one_unit(text: str, *, lot_message) -> SerialUnit:
-    """The one serial unit a scanned or typed identifier names, or a sentence why not."""
-    try:
-        lots, units = resolve_identifiers([text])
-    except IdentifierError as exc:
-        raise ValidationError(str(exc)) from exc
-    if lots:
-        raise ValidationError(lot_message % {"value": lots[0]})
-    if len(units) > 1:
-        raise ValidationError(RETURN_SCAN_MANY % {"value": text, "count": len(units)})
-    return units[0]
 
 
 def _return_choice(choices, label, message):

@@ -20,6 +20,7 @@ from django.db.models import (
     Subquery,
     Sum,
     When,
+    Window,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -34,12 +35,14 @@ from .identifiers import (
     parse_identifier,
 )
 from .models import (
+    CounterfeitFlag,
     EventLine,
     Genealogy,
     Job,
     Lot,
     Party,
     Product,
+    ReturnPhoto,
     SerialRun,
     SerialUnit,
     ServicePart,
@@ -49,8 +52,10 @@ from .models import (
     Unit,
     UnitOwnership,
     UnitReturn,
+    VerificationCheck,
     WarrantyClaim,
 )
+from .trace import trace
 
 # The dashboard's look-ahead for expiring stock, in days.
 EXPIRY_WINDOWS = (30, 60, 90)
@@ -917,8 +922,6 @@ def unit_claims(unit: SerialUnit):
 
 # --- Returns (RMA) ----------------------------------------------------------------------------
 
-from .models import ReturnPhoto, UnitReturn  # noqa: E402 (this section's own)
-
 
 def return_list():
     return UnitReturn.objects.select_related("serial_unit__product", "customer", "site")
@@ -964,10 +967,6 @@ def unit_returns(unit: SerialUnit):
 # --- Public verification ---
 
 # Imported here rather than at the top so that this section merges apart from the others.
-from django.db.models import Window  # noqa: E402
-
-from .models import CounterfeitFlag, VerificationCheck  # noqa: E402
-from .trace import trace  # noqa: E402
 
 
 def verification_target(gtin: str, serial: str) -> tuple[Product | None, SerialUnit | None]:

@@ -10,27 +10,35 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from operator import attrgetter, itemgetter
 
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
+from PIL import Image
 
 from . import bulk, locks, selectors
 from .models import (
     SERIAL_MAX_LENGTH,
+    CounterfeitFlag,
     EventLine,
     Genealogy,
     Item,
     Lot,
     Party,
     Product,
+    ReturnPhoto,
     SerialRun,
     SerialUnit,
     ServicePart,
@@ -40,6 +48,8 @@ from .models import (
     TraceEvent,
     TrackedItem,
     UnitOwnership,
+    UnitReturn,
+    VerificationCheck,
     WarrantyClaim,
     gs1_characters,
 )
@@ -1544,10 +1554,6 @@ def warranty_claim_close(*, claim: WarrantyClaim, note: str, acting_user) -> War
 
 # --- Returns (RMA) ----------------------------------------------------------------------------
 
-from django.template.defaultfilters import filesizeformat  # noqa: E402 (this section's own)
-from PIL import Image  # noqa: E402
-
-from .models import ReturnPhoto, UnitReturn  # noqa: E402
 
 RETURN_AT_OUR_SITE = _(
     "%(unit)s is at %(site)s, one of our own sites, not with a customer, so it cannot be "
@@ -1858,14 +1864,7 @@ def unit_return_complete_repair(*, unit_return, outcome: str, acting_user, notes
 # --- Public verification ---
 
 # Imported here rather than at the top so that this section merges apart from the others.
-from datetime import timedelta  # noqa: E402
 
-from django.conf import settings  # noqa: E402
-from django.db.models import F  # noqa: E402
-from django.db.models.functions import Greatest  # noqa: E402
-from django.utils.crypto import salted_hmac  # noqa: E402
-
-from .models import CounterfeitFlag, VerificationCheck  # noqa: E402
 
 CLIENT_HASH_SALT = "tracewell.verification.client"
 USER_AGENT_LENGTH = 300

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin, UserPassesTestMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -29,10 +29,12 @@ from . import jobs, label_sheets, selectors, services
 from .epcis.exporter import epcis_export
 from .filters import (
     ClaimFilter,
+    CounterfeitFlagFilter,
     EventFilter,
     LotFilter,
     PartyFilter,
     ProductFilter,
+    ReturnFilter,
     SerialUnitFilter,
 )
 from .forms import (
@@ -43,11 +45,15 @@ from .forms import (
     ClaimDecisionForm,
     ClaimRepairForm,
     ClaimReplaceForm,
+    CounterfeitFlagReviewForm,
     EpcisImportForm,
     ExpiryReportForm,
     Fsma204Form,
     OwnerForm,
     PickForm,
+    ReturnDecisionForm,
+    ReturnForm,
+    ReturnRepairForm,
     SerialRunForm,
     ServiceRecordForm,
     ShipmentForm,
@@ -58,10 +64,21 @@ from .forms import (
 )
 from .fsma import FILE_FORMATS, fsma204_rows
 from .labels import item_label
-from .models import STATUS_LABELS, Item, Lot, Product, SerialRun, SerialUnit, WarrantyClaim
+from .models import (
+    STATUS_LABELS,
+    CounterfeitFlag,
+    Item,
+    Lot,
+    Product,
+    SerialRun,
+    SerialUnit,
+    UnitReturn,
+    WarrantyClaim,
+)
 from .tables import (
     LIST_PAGE_SIZE,
     ClaimTable,
+    CounterfeitFlagTable,
     EventTable,
     ExpiryTable,
     Fsma204Table,
@@ -70,6 +87,7 @@ from .tables import (
     ProductLotTable,
     ProductTable,
     ProductUnitTable,
+    ReturnTable,
     SerialUnitTable,
     SortedListData,
     TracedItemTable,
@@ -1180,12 +1198,6 @@ class ClaimDetailView(PermissionRequiredMixin, TemplateView):
 
 # --- Returns (RMA) ----------------------------------------------------------------------------
 
-from django.http import FileResponse  # noqa: E402 (this section's own)
-
-from .filters import ReturnFilter  # noqa: E402
-from .forms import ReturnDecisionForm, ReturnForm, ReturnRepairForm  # noqa: E402
-from .models import UnitReturn  # noqa: E402
-from .tables import ReturnTable  # noqa: E402
 
 RETURN_REGISTERED = _("%(unit)s is registered as returned under %(number)s.")
 RETURN_DECIDED = _("%(number)s: %(unit)s — %(decision)s.")
@@ -1384,11 +1396,6 @@ class ReturnPhotoView(PermissionRequiredMixin, View):
 
 
 # --- Public verification ---
-
-from .filters import CounterfeitFlagFilter  # noqa: E402  (here, so this section merges on its own)
-from .forms import CounterfeitFlagReviewForm  # noqa: E402
-from .models import CounterfeitFlag  # noqa: E402
-from .tables import CounterfeitFlagTable  # noqa: E402
 
 
 class CounterfeitFlagListView(FilteredListView):
