@@ -2,6 +2,7 @@
 resolutions gives, through opening, resolutions, reversals, re-scoping and concurrent work;
 and the page reads them instead of counting 100,000 lines."""
 
+import re
 import threading
 from decimal import Decimal
 
@@ -184,7 +185,9 @@ def test_the_campaign_page_counts_its_lines_only_when_a_filter_is_applied(client
 
     assert page.context["lines"].paginator.count == campaign.affected_items.count()
     assert page.context["consignees"].paginator.count == campaign.notices.count()
-    assert not [q for q in queries if "COUNT(" in q["sql"] and lines in q["sql"]]
+    # A count of the lines themselves; the registered owners are counted through them.
+    counted = [re.match(r'SELECT COUNT\(.*? FROM "(\w+)"', q["sql"]) for q in queries]
+    assert lines not in {match[1] for match in counted if match}
 
     page = client.get(campaign.get_absolute_url(), {"items-whereabouts": "shipped"})
 
