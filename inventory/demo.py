@@ -1125,6 +1125,7 @@ class _DemoBuilder:
         )
 
         self._warranty_claims(second)
+        self._owners(first)
 
         cracked = second[11]
         self.return_unit(
@@ -1168,6 +1169,30 @@ class _DemoBuilder:
         )
         services.warranty_claim_replace(
             claim=claim, replacement=_fresh(second[23]), acting_user=self.manager
+        )
+
+    def _owners(self, first):
+        # Hospital units are registered to the wards that use them; one changed hands, and
+        # only one ward agreed to be contacted about safety notices.
+        services.unit_owner_register(
+            serial_unit=_fresh(first[18]),
+            owner_name="Riverbend Hospital, cardiology ward",
+            started_on=self.day(60),
+            consent=True,
+            email="cardiology.biomed@riverbend.example",
+            acting_user=self.staff,
+        )
+        services.unit_owner_register(
+            serial_unit=_fresh(first[19]),
+            owner_name="Riverbend Hospital, emergency department",
+            started_on=self.day(60),
+            acting_user=self.staff,
+        )
+        services.unit_owner_transfer(
+            serial_unit=_fresh(first[19]),
+            owner_name="Riverbend Hospital, intensive care",
+            transferred_on=self.day(20),
+            acting_user=self.staff,
         )
 
     # --- Closing the books ---------------------------------------------------------------------
