@@ -79,6 +79,24 @@ class ListFilterSet(django_filters.FilterSet):
             match |= Q(**{f"{field}__icontains": value})
         return queryset.filter(match)
 
+    # A day picked for a time stamp means the whole day in the reader's time zone: "from"
+    # starts at its midnight, "until" ends at the next. django-filter passes the field's name.
+    def from_day(self, queryset, name, value):
+        return queryset.filter(**{f"{name}__gte": _midnight(value)})
+
+    def to_day(self, queryset, name, value):
+        return queryset.filter(**{f"{name}__lt": _midnight(value + timedelta(days=1))})
+
+
+def _midnight(day):
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _choice_filter(field_name, choices, label):
+    return django_filters.ChoiceFilter(
+        field_name=field_name, lookup_expr="exact", choices=choices, empty_label=ANY, label=label
+    )
+
 
 def _date_filter(field_name, lookup_expr, label, **kwargs):
     """A date picker (the browser's own; typed as YYYY-MM-DD where it has none)."""
@@ -113,13 +131,7 @@ def _parties_matching(value):
 
 class ProductFilter(ListFilterSet):
     q = django_filters.CharFilter(method="search", label=_("SKU, name or GTIN"))
-    tracking = django_filters.ChoiceFilter(
-        field_name="tracking",
-        lookup_expr="exact",
-        choices=Product.Tracking.choices,
-        empty_label=ANY,
-        label=_("Tracked"),
-    )
+    tracking = _choice_filter("tracking", Product.Tracking.choices, _("Tracked"))
     on_food_traceability_list = _boolean_filter(
         "on_food_traceability_list",
         _("FDA Food Traceability List"),
@@ -155,13 +167,7 @@ class LotFilter(ListFilterSet):
         empty_label=ANY,
         label=_("Product"),
     )
-    status = django_filters.ChoiceFilter(
-        field_name="status",
-        lookup_expr="exact",
-        choices=LotStatus.choices,
-        empty_label=ANY,
-        label=_("Status"),
-    )
+    status = _choice_filter("status", LotStatus.choices, _("Status"))
     supplier = django_filters.CharFilter(method="by_supplier", label=_("Supplier"))
     supplier_lot_code = django_filters.CharFilter(
         method="by_supplier_lot_code", label=_("Supplier's lot code")
@@ -223,13 +229,7 @@ class SerialUnitFilter(ListFilterSet):
         label=_("Product"),
     )
     lot = django_filters.CharFilter(method="by_lot", label=_("Production lot"))
-    status = django_filters.ChoiceFilter(
-        field_name="status",
-        lookup_expr="exact",
-        choices=SerialStatus.choices,
-        empty_label=ANY,
-        label=_("Status"),
-    )
+    status = _choice_filter("status", SerialStatus.choices, _("Status"))
     holder = django_filters.CharFilter(method="by_holder", label=_("Held at or by"))
     warranty = django_filters.ChoiceFilter(
         method="by_warranty", choices=WARRANTY_CHOICES, empty_label=ANY, label=_("Warranty")
@@ -275,13 +275,7 @@ class EventFilterForm(DateRangeForm):
 
 
 class EventFilter(ListFilterSet):
-    event_type = django_filters.ChoiceFilter(
-        field_name="event_type",
-        lookup_expr="exact",
-        choices=EventType.choices,
-        empty_label=ANY,
-        label=_("Type"),
-    )
+    event_type = _choice_filter("event_type", EventType.choices, _("Type"))
     occurred_from = _date_filter("occurred_at", "gte", _("From"), method="from_day")
     occurred_to = _date_filter("occurred_at", "lt", _("Until"), method="to_day")
     site = django_filters.CharFilter(method="by_site", label=_("Site"))
@@ -292,16 +286,6 @@ class EventFilter(ListFilterSet):
         model = TraceEvent
         form = EventFilterForm
         fields = ["event_type", "occurred_from", "occurred_to", "site", "party", "document_number"]
-
-    @staticmethod
-    def _midnight(day):
-        return timezone.make_aware(datetime.combine(day, time.min))
-
-    def from_day(self, queryset, name, value):
-        return queryset.filter(occurred_at__gte=self._midnight(value))
-
-    def to_day(self, queryset, name, value):
-        return queryset.filter(occurred_at__lt=self._midnight(value + timedelta(days=1)))
 
     def by_site(self, queryset, name, value):
         value = value.strip()
@@ -364,13 +348,7 @@ class ClaimFilterForm(DateRangeForm):
 
 class ClaimFilter(ListFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Claim number or serial"))
-    status = django_filters.ChoiceFilter(
-        field_name="status",
-        lookup_expr="exact",
-        choices=WarrantyClaim.Status.choices,
-        empty_label=ANY,
-        label=_("Status"),
-    )
+    status = _choice_filter("status", WarrantyClaim.Status.choices, _("Status"))
     open = django_filters.BooleanFilter(
         field_name="closed_at",
         lookup_expr="isnull",
@@ -422,27 +400,9 @@ class ReturnFilterForm(DateRangeForm):
 
 class ReturnFilter(ListFilterSet):
     q = django_filters.CharFilter(method="search", label=_("RMA number or serial"))
-    status = django_filters.ChoiceFilter(
-        field_name="status",
-        lookup_expr="exact",
-        choices=UnitReturn.Status.choices,
-        empty_label=ANY,
-        label=_("Status"),
-    )
-    reason = django_filters.ChoiceFilter(
-        field_name="reason",
-        lookup_expr="exact",
-        choices=UnitReturn.Reason.choices,
-        empty_label=ANY,
-        label=_("Reason"),
-    )
-    condition = django_filters.ChoiceFilter(
-        field_name="condition",
-        lookup_expr="exact",
-        choices=UnitReturn.Condition.choices,
-        empty_label=ANY,
-        label=_("Condition"),
-    )
+    status = _choice_filter("status", UnitReturn.Status.choices, _("Status"))
+    reason = _choice_filter("reason", UnitReturn.Reason.choices, _("Reason"))
+    condition = _choice_filter("condition", UnitReturn.Condition.choices, _("Condition"))
     product = django_filters.ModelChoiceFilter(
         field_name="serial_unit__product",
         lookup_expr="exact",
@@ -475,12 +435,6 @@ class ReturnFilter(ListFilterSet):
         value = value.strip()
         return queryset.filter(customer__in=_parties_matching(value)) if value else queryset
 
-    def from_day(self, queryset, name, value):
-        return queryset.filter(received_at__gte=EventFilter._midnight(value))
-
-    def to_day(self, queryset, name, value):
-        return queryset.filter(received_at__lt=EventFilter._midnight(value + timedelta(days=1)))
-
 
 # --- Public verification ---
 
@@ -494,20 +448,8 @@ class CounterfeitFlagFilter(ListFilterSet):
         empty_label=ANY,
         label=_("Product"),
     )
-    reason = django_filters.ChoiceFilter(
-        field_name="reason",
-        lookup_expr="exact",
-        choices=CounterfeitFlag.Reason.choices,
-        empty_label=ANY,
-        label=_("Reason"),
-    )
-    status = django_filters.ChoiceFilter(
-        field_name="status",
-        lookup_expr="exact",
-        choices=CounterfeitFlag.Status.choices,
-        empty_label=ANY,
-        label=_("Status"),
-    )
+    reason = _choice_filter("reason", CounterfeitFlag.Reason.choices, _("Reason"))
+    status = _choice_filter("status", CounterfeitFlag.Status.choices, _("Status"))
 
     class Meta:
         model = CounterfeitFlag
