@@ -611,16 +611,23 @@ class FilteredListView(PermissionRequiredMixin, ListExportMixin, SingleTableMixi
     title = ""
     noun = ""
     noun_plural = ""
+    # The page that adds a record of the list, offered to those with the permission.
+    new_url_name = ""
+    new_label = ""
+    new_permission = ""
 
     def get_queryset(self):
         return self.selector()
 
     def get_context_data(self, **kwargs):
+        may_add = self.new_url_name and self.request.user.has_perm(self.new_permission)
         return super().get_context_data(
             eyebrow=self.eyebrow,
             title=self.title,
             noun=self.noun,
             noun_plural=self.noun_plural,
+            new_url=reverse(self.new_url_name) if may_add else "",
+            new_label=self.new_label,
             **kwargs,
         )
 
@@ -989,13 +996,9 @@ class ClaimListView(FilteredListView):
     title = _("Warranty claims")
     noun = _("claim")
     noun_plural = _("claims")
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        if self.request.user.has_perm("inventory.add_warrantyclaim"):
-            context["new_url"] = reverse("claim_new")
-            context["new_label"] = _("Open a warranty claim")
-        return context
+    new_url_name = "claim_new"
+    new_label = _("Open a warranty claim")
+    new_permission = "inventory.add_warrantyclaim"
 
 
 class ClaimCreateView(PermissionRequiredMixin, FormView):
@@ -1211,10 +1214,12 @@ class ReturnListView(FilteredListView):
     filterset_class = ReturnFilter
     table_class = ReturnTable
     export_name = "returns"
-    template_name = "inventory/return_list.html"
     title = _("Returns (RMA)")
     noun = _("return")
     noun_plural = _("returns")
+    new_url_name = "return_new"
+    new_label = _("Register a return")
+    new_permission = "inventory.add_unitreturn"
 
 
 class ReturnCreateView(PermissionRequiredMixin, FormView):
