@@ -1885,3 +1885,90 @@ class CounterfeitFlag(models.Model):
 
     def __str__(self):
         return f"{self.product.sku} serial {self.serial}: {self.get_reason_display()}"
+
+
+# --- Quality control ---------------------------------------------------------------------------
+
+
+class Deviation(models.Model):
+    """A departure from a specification or a process limit on a lot or unit, until a manager
+    decides it: approved with a justification (the lot may then be released despite it) or
+    rejected (it stands against the lot)."""
+
+    class Kind(models.TextChoices):
+        EXCURSION = "excursion", _("process condition outside its limits")
+        TEST = "test", _("required test missing or failed")
+        OTHER = "other", _("other departure")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        APPROVED = "approved", _("approved (justified)")
+        REJECTED = "rejected", _("rejected")
+
+    reference = models.CharField(_("reference"), max_length=20, unique=True, editable=False)
+    item = models.ForeignKey(
+        Item, verbose_name=_("lot or unit"), on_delete=models.PROTECT, related_name="deviations"
+    )
+    kind = models.CharField(_("kind"), max_length=9, choices=Kind.choices)
+    description = models.TextField(_("description"))
+    raised_at = models.DateTimeField(_("raised"), default=timezone.now)
+    raised_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("raised by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Empty when the system raised it (a reading outside its limits)."),
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.OPEN, editable=False
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True, editable=False)
+    justification = models.TextField(_("justification"), blank=True, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("deviation")
+        verbose_name_plural = _("deviations")
+        permissions = [("decide_deviation", _("Can approve or reject deviations"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["excursion", "test", "other"]),
+                name="deviation_kind_valid",
+                violation_error_message=_("Unknown kind of deviation."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(description=""),
+                name="deviation_has_description",
+                violation_error_message=_("Say what departed from what."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", decided_at__isnull=True, justification="")
+                | (
+                    Q(status__in=["approved", "rejected"], decided_at__isnull=False)
+                    & ~Q(justification="")
+                ),
+                name="deviation_decision_justified",
+                violation_error_message=_("A decided deviation says who decided, when and why."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "raised_at"], name="deviation_status_idx"),
+            models.Index(fields=["item", "status"], name="deviation_item_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.reference}: {self.get_kind_display()}"
+
+    def get_absolute_url(self):
+        return reverse("deviation_detail", args=[self.reference])

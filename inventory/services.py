@@ -32,6 +32,7 @@ from . import bulk, locks, selectors
 from .models import (
     SERIAL_MAX_LENGTH,
     CounterfeitFlag,
+    Deviation,
     EventLine,
     Genealogy,
     Item,
@@ -2334,3 +2335,65 @@ def _run_units_insert(run: SerialRun, serials: list[str], *, acting_user) -> Non
         bulk.insert_values(
             Genealogy, LINK_NAMES, [(run.lot_id, key, *link) for key in keys], keys=False
         )
+
+
+# --- Quality control: deviations ----------------------------------------------------------------
+
+DEVIATION_DOCUMENT = "DEV"
+DEVIATION_DESCRIPTION_REQUIRED = _("Say what departed from what.")
+DEVIATION_JUSTIFICATION_REQUIRED = _("Say why the deviation is approved or rejected.")
+DEVIATION_NOT_OPEN = _("This deviation was already decided (%(status)s).")
+
+
+@service
+def deviation_raise(
+    *,
+    item: Item,
+    kind: str,
+    description: str,
+    acting_user=None,
+    raised_at: datetime | None = None,
+    **links,
+) -> Deviation:
+    """Raise a deviation against a lot or unit; acting_user is None when the system raises it.
+
+    `links` are the optional foreign keys that say what the deviation departs from (the
+    specification test, the reading), set by the code that knows them.
+    """
+    description = (description or "").strip()
+    if not description:
+        raise ValidationError({"description": DEVIATION_DESCRIPTION_REQUIRED}, code="required")
+    deviation = Deviation(
+        reference=document_number_next(DEVIATION_DOCUMENT),
+        item=item,
+        kind=kind,
+        description=description,
+        raised_at=raised_at or timezone.now(),
+        raised_by=acting_user,
+        **links,
+    )
+    return _save(deviation, acting_user=acting_user, reason=str(Deviation.Status.OPEN.label))
+
+
+@service
+def deviation_decide(
+    *, deviation: Deviation, approve: bool, justification: str, acting_user
+) -> Deviation:
+    """Approve a deviation (justified: it no longer stands in the way) or reject it, saying why."""
+    justification = (justification or "").strip()
+    if not justification:
+        raise ValidationError({"justification": DEVIATION_JUSTIFICATION_REQUIRED}, code="required")
+    deviation = locks.lock_record(deviation)
+    if deviation.status != Deviation.Status.OPEN:
+        raise ValidationError(
+            DEVIATION_NOT_OPEN % {"status": deviation.get_status_display()}, code="decided"
+        )
+    deviation.status = Deviation.Status.APPROVED if approve else Deviation.Status.REJECTED
+    deviation.justification = justification
+    deviation.decided_by = acting_user
+    deviation.decided_at = timezone.now()
+    return _save(
+        deviation,
+        acting_user=acting_user,
+        reason=f"{deviation.get_status_display()}: {justification}",
+    )
