@@ -9,6 +9,7 @@ import contextlib
 import uuid
 from datetime import timedelta
 
+import pgtrigger
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
@@ -56,6 +57,13 @@ class ImmutableQuerySet(models.QuerySet):
 
 class ImmutableRecordError(Exception):
     """An append-only record was about to be changed or deleted."""
+
+
+# On PostgreSQL the database itself refuses to change or delete an append-only record, whoever
+# asks (a raw query, a script, a console): the evidence does not depend on the application.
+APPEND_ONLY_TRIGGERS = [
+    pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+]
 
 
 class AppendOnlyModel(models.Model):
@@ -848,6 +856,7 @@ class TraceEvent(AppendOnlyModel):
     )
 
     class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = _("trace event")
         verbose_name_plural = _("trace events")
         constraints = [
@@ -934,6 +943,7 @@ class EventLine(AppendOnlyModel):
     unit = models.CharField(_("unit"), max_length=3, choices=Unit, blank=True)
 
     class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = _("event line")
         verbose_name_plural = _("event lines")
         constraints = [
@@ -1015,6 +1025,7 @@ class Genealogy(AppendOnlyModel):
     )
 
     class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = _("genealogy link")
         verbose_name_plural = _("genealogy links")
         constraints = [
@@ -1067,6 +1078,7 @@ class StatusChange(AppendOnlyModel):
     changed_at = models.DateTimeField(_("changed"), default=timezone.now)
 
     class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = _("status change")
         verbose_name_plural = _("status changes")
         constraints = [
@@ -1802,6 +1814,7 @@ class VerificationCheck(AppendOnlyModel):
     user_agent = models.CharField(_("browser"), max_length=300, blank=True)
 
     class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = _("authenticity check")
         verbose_name_plural = _("authenticity checks")
         indexes = [

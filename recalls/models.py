@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from inventory.models import AppendOnlyModel, Item, Party, Product, Site, Unit
+from inventory.models import APPEND_ONLY_TRIGGERS, AppendOnlyModel, Item, Party, Product, Site, Unit
 
 REFERENCE_PATTERN = r"^RC-[0-9]{4}-[0-9]{4,}$"
 # How an affected line reaches its product: through its item's lot or serial unit.
@@ -759,6 +759,7 @@ class ItemResolution(AppendOnlyModel):
     evidence = models.TextField(_("evidence"), blank=True, default="")
 
     class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = _("item resolution")
         verbose_name_plural = _("item resolutions")
         constraints = [
@@ -813,6 +814,7 @@ class CampaignSignature(AppendOnlyModel):
     statement = models.TextField(_("statement"))
 
     class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = _("campaign signature")
         verbose_name_plural = _("campaign signatures")
         constraints = [
@@ -896,6 +898,7 @@ class CampaignEvent(AppendOnlyModel):
     details = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = _("campaign timeline entry")
         verbose_name_plural = _("campaign timeline")
         constraints = [

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 
 from . import verification
 from .roles import role_not_required
-from .views import DashboardView
+from .views import DashboardView, healthz
 
 urlpatterns = [
     path("", DashboardView.as_view(), name="home"),
@@ -15,5 +15,6 @@ urlpatterns = [
     # Public, no login: GS1 Digital Link paths (what a label's QR code opens) and the form.
     re_path(r"^01/", verification.digital_link, name="digital_link"),
     path("verify/", verification.verify_form, name="verify"),
+    path("healthz", healthz, name="healthz"),
     path("", include("inventory.urls")),
 ]

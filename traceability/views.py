@@ -1,5 +1,12 @@
-"""Pages that draw on both apps: the dashboard."""
+"""Pages that draw on both apps: the dashboard; and the health check for load balancers."""
 
+import logging
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError, connection
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
 from inventory import selectors as inventory_selectors
@@ -38,3 +45,26 @@ def counterfeit_flags(user) -> dict:
         "counterfeit_flags": list(inventory_selectors.open_counterfeit_flags()),
         "counterfeit_flag_count": inventory_selectors.open_counterfeit_flag_count(),
     }
+
+
+# --- Health check ---
+
+logger = logging.getLogger(__name__)
+
+
+@never_cache
+@require_GET
+@login_not_required
+def healthz(request):
+    """200 when the database answers, 503 when it does not: for load balancers and monitors.
+
+    Says nothing else about the installation (no versions, no counts), since anyone may ask.
+    """
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        logger.exception("Health check: the database does not answer.")
+        return JsonResponse({"status": "unavailable", "database": "unavailable"}, status=503)
+    return JsonResponse({"status": "ok", "database": "ok"})

@@ -48,3 +48,27 @@ document.addEventListener("DOMContentLoaded", () => {
     nav.scrollLeft = current.offsetLeft - nav.offsetLeft - (nav.clientWidth - current.offsetWidth) / 2;
   }
 });
+
+// A warranty claim's coverage, as the fault's date is typed: compared with the warranty end, a
+// hint only (the service decides). The page names the date field in data-date-input.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.getElementById("coverage-preview");
+  const unit = document.getElementById("claim-unit");
+  const input = box && document.getElementById(box.dataset.dateInput);
+  if (!input || !unit) return;
+  const ends = unit.dataset.warrantyEnds;
+  const show = () => {
+    const day = input.value;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) { box.textContent = ""; return; }
+    const covered = day <= ends;
+    box.textContent = box.dataset[covered ? "covered" : "notCovered"].replace("{date}", day);
+    box.className = `coverage ${covered ? "covered" : "not-covered"}`;
+  };
+  input.addEventListener("input", show);
+  show();
+});
+
+// Print buttons (data-print): no inline handlers, so the Content Security Policy can forbid them.
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-print]")) window.print();
+});

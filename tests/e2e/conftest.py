@@ -63,11 +63,20 @@ def page(browser, live_server, request):
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(error))
+    # What the Content Security Policy blocks (an inline script or style) shows as a console error.
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=screenshot_path(request), full_page=True)
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript or Content Security Policy errors on the page: {errors}"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from inventory import demo, selectors
@@ -91,7 +92,11 @@ class TestLoadedDemo:
             user = get_user_model().objects.get(username=spec.username)
             assert list(user.groups.values_list("name", flat=True)) == [spec.role]
             assert user.get_full_name() == spec.full_name
-            assert client.login(username=spec.username, password=DEMO_PASSWORD)
+            signed_in = client.post(
+                reverse("login"), {"username": spec.username, "password": DEMO_PASSWORD}
+            )
+            assert signed_in.status_code == 302, spec.username
+            client.logout()
 
     def test_only_the_administrator_reaches_the_admin_site(self, demo_output):
         staff_flags = dict(get_user_model().objects.values_list("username", "is_staff"))

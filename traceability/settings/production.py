@@ -84,3 +84,16 @@ DIGITAL_LINK_BASE_URL = os.environ.get("DIGITAL_LINK_BASE_URL", "").strip().rstr
 VERIFY_TRUSTED_PROXIES = int(os.environ.get("VERIFY_TRUSTED_PROXIES", "0"))
 VERIFY_RATE = os.environ.get("VERIFY_RATE", VERIFY_RATE)
 VERIFY_CONTACT = os.environ.get("VERIFY_CONTACT", "").strip()
+
+# Sign-in lockouts (django-axes) count failures per user name and client address: behind the
+# same trusted proxies as above, the address is the one they put in X-Forwarded-For.
+if VERIFY_TRUSTED_PROXIES:
+    AXES_IPWARE_PROXY_COUNT = VERIFY_TRUSTED_PROXIES
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+
+# A session ends after a working day without signing in again, and when the browser closes.
+SESSION_COOKIE_AGE = int(os.environ.get("DJANGO_SESSION_HOURS", "10")) * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
