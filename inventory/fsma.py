@@ -64,7 +64,6 @@ Rows are sorted by event date, then traceability lot code, then time. Reads take
 number of queries whatever the row count.
 """
 
-import csv
 import io
 import re
 from collections.abc import Iterable
@@ -79,6 +78,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from . import formulas
 from .identifiers import IdentifierError
 from .models import EventLine, FsmaCte, Item, Lot, Party, Product, Site, TraceEvent, Unit
 from .selectors import resolve_identifiers
@@ -503,12 +503,11 @@ XLSX_WIDTHS = (16, 22, 40, 10, 10, 60, 60, 60, 12, 60, 20, 22, 30)
 def csv_bytes(rows: list[Fsma204Row]) -> bytes:
     """The spreadsheet as UTF-8 CSV: one header row, then one row per CTE, dates YYYY-MM-DD.
 
-    Cells are exactly the records: an apostrophe before text that a spreadsheet could read as
-    a formula would change a lot code or a partner's name. Open an untrusted CSV with a
-    spreadsheet's import wizard, or use the XLSX, whose text cells are always text.
+    Text a spreadsheet would run as a formula gets an apostrophe in front (inventory/formulas.py);
+    the XLSX keeps such text as text cells instead.
     """
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = formulas.csv_writer(out)
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow(

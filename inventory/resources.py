@@ -34,7 +34,7 @@ from import_export import fields, resources, widgets
 from import_export.formats import base_formats
 from import_export.results import Result, RowResult
 
-from . import services
+from . import formulas, services
 from .identifiers import normalize_gln, normalize_gtin
 from .models import Lot, Party, Product, SerialUnit, Site
 from .xlsx import xlsx_dataset_bytes
@@ -1003,10 +1003,19 @@ class TextCellsXLSX(base_formats.XLSX):
         return xlsx_dataset_bytes(dataset, **kwargs)
 
 
-# CSV cells are exactly the records: an apostrophe before text a spreadsheet could read as a
-# formula would change the value and the file would no longer import back unchanged. XLSX text
-# cells are always text, so a name starting with "=" is never run.
-FORMATS = {"csv": base_formats.CSV, "xlsx": TextCellsXLSX}
+class NeutralisedCSV(base_formats.CSV):
+    """django-import-export's CSV, with formula cells neutralised on export and restored on
+    import (inventory/formulas.py), so an exported file imports back exactly. XLSX text cells
+    are always text, so a name starting with "=" is never run there either."""
+
+    def export_data(self, dataset, **kwargs):
+        return super().export_data(formulas.neutralised(dataset), **kwargs)
+
+    def create_dataset(self, in_stream, **kwargs):
+        return formulas.restored(super().create_dataset(in_stream, **kwargs))
+
+
+FORMATS = {"csv": NeutralisedCSV, "xlsx": TextCellsXLSX}
 
 
 class UnreadableFile(Exception):

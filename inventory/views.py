@@ -25,7 +25,7 @@ from django_tables2.export.export import TableExport
 
 from traceability.roles import QUALITY_MANAGERS, user_roles
 
-from . import jobs, label_sheets, selectors, services
+from . import formulas, jobs, label_sheets, selectors, services
 from .epcis.exporter import epcis_export
 from .filters import (
     ClaimFilter,
@@ -150,12 +150,15 @@ def _trace_epcis_download(result) -> HttpResponse:
 
 
 class _TableExport(TableExport):
-    """django-tables2's export, with XLSX text cells as text: lot codes and serials may start
-    with "=" (GS1 allows it), and must not become formulas."""
+    """django-tables2's export, safe to open in a spreadsheet: lot codes and serials may start
+    with "=" (GS1 allows it), and must not become formulas. XLSX text cells stay text; CSV
+    formula cells are neutralised (inventory/formulas.py)."""
 
     def export(self):
         if self.format == self.XLSX:
             return xlsx_dataset_bytes(self.dataset)
+        if self.format == self.CSV:
+            return formulas.neutralised(self.dataset).export("csv")
         return super().export()
 
 

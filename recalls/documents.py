@@ -158,8 +158,8 @@ def _balances(progress) -> list[dict]:
             {
                 "balance": balance,
                 "figure": balance_figure(balance),
-                "at_opening": [(n, c, at_opening[k]) for k, n, c in SEGMENTS_AT_OPENING],
-                "now": [(n, c, now[k]) for k, n, c in SEGMENTS_NOW],
+                "at_opening": [(k, n, at_opening[k]) for k, n, _c in SEGMENTS_AT_OPENING],
+                "now": [(k, n, now[k]) for k, n, _c in SEGMENTS_NOW],
             }
         )
     return figures

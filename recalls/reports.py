@@ -4,7 +4,6 @@ Rows follow the snapshot (recalls/models.py): an item appears once for each plac
 the campaign opened, with its consignee, quantity and resolution.
 """
 
-import csv
 import io
 import json
 from datetime import date, datetime
@@ -13,6 +12,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.styles import Font
+
+from inventory import formulas
 
 from .models import RecallCampaign
 from .selectors import campaign_timeline, consignee_notices, report_items
@@ -105,7 +106,7 @@ def _text(value) -> str:
 
 def csv_bytes(campaign: RecallCampaign) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = formulas.csv_writer(out)
     writer.writerow(COLUMNS)
     for row in affected_rows(campaign):
         writer.writerow(_text(value) for value in row.values())

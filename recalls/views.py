@@ -1,7 +1,5 @@
 """Thin views for recall campaigns: forms check input, selectors read, services write."""
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
@@ -15,6 +13,7 @@ from django.views.generic import FormView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
 
+from inventory import formulas
 from inventory.jobs import export_later
 from inventory.models import Lot, SerialUnit
 from inventory.views import ListExportMixin
@@ -632,7 +631,7 @@ class OwnersExportView(CampaignMixin, View):
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         name = f"{campaign.reference}-owners-{timezone.localtime():%Y%m%d-%H%M}.csv"
         response["Content-Disposition"] = content_disposition_header(True, name)
-        writer = csv.writer(response)
+        writer = formulas.csv_writer(response)
         writer.writerow(OWNER_COLUMNS)
         for owner in selectors.owners_to_contact(campaign).iterator(chunk_size=2000):
             unit = owner.serial_unit

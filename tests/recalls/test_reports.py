@@ -362,3 +362,13 @@ def test_pdfs_read_our_static_files_and_nothing_else():
     ):
         with pytest.raises(Exception, match=r"not fetched|outside"):
             fetcher.fetch(url)
+
+
+def test_the_legend_swatches_have_the_colours_of_the_figures_bars():
+    from django.conf import settings
+
+    from recalls.documents import SEGMENTS_AT_OPENING, SEGMENTS_NOW
+
+    css = (settings.BASE_DIR / "static" / "css" / "print.css").read_text()
+    for key, _name, colour in SEGMENTS_AT_OPENING + SEGMENTS_NOW:
+        assert f".swatch.balance-{key} {{ background: {colour}; }}" in css

@@ -1,10 +1,10 @@
 """python manage.py trace IDENTIFIER [IDENTIFIER …] --direction forward|backward --format …"""
 
-import csv
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from inventory import formulas
 from inventory.identifiers import IdentifierError
 from inventory.selectors import resolve_identifiers
 from inventory.trace import Direction, trace
@@ -54,7 +54,7 @@ class Command(BaseCommand):
 
     def _csv(self, result):
         received, supplied = _party_names(result.consignees), _party_names(result.suppliers)
-        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer = formulas.csv_writer(self.stdout, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
         for role, items in (("root", result.roots), ("item", result.items)):
             for item in items:
