@@ -4,13 +4,14 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportMixin
-from import_export.forms import SelectableFieldsExportForm
+from import_export.forms import ImportForm, SelectableFieldsExportForm
 from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -106,10 +107,37 @@ class ExportColumnsForm(SelectableFieldsExportForm):
         return resource.fields[field_name].column_name
 
 
+# A spreadsheet of 100,000 lots is about 10 MB as CSV; larger files go through import_records.
+SPREADSHEET_MAX_UPLOAD_SIZE = 20 * 1024 * 1024
+SPREADSHEET_TOO_BIG = _(
+    "%(name)s is %(size)s; a spreadsheet uploaded here may be up to %(limit)s. "
+    "Import larger files with: manage.py import_records"
+)
+
+
+class SpreadsheetImportForm(ImportForm):
+    """django-import-export's import form, refusing a file over the size limit before reading it."""
+
+    def clean_import_file(self):
+        upload = self.cleaned_data["import_file"]
+        if upload.size > SPREADSHEET_MAX_UPLOAD_SIZE:
+            raise ValidationError(
+                SPREADSHEET_TOO_BIG,
+                code="too_big",
+                params={
+                    "name": upload.name,
+                    "size": filesizeformat(upload.size),
+                    "limit": filesizeformat(SPREADSHEET_MAX_UPLOAD_SIZE),
+                },
+            )
+        return upload
+
+
 class SpreadsheetMixin(ImportExportMixin):
     """Import and Export on the change list: CSV or XLSX, a preview first, then all rows or none."""
 
     formats = list(FORMATS.values())
+    import_form_class = SpreadsheetImportForm
     export_form_class = ExportColumnsForm
     import_template_name = "admin/inventory/spreadsheet_import.html"
     # Excel reads a CSV file as UTF-8 only when it starts with a byte-order mark.

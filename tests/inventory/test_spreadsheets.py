@@ -910,3 +910,21 @@ def test_exported_csv_starts_with_a_byte_order_mark_for_excel(records, tmp_path)
     run("export_records", "parties", "--output", str(path))
 
     assert path.read_bytes().startswith(b"\xef\xbb\xbfName,GLN,")
+
+
+def test_a_spreadsheet_over_the_size_limit_is_refused_before_it_is_read(
+    client, admin_user, records, monkeypatch
+):
+    from inventory import admin as inventory_admin
+
+    monkeypatch.setattr(inventory_admin, "SPREADSHEET_MAX_UPLOAD_SIZE", 40)
+    client.force_login(admin_user)
+
+    answer = _upload(client, "product", "SKU,Name\nSALT,Sea salt\nPEPPER,Black pepper\n")
+
+    assert answer.status_code == 200
+    assert answer.context["form"].errors["import_file"] == [
+        "products.csv is 43\xa0bytes; a spreadsheet uploaded here may be up to 40\xa0bytes. "
+        "Import larger files with: manage.py import_records"
+    ]
+    assert not Product.objects.filter(sku="SALT").exists()
