@@ -216,10 +216,12 @@ def _epcis_import(job: Job, progress: Progress) -> dict:
     }
 
 
-def export_later(request, rows: int, what: str):
+def export_later(request, rows: int, what: str, *, threshold: int | None = None):
     """Hand a page's file of many rows to a background job and go to its page; None when the
-    file is small enough to answer at once, or when the job itself is asking."""
-    if rows <= EXPORT_IN_BACKGROUND or getattr(request, "export_in_job", False):
+    file is small enough to answer at once (`threshold` rows, EXPORT_IN_BACKGROUND unless
+    given), or when the job itself asks."""
+    threshold = EXPORT_IN_BACKGROUND if threshold is None else threshold
+    if rows <= threshold or getattr(request, "export_in_job", False):
         return None
     job = job_start(
         kind="page_export",

@@ -71,6 +71,11 @@ def render(
     return " ".join(subject.split()), body.strip() + "\n"
 
 
+# E-mailing more notices than this at once is left to a background job (an SMTP server takes
+# a second or more per message); fewer go out when the request commits.
+NOTICES_IN_BACKGROUND = 20
+
+
 def email_message(subject: str, body: str, to: str) -> EmailMessage:
     return EmailMessage(subject=subject, body=body, to=[to])
 

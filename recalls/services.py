@@ -1232,7 +1232,13 @@ def notices_send(
         acting_user=acting_user,
         reason=str(SENT_REASON % {"method": ConsigneeNotice.Method(method).label}),
     )
-    if messages:
+    if len(messages) > notices.NOTICES_IN_BACKGROUND:
+        from .jobs import notices_deliver_later  # the jobs module imports this one
+
+        notices_deliver_later(
+            campaign=campaign, notice_keys=[row.pk for row in rows], acting_user=acting_user
+        )
+    elif messages:
         transaction.on_commit(lambda: notices.deliver(messages))
     _timeline(
         campaign,

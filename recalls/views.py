@@ -432,12 +432,15 @@ class NoticesSendView(CampaignMixin, View):
             )
         except ValidationError as exc:
             _message_errors(request, exc)
-        else:
-            messages.success(
-                request,
-                _("%(count)d notice(s) recorded as sent by %(method)s.")
-                % {"count": len(sent), "method": ConsigneeNotice.Method(data["method"]).label},
-            )
+            return self.back("#consignees")
+        messages.success(
+            request,
+            _("%(count)d notice(s) recorded as sent by %(method)s.")
+            % {"count": len(sent), "method": ConsigneeNotice.Method(data["method"]).label},
+        )
+        delivery = jobs.latest_delivery(self.get_campaign(), request.user)
+        if data["method"] == ConsigneeNotice.Method.EMAIL and delivery and not delivery.is_finished:
+            return redirect(delivery)  # its page follows the e-mails going out
         return self.back("#consignees")
 
 
@@ -580,6 +583,17 @@ class DocumentView(CampaignMixin, View):
             raise Http404("Unknown document.")
         campaign = self.get_campaign()
         render, stem = self.DOCUMENTS[document]
+        if fmt == "pdf" and "notice" not in request.GET:
+            # A PDF of thousands of lines takes minutes to lay out: a job writes it.
+            size = (
+                campaign.notices.count()
+                if document == "notices"
+                else selectors.line_count(campaign)
+            )
+            what = _("%(document)s of %(ref)s") % {"document": stem, "ref": campaign.reference}
+            later = export_later(request, size, what, threshold=jobs.DOCUMENT_PDF_IN_BACKGROUND)
+            if later:
+                return later
         kwargs = {}
         if document == "notices" and request.GET.get("notice", "").isdigit():
             notice = campaign.notices.filter(pk=int(request.GET["notice"])).first()

@@ -96,3 +96,91 @@ def test_nobody_else_downloads_a_jobs_file(client, manager, staff, graph, settin
     client.force_login(staff)
 
     assert client.get(reverse("job_download", args=[job.pk])).status_code == 404
+
+
+# --- notices e-mailed and PDFs written in the background ---------------------------------------
+
+
+def test_many_notices_are_emailed_by_a_job_whose_page_the_manager_follows(
+    client, manager, graph, settings, monkeypatch
+):
+    from django.core import mail
+
+    from recalls import notices
+
+    from .test_views import _open
+
+    settings.JOBS_BACKEND = "thread"
+    monkeypatch.setattr(notices, "NOTICES_IN_BACKGROUND", 2)
+    campaign = _open(manager)
+    keys = list(campaign.notices.values_list("pk", flat=True))
+    client.force_login(manager)
+
+    response = client.post(
+        reverse("recalls:send", args=[campaign.reference]), {"notices": keys, "method": "email"}
+    )
+
+    job = Job.objects.get(kind="notices_deliver")
+    assert response.url == job.get_absolute_url()
+    job = _finished(job)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    assert len(mail.outbox) == len(keys) == 3
+    assert {message.to[0] for message in mail.outbox} == set(
+        campaign.notices.values_list("sent_to", flat=True)
+    )
+    assert "3 notices e-mailed." in client.get(job.get_absolute_url()).content.decode()
+
+
+def test_a_failed_mailing_fails_its_job_for_the_manager_to_see(
+    client, manager, graph, settings, monkeypatch
+):
+    from recalls import notices
+
+    from .test_views import _open
+
+    settings.JOBS_BACKEND = "thread"
+    settings.EMAIL_BACKEND = "tests.recalls.test_jobs.RefusingBackend"
+    monkeypatch.setattr(notices, "NOTICES_IN_BACKGROUND", 2)
+    campaign = _open(manager)
+    keys = list(campaign.notices.values_list("pk", flat=True))
+    client.force_login(manager)
+
+    client.post(
+        reverse("recalls:send", args=[campaign.reference]), {"notices": keys, "method": "email"}
+    )
+
+    job = _finished(Job.objects.get(kind="notices_deliver"))
+    assert job.status == Job.Status.FAILED
+    assert job.errors == [str(jobs.JOB_FAILED)]
+    assert campaign.notices.filter(sent_at__isnull=False).count() == 3  # recorded, to resend
+
+
+class RefusingBackend:
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("SMTP server down")
+
+
+def test_a_long_pdf_report_is_written_by_a_job_and_offered_on_its_page(
+    client, manager, graph, settings, monkeypatch
+):
+    from recalls import jobs as recall_jobs
+
+    from .test_views import _open
+
+    settings.JOBS_BACKEND = "thread"
+    monkeypatch.setattr(recall_jobs, "DOCUMENT_PDF_IN_BACKGROUND", 1)
+    campaign = _open(manager)
+    client.force_login(manager)
+
+    response = client.get(reverse("recalls:document", args=[campaign.reference, "report", "pdf"]))
+
+    job = Job.objects.get(kind="page_export")
+    assert response.url == job.get_absolute_url()
+    job = _finished(job, seconds=120)
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    assert job.result["file_name"] == f"{campaign.reference}-report.pdf"
+    download = client.get(reverse("job_download", args=[job.pk]))
+    assert download.content.startswith(b"%PDF-")
