@@ -1187,7 +1187,34 @@ def serial_unit_replace(
     if faulty.product.replacement_keeps_warranty:
         replacement.warranty_ends_on = faulty.warranty_ends_on
         replacement.warranty_overridden = True
-    return _save(replacement, acting_user=acting_user, reason=f"Replaces {faulty}")
+    replacement = _save(replacement, acting_user=acting_user, reason=f"Replaces {faulty}")
+    _owner_carry(faulty=faulty, replacement=replacement, acting_user=acting_user)
+    return replacement
+
+
+def _owner_carry(*, faulty: SerialUnit, replacement: SerialUnit, acting_user) -> None:
+    """The faulty unit's registered owner owns the replacement from the day it ships (with the
+    consent they gave, for safety notices of what they own); the faulty unit is ours again."""
+    owner = faulty.ownerships.filter(ended_on__isnull=True).first()
+    if owner is None or replacement.ownerships.filter(ended_on__isnull=True).exists():
+        return
+    handed = max(replacement.shipped_on or timezone.localdate(), owner.started_on)
+    owner.ended_on = handed
+    _save(owner, acting_user=acting_user, reason=f"Replaced by {replacement}")
+    _save(
+        UnitOwnership(
+            serial_unit=replacement,
+            owner_name=owner.owner_name,
+            started_on=handed,
+            consent=owner.consent,
+            consent_at=owner.consent_at,
+            email=owner.email,
+            phone=owner.phone,
+            registered_by=acting_user,
+        ),
+        acting_user=acting_user,
+        reason=f"Owner of {faulty}, which it replaces",
+    )
 
 
 # --- Owners -----------------------------------------------------------------------------------

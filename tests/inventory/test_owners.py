@@ -336,3 +336,44 @@ def test_the_admin_refuses_contact_details_for_an_owner_who_did_not_consent(
     assert str(OWNER_CONTACT_NEEDS_CONSENT) in response.content.decode()
     ownership.refresh_from_db()
     assert ownership.email == ""
+
+
+# --- replacement -------------------------------------------------------------------------------
+
+
+def test_a_replacement_unit_goes_to_the_faulty_units_owner_with_their_consent(sold, staff):
+    register(sold, staff, consent=True, email="ada@example.com", phone="+44 1")
+    spare = SerialUnitFactory(serial="S-2", product=sold.product)
+
+    replacement = services.serial_unit_replace(
+        faulty=sold,
+        replacement=spare,
+        customer=sold.holder_party,
+        acting_user=staff,
+        document_number="RMA-2026-0001",
+    )
+
+    before, now = sold.ownerships.get(), replacement.ownerships.get()
+    assert before.ended_on == replacement.shipped_on == now.started_on == timezone.localdate()
+    assert (now.owner_name, now.consent, now.email, now.phone) == (
+        "Ada Byron",
+        True,
+        "ada@example.com",
+        "+44 1",
+    )
+    assert now.consent_at == before.consent_at
+    assert now.history.get().history_change_reason == f"Owner of {sold}, which it replaces"
+
+
+def test_a_replacement_of_a_unit_without_an_owner_gets_none(sold, staff):
+    spare = SerialUnitFactory(serial="S-2", product=sold.product)
+
+    replacement = services.serial_unit_replace(
+        faulty=sold,
+        replacement=spare,
+        customer=sold.holder_party,
+        acting_user=staff,
+        document_number="RMA-2026-0001",
+    )
+
+    assert not UnitOwnership.objects.filter(serial_unit=replacement).exists()
