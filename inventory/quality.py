@@ -560,3 +560,23 @@ def lot_reject_sign(*, lot: Lot, password: str, statement: str, acting_user) -> 
         statement=statement,
         acting_user=acting_user,
     )
+
+
+@service
+def lot_results_enter(
+    *,
+    lot: Lot,
+    entries: list[dict],
+    acting_user,
+    new_certificate: dict | None = None,
+    **shared,
+) -> list[TestResult]:
+    """The result entry page's write: a new supplier certificate (if one is uploaded) and the
+    results it or the lab sheet carries, together or not at all."""
+    if new_certificate is not None:
+        if not entries:
+            raise ValidationError(RESULTS_NONE, code="none")
+        shared["certificate"] = certificate_upload(
+            supplier=lot.supplier, acting_user=acting_user, **new_certificate
+        )
+    return test_results_record_many(lot=lot, entries=entries, acting_user=acting_user, **shared)

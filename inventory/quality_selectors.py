@@ -131,7 +131,8 @@ class LotQuality:
     def unresolved(self) -> list:
         """Required tests missing or failed that no approved deviation excuses."""
         covered = self._covered()
-        return [test for test in (*self.missing, *self.failed) if test.pk not in covered]
+        tests = [test for test in (*self.missing, *self.failed) if test.pk not in covered]
+        return sorted(tests, key=lambda test: (test.order, test.name, test.pk))
 
     @property
     def open_deviations(self) -> list:

@@ -1,8 +1,11 @@
 """Pages that draw on both apps: the dashboard."""
 
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
+from inventory import quality_selectors
 from inventory import selectors as inventory_selectors
+from inventory.models import ReleaseDecision
 from recalls import selectors as recall_selectors
 
 
@@ -23,6 +26,7 @@ class DashboardView(TemplateView):
             recent_events=inventory_selectors.recent_events(),
             warranty_claims=inventory_selectors.open_warranty_claims(),
             **counterfeit_flags(user),
+            **quality_release(user),
             **kwargs,
         )
 
@@ -37,4 +41,33 @@ def counterfeit_flags(user) -> dict:
     return {
         "counterfeit_flags": list(inventory_selectors.open_counterfeit_flags()),
         "counterfeit_flag_count": inventory_selectors.open_counterfeit_flag_count(),
+    }
+
+
+# --- Quality control: release ---
+
+
+def quality_release(user) -> dict:
+    """Lots awaiting release, recent signed decisions and open deviations; None for who may not
+    see release decisions. Five queries, whatever the numbers."""
+    if not user.has_perm("inventory.view_releasedecision"):
+        return {"quality_release": None}
+    decision = ReleaseDecision.Decision
+    return {
+        "quality_release": True,
+        "awaiting_release": list(quality_selectors.lots_awaiting_release()),
+        "recent_decisions": [
+            (
+                _("Recently released"),
+                list(quality_selectors.recent_release_decisions(decision.RELEASED)),
+                _("No lot was released by signature yet."),
+            ),
+            (
+                _("Recently rejected"),
+                list(quality_selectors.recent_release_decisions(decision.REJECTED)),
+                _("No lot was rejected by signature yet."),
+            ),
+        ],
+        "open_deviations": list(quality_selectors.open_deviations()),
+        "open_deviation_count": quality_selectors.open_deviation_count(),
     }
