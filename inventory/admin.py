@@ -999,6 +999,7 @@ class SpecificationAdmin(HistoryAdmin):
     list_filter = (("approved_at", admin.EmptyFieldListFilter), "product")
     search_fields = ("product__sku", "product__name")
     ordering = ("product__sku", "-version")
+    list_select_related = ("product", "approved_by")
     fields = ("product", "version", "effective_from", "notes", "approved_by", "approved_at")
     readonly_fields = ("version", "approved_by", "approved_at")
     inlines = [SpecificationTestInline]

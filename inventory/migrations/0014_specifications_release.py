@@ -23,7 +23,7 @@ STAFF = ["add_testresult", "add_certificate", "add_deviation"]
 SPECIFICATIONS = [
     f"{action}_{model}"
     for model in ("specification", "specificationtest")
-    for action in ("add", "change", "delete")
+    for action in ("add", "change")
 ]
 ROLE_PERMISSIONS = {
     "Quality managers": VIEW_NEW + STAFF + SPECIFICATIONS + [
