@@ -213,3 +213,38 @@ class DeviationDecisionForm(forms.Form):
 
 class SpecificationCopyForm(forms.Form):
     effective_from = forms.DateField(label=_("New version in force from"), widget=_date_input())
+
+
+class ResultCorrectionForm(forms.Form):
+    """The right result for one that was wrong; the wrong one stays on file, superseded."""
+
+    value = forms.DecimalField(
+        label=_("Right value"),
+        required=False,
+        max_digits=14,
+        decimal_places=4,
+        error_messages={"invalid": NOT_A_NUMBER},
+    )
+    unit = forms.CharField(label=_("Unit"), max_length=20, required=False)
+    text = forms.CharField(label=_("Right result"), max_length=200, required=False)
+    tested_at = forms.DateTimeField(
+        label=_("Tested"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    correction_reason = forms.CharField(
+        label=_("Why corrected"),
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, result, **kwargs):
+        kwargs.setdefault("initial", {}).update(
+            unit=result.unit, tested_at=timezone.localtime(result.tested_at)
+        )
+        super().__init__(*args, **kwargs)
+        if result.specification_test.is_numeric:
+            del self.fields["text"]
+        else:
+            del self.fields["value"]
+            del self.fields["unit"]

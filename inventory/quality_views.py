@@ -16,7 +16,7 @@ from django.views.generic import FormView, TemplateView
 
 from . import quality
 from . import quality_selectors as selectors
-from .models import Deviation, Lot, ReleaseDecision, Specification
+from .models import Deviation, Lot, ReleaseDecision, Specification, TestResult
 from .quality_filters import (
     DeviationFilter,
     ReleaseDecisionFilter,
@@ -27,6 +27,7 @@ from .quality_forms import (
     APPROVE,
     DeviationDecisionForm,
     DeviationRequestForm,
+    ResultCorrectionForm,
     ResultEntryForm,
     SignatureForm,
     SpecificationCopyForm,
@@ -259,6 +260,80 @@ class ResultEntryView(PermissionRequiredMixin, FormView):
                 "lot": self.lot,
                 "passed": passed,
                 "failed": len(results) - passed,
+            },
+        )
+        return redirect(f"{self.lot.get_absolute_url()}#quality")
+
+    def form_invalid(self, form):
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+RESULT_CORRECTED = _("“%(test)s” of %(lot)s is corrected to %(value)s (%(outcome)s).")
+
+
+class ResultCorrectView(PermissionRequiredMixin, FormView):
+    """Correct a wrong result: the right one is recorded and supersedes it, saying why; the
+    wrong one stays on file, struck through."""
+
+    permission_required = ("inventory.view_lot", "inventory.add_testresult")
+    template_name = "inventory/quality/result_correct.html"
+    form_class = ResultCorrectionForm
+
+    def dispatch(self, request, *args, **kwargs):
+        if not self.has_permission():
+            return self.handle_no_permission()
+        self.lot = _lot_or_404(kwargs["pk"])
+        self.result = (
+            TestResult.objects.select_related(
+                "specification_test__specification", "serial_unit", "certificate"
+            )
+            .filter(pk=kwargs["result_pk"], lot=self.lot)
+            .first()
+        )
+        if self.result is None:
+            raise Http404(f"No result {kwargs['result_pk']} of lot {self.lot.pk}.")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "result": self.result}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            lot=self.lot, result=self.result, eyebrow=QUALITY_EYEBROW, **kwargs
+        )
+
+    def form_valid(self, form):
+        old = self.result
+        data = form.cleaned_data
+        try:
+            result = quality.test_result_record(
+                lot=self.lot,
+                specification_test=old.specification_test,
+                value=data.get("value"),
+                text=data.get("text", ""),
+                unit=data.get("unit", ""),
+                tested_at=data["tested_at"],
+                serial_unit=old.serial_unit,
+                performed_by=old.performed_by,
+                lab=old.lab,
+                instrument=old.instrument,
+                source=old.source,
+                certificate=old.certificate,
+                supersedes=old,
+                correction_reason=data["correction_reason"],
+                acting_user=self.request.user,
+            )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            RESULT_CORRECTED
+            % {
+                "test": old.specification_test.name,
+                "lot": self.lot,
+                "value": result.value_text,
+                "outcome": _("passed") if result.passed else _("failed"),
             },
         )
         return redirect(f"{self.lot.get_absolute_url()}#quality")

@@ -141,6 +141,11 @@ urlpatterns += [
         name="certificate_file",
     ),
     path("lots/<int:pk>/results/", quality_views.ResultEntryView.as_view(), name="lot_results_new"),
+    path(
+        "lots/<int:pk>/results/<int:result_pk>/correct/",
+        quality_views.ResultCorrectView.as_view(),
+        name="lot_result_correct",
+    ),
     path("lots/<int:pk>/release/", quality_views.LotSignView.as_view(), name="lot_release_sign"),
     path(
         "lots/<int:pk>/reject/",

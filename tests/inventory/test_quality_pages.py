@@ -472,3 +472,35 @@ def test_results_at_the_edges_show_as_passed_on_the_page(lot, spec, manager):
     response = as_user(manager).get(lot.get_absolute_url())
     assertContains(response, "4 pH")
     assertContains(response, '<span class="badge qc-passed">passed</span>', html=True)
+
+
+# --- corrections ------------------------------------------------------------------------------
+
+
+def test_a_wrong_result_is_corrected_and_stays_on_file(lot, spec, staff):
+    wrong = record(lot, spec, "pH", staff, value="7.4")
+    url = reverse("lot_result_correct", args=[lot.pk, wrong.pk])
+    response = as_user(staff).post(
+        url,
+        {
+            "value": "4.4",
+            "unit": "pH",
+            "tested_at": "2026-03-02T10:00",
+            "correction_reason": "Typed 7.4 for 4.4",
+        },
+    )
+    assert response.status_code == 302
+    right = TestResult.objects.get(supersedes=wrong)
+    assert right.passed and right.correction_reason == "Typed 7.4 for 4.4"
+    page = as_user(staff).get(lot.get_absolute_url())
+    assertContains(page, "<s>7.4 pH</s> corrected", html=False)
+
+
+def test_a_correction_without_reason_writes_nothing(lot, spec, staff):
+    wrong = record(lot, spec, "pH", staff, value="7.4")
+    response = as_user(staff).post(
+        reverse("lot_result_correct", args=[lot.pk, wrong.pk]),
+        {"value": "4.4", "unit": "pH", "tested_at": "2026-03-02T10:00"},
+    )
+    assertContains(response, quality.RESULT_REASON_REQUIRED, status_code=400)
+    assert TestResult.objects.count() == 1
