@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import Certificate, SerialUnit, SpecificationTest, TestResult
+from .quality import STATEMENT_REQUIRED, WRONG_PASSWORD
 
 APPROVE, REJECT = "approve", "reject"
 DECISION_REQUIRED = _("Approve or reject the deviation.")
@@ -163,14 +164,14 @@ class SignatureForm(forms.Form):
     statement = forms.CharField(
         label=_("Statement"),
         max_length=5000,
-        required=False,
+        error_messages={"required": STATEMENT_REQUIRED},
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("What you attest, in your words; it is kept with your signature."),
     )
     password = forms.CharField(
         label=_("Your password"),
         strip=False,
-        required=False,
+        error_messages={"required": WRONG_PASSWORD},
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         help_text=_("Signing needs your password again."),
     )
