@@ -204,12 +204,6 @@ class DeviationTable(ListTable):
     def value_item(self, value):
         return _item_label(value)
 
-    def render_kind(self, record):
-        return record.get_kind_display()
-
-    def value_kind(self, value):
-        return value
-
     def render_status(self, value, record):
         return format_html(
             '<span class="badge dev-{}">{}</span>', value, record.get_status_display()

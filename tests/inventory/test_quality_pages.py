@@ -504,3 +504,75 @@ def test_a_correction_without_reason_writes_nothing(lot, spec, staff):
     )
     assertContains(response, quality.RESULT_REASON_REQUIRED, status_code=400)
     assert TestResult.objects.count() == 1
+
+
+# --- more pages: constant queries, the admin's add page, deviation exports ---------------------
+
+
+def test_the_sign_page_runs_a_constant_number_of_queries(
+    spec, manager, django_assert_max_num_queries
+):
+    lot = quarantined_lot(spec)
+    client = as_user(manager)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(reverse("lot_release_sign", args=[lot.pk])).status_code == 200
+    for value in ("4.1", "4.9", "4.3"):
+        record(lot, spec, "pH", manager, value=value)
+    record(lot, spec, "Salmonella", manager, text="absent in 25 g")
+    services.deviation_raise(item=lot.item, kind="other", description="One")
+    services.deviation_raise(item=lot.item, kind="other", description="Two")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(reverse("lot_release_sign", args=[lot.pk])).status_code == 200
+
+
+def test_the_specification_page_runs_a_constant_number_of_queries(
+    spec, manager, django_assert_max_num_queries
+):
+    client = as_user(manager)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(spec.get_absolute_url()).status_code == 200
+    for _ in range(3):
+        quality.specification_copy_forward(
+            specification=spec, effective_from=date(2026, 9, 1), acting_user=manager
+        )
+    SpecificationTestFactory(specification=spec, name="Colour", expected_text="white",
+                             lower_limit=None, upper_limit=None)  # fmt: skip
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(spec.get_absolute_url()).status_code == 200
+
+
+def test_the_admin_adds_a_specification_numbered_after_the_last(spec, admin_client):
+    response = admin_client.post(
+        reverse("admin:inventory_specification_add"),
+        {
+            "product": spec.product.pk,
+            "effective_from": "2026-10-01",
+            "notes": "",
+            "tests-TOTAL_FORMS": "1",
+            "tests-INITIAL_FORMS": "0",
+            "tests-0-order": "1",
+            "tests-0-name": "Colour",
+            "tests-0-expected_text": "white",
+            "tests-0-required": "on",
+        },
+    )
+    assert response.status_code == 302
+    added = spec.product.specifications.get(version=spec.version + 1)
+    assert [t.name for t in added.tests.all()] == ["Colour"]
+    assert not added.is_approved
+
+
+def test_deviations_export_as_csv(lot, manager):
+    deviation = services.deviation_raise(
+        item=lot.item, kind="excursion", description="Truck at 9 °C"
+    )
+    response = as_user(manager).get(reverse("deviation_list"), {"_export": "csv"})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["Reference"], r["Lot or unit"], r["Kind"], r["Status"]) for r in rows] == [
+        (
+            deviation.reference,
+            f"{lot.product.sku} lot {lot.code}",
+            "process condition outside its limits",
+            "open",
+        )
+    ]
