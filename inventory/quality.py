@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +38,10 @@ SPEC_FROZEN = _(
 )
 SPEC_ALREADY_APPROVED = _("%(specification)s is already approved.")
 SPEC_NO_TESTS = _("%(specification)s has no tests; add them before approving it.")
+SPEC_WOULD_REJUDGE = _(
+    "%(specification)s cannot come into force on %(date)s: lots from that date on were already "
+    "tested or decided against another version (%(lots)s); choose a later date."
+)
 SPEC_TEST_FIELDS = (
     "name",
     "method",
@@ -191,9 +195,47 @@ def specification_approve(*, specification: Specification, acting_user) -> Speci
         )
     if not specification.tests.exists():
         raise ValidationError(SPEC_NO_TESTS % {"specification": specification}, code="no_tests")
+    judged = _lots_judged_from(specification)
+    if judged:
+        raise ValidationError(
+            SPEC_WOULD_REJUDGE
+            % {
+                "specification": specification,
+                "date": specification.effective_from,
+                "lots": ", ".join(judged),
+            },
+            code="rejudge",
+        )
     specification.approved_by = acting_user
     specification.approved_at = timezone.now()
     return _save(specification, acting_user=acting_user, reason=str(_("Approved")))
+
+
+def _lots_judged_from(specification: Specification, limit: int = 5) -> list[str]:
+    """Codes of the product's lots, judged on or after the version's start, that already have
+    results or decisions against another version: approving it would judge them anew."""
+    start = specification.effective_from
+    from_start = Q(produced_on__gte=start) | Q(
+        produced_on__isnull=True, created_at__gte=_day_start(start)
+    )
+    others = Specification.objects.filter(product=specification.product).exclude(
+        pk=specification.pk
+    )
+    lots = (
+        Lot.objects.filter(from_start, product=specification.product)
+        .filter(
+            Q(test_results__specification_test__specification__in=others)
+            | Q(release_decisions__specification__in=others)
+        )
+        .order_by("code")
+        .values_list("code", flat=True)
+        .distinct()
+    )
+    return list(lots[:limit])
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
 # --- Certificates of analysis ---------------------------------------------------------------

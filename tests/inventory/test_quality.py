@@ -762,3 +762,25 @@ def test_a_lot_is_judged_in_a_constant_number_of_queries(manager, django_assert_
         quality_of = qs.lot_quality(lot)
         assert len(quality_of.standings) == 3
         assert quality_of.release_blockers() == []
+
+
+def test_a_version_cannot_come_into_force_over_lots_already_judged(manager):
+    product = ReleaseProductFactory()
+    v1 = spec_with_tests(product, effective_from=date(2026, 1, 1), version=1)
+    lot = quarantined_lot(v1, produced_on=date(2026, 3, 1))
+    record(lot, v1, "pH", manager, value="4.2")
+    late = quality.specification_copy_forward(
+        specification=v1, effective_from=date(2026, 2, 1), acting_user=manager
+    )
+    with pytest.raises(ValidationError) as exc_info:
+        quality.specification_approve(specification=late, acting_user=manager)
+    assert _messages(exc_info) == [
+        quality.SPEC_WOULD_REJUDGE
+        % {"specification": late, "date": date(2026, 2, 1), "lots": lot.code}
+    ]
+    assert qs.lot_quality(lot).specification == v1
+
+    later = quality.specification_copy_forward(
+        specification=v1, effective_from=date(2026, 3, 2), acting_user=manager
+    )
+    assert quality.specification_approve(specification=later, acting_user=manager).is_approved
