@@ -15,8 +15,16 @@ def lot_quality(context, lot):
     if not allowed:
         return {"allowed": False}
     quality = selectors.lot_quality(lot)
+    # A product that needs no release and has no specification shows the card only when a
+    # deviation or a decision concerns the lot.
+    shown = bool(
+        lot.product.requires_release
+        or quality.specification
+        or quality.deviations
+        or quality.decisions
+    )
     return {
-        "allowed": True,
+        "allowed": shown,
         "lot": lot,
         "quality": quality,
         "may_enter": "inventory.add_testresult" in perms and quality.specification is not None,

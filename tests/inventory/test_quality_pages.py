@@ -20,7 +20,7 @@ from inventory import quality_selectors as qs
 from inventory.models import Certificate, Deviation, Lot, ReleaseDecision, TestResult
 from inventory.quality_forms import CERTIFICATE_CHOICE_REQUIRED, NOT_A_NUMBER
 
-from .factories import PartyFactory, SerialUnitFactory
+from .factories import LotFactory, PartyFactory, SerialUnitFactory
 from .quality_factories import (
     PASSWORD,
     SpecificationFactory,
@@ -576,3 +576,18 @@ def test_deviations_export_as_csv(lot, manager):
             "open",
         )
     ]
+
+
+def test_a_lot_of_a_product_without_release_or_specification_shows_no_card(manager):
+    lot = LotFactory()
+    assertNotContains(as_user(manager).get(lot.get_absolute_url()), 'id="quality"')
+    services.deviation_raise(item=lot.item, kind="excursion", description="Cold room at 9 °C")
+    assertContains(as_user(manager).get(lot.get_absolute_url()), 'id="quality"')
+
+
+def test_a_released_lot_offers_no_second_release(lot, spec, manager):
+    record_passing(lot, spec, manager)
+    quality.lot_release_sign(lot=lot, password=PASSWORD, statement="OK", acting_user=manager)
+    response = as_user(manager).get(lot.get_absolute_url())
+    assertNotContains(response, reverse("lot_release_sign", args=[lot.pk]))
+    assertContains(response, reverse("lot_reject_sign", args=[lot.pk]))
