@@ -17,6 +17,7 @@ NEW_CERTIFICATE_INCOMPLETE = _(
 )
 CERTIFICATE_CHOICE_REQUIRED = _("Results from a certificate: pick one on file or upload it.")
 NOT_A_NUMBER = _("Enter a number, e.g. 4.25.")
+UNIT_REQUIRED = _("Choose the serial unit these results are for.")
 
 
 def _date_input():
@@ -32,7 +33,10 @@ class ResultEntryForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     serial_unit = forms.ModelChoiceField(
-        label=_("Serial unit"), queryset=SerialUnit.objects.none(), required=False
+        label=_("Serial unit"),
+        queryset=SerialUnit.objects.none(),
+        required=False,
+        error_messages={"required": UNIT_REQUIRED, "invalid_choice": UNIT_REQUIRED},
     )
     source = forms.ChoiceField(
         label=_("Source"),

@@ -18,7 +18,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 from inventory import quality, services
 from inventory import quality_selectors as qs
 from inventory.models import Certificate, Deviation, Lot, ReleaseDecision, TestResult
-from inventory.quality_forms import CERTIFICATE_CHOICE_REQUIRED, NOT_A_NUMBER
+from inventory.quality_forms import CERTIFICATE_CHOICE_REQUIRED, NOT_A_NUMBER, UNIT_REQUIRED
 
 from .factories import LotFactory, PartyFactory, SerialUnitFactory
 from .quality_factories import (
@@ -591,3 +591,27 @@ def test_a_released_lot_offers_no_second_release(lot, spec, manager):
     response = as_user(manager).get(lot.get_absolute_url())
     assertNotContains(response, reverse("lot_release_sign", args=[lot.pk]))
     assertContains(response, reverse("lot_reject_sign", args=[lot.pk]))
+
+
+def test_results_of_a_product_tested_per_unit_name_the_unit(staff):
+    unit_spec = SpecificationFactory(
+        product__tracking="serial", product__unit="EA", product__tests_per_unit=True
+    )
+    leak = SpecificationTestFactory(
+        specification=unit_spec, name="Leak", unit="Pa", lower_limit=None, upper_limit=50
+    )
+    lot = quarantined_lot(unit_spec)
+    unit = SerialUnitFactory(product=unit_spec.product, lot=lot)
+    url = reverse("lot_results_new", args=[lot.pk])
+    data = {
+        "tested_at": "2026-03-02T10:00",
+        "source": "in_house",
+        f"value_{leak.pk}": "12",
+        f"unit_{leak.pk}": "Pa",
+    }
+    response = as_user(staff).post(url, data)
+    assertContains(response, UNIT_REQUIRED, status_code=400)
+    assert not TestResult.objects.exists()
+
+    assert as_user(staff).post(url, {**data, "serial_unit": unit.pk}).status_code == 302
+    assert TestResult.objects.get().serial_unit == unit
