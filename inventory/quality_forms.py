@@ -18,6 +18,8 @@ NEW_CERTIFICATE_INCOMPLETE = _(
 CERTIFICATE_CHOICE_REQUIRED = _("Results from a certificate: pick one on file or upload it.")
 NOT_A_NUMBER = _("Enter a number, e.g. 4.25.")
 UNIT_REQUIRED = _("Choose the serial unit these results are for.")
+TESTED_AT_REQUIRED = _("Say when the test was done, as a date and time.")
+EFFECTIVE_FROM_REQUIRED = _("Give the date the new version comes into force.")
 
 
 def _date_input():
@@ -30,6 +32,7 @@ class ResultEntryForm(forms.Form):
 
     tested_at = forms.DateTimeField(
         label=_("Tested"),
+        error_messages={"required": TESTED_AT_REQUIRED, "invalid": TESTED_AT_REQUIRED},
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     serial_unit = forms.ModelChoiceField(
@@ -217,7 +220,11 @@ class DeviationDecisionForm(forms.Form):
 
 
 class SpecificationCopyForm(forms.Form):
-    effective_from = forms.DateField(label=_("New version in force from"), widget=_date_input())
+    effective_from = forms.DateField(
+        label=_("New version in force from"),
+        widget=_date_input(),
+        error_messages={"required": EFFECTIVE_FROM_REQUIRED, "invalid": EFFECTIVE_FROM_REQUIRED},
+    )
 
 
 class ResultCorrectionForm(forms.Form):
@@ -234,6 +241,7 @@ class ResultCorrectionForm(forms.Form):
     text = forms.CharField(label=_("Right result"), max_length=200, required=False)
     tested_at = forms.DateTimeField(
         label=_("Tested"),
+        error_messages={"required": TESTED_AT_REQUIRED, "invalid": TESTED_AT_REQUIRED},
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     correction_reason = forms.CharField(

@@ -18,7 +18,13 @@ from pytest_django.asserts import assertContains, assertNotContains
 from inventory import quality, services
 from inventory import quality_selectors as qs
 from inventory.models import Certificate, Deviation, Lot, ReleaseDecision, TestResult
-from inventory.quality_forms import CERTIFICATE_CHOICE_REQUIRED, NOT_A_NUMBER, UNIT_REQUIRED
+from inventory.quality_forms import (
+    CERTIFICATE_CHOICE_REQUIRED,
+    EFFECTIVE_FROM_REQUIRED,
+    NOT_A_NUMBER,
+    TESTED_AT_REQUIRED,
+    UNIT_REQUIRED,
+)
 
 from .factories import LotFactory, PartyFactory, SerialUnitFactory
 from .quality_factories import (
@@ -615,3 +621,16 @@ def test_results_of_a_product_tested_per_unit_name_the_unit(staff):
 
     assert as_user(staff).post(url, {**data, "serial_unit": unit.pk}).status_code == 302
     assert TestResult.objects.get().serial_unit == unit
+
+
+def test_a_copy_without_its_date_writes_nothing(spec, manager):
+    response = as_user(manager).post(spec.get_absolute_url(), {"action": "copy"})
+    assertContains(response, EFFECTIVE_FROM_REQUIRED, status_code=400)
+    assert spec.product.specifications.count() == 1
+
+
+def test_results_without_a_test_time_write_nothing(lot, spec, staff):
+    data = {**_form(spec, pH="4.2"), "tested_at": ""}
+    response = as_user(staff).post(reverse("lot_results_new", args=[lot.pk]), data)
+    assertContains(response, TESTED_AT_REQUIRED, status_code=400)
+    assert not TestResult.objects.exists()
