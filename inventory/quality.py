@@ -615,10 +615,18 @@ def lot_results_enter(
 ) -> list[TestResult]:
     """The result entry page's write: a new supplier certificate (if one is uploaded) and the
     results it or the lab sheet carries, together or not at all."""
-    if new_certificate is not None:
-        if not entries:
-            raise ValidationError(RESULTS_NONE, code="none")
-        shared["certificate"] = certificate_upload(
-            supplier=lot.supplier, acting_user=acting_user, **new_certificate
+    if new_certificate is None:
+        return test_results_record_many(lot=lot, entries=entries, acting_user=acting_user, **shared)
+    if not entries:
+        raise ValidationError(RESULTS_NONE, code="none")
+    certificate = certificate_upload(
+        supplier=lot.supplier, acting_user=acting_user, **new_certificate
+    )
+    try:
+        return test_results_record_many(
+            lot=lot, entries=entries, acting_user=acting_user, certificate=certificate, **shared
         )
-    return test_results_record_many(lot=lot, entries=entries, acting_user=acting_user, **shared)
+    except ValidationError:
+        # The certificate's row goes with the transaction; its file would stay behind.
+        certificate.file.delete(save=False)
+        raise

@@ -239,7 +239,8 @@ class ResultEntryView(PermissionRequiredMixin, FormView):
             for name in ("tested_at", "performed_by", "lab", "instrument", "source")
         }
         shared["serial_unit"] = data.get("serial_unit")
-        shared["certificate"] = data.get("certificate")
+        if data.get("certificate"):
+            shared["certificate"] = data["certificate"]
         try:
             results = quality.lot_results_enter(
                 lot=self.lot,

@@ -634,3 +634,21 @@ def test_results_without_a_test_time_write_nothing(lot, spec, staff):
     response = as_user(staff).post(reverse("lot_results_new", args=[lot.pk]), data)
     assertContains(response, TESTED_AT_REQUIRED, status_code=400)
     assert not TestResult.objects.exists()
+
+
+def test_a_refused_result_leaves_no_certificate_file_behind(spec, staff, media):
+    lot = quarantined_lot(spec, supplier=PartyFactory(is_supplier=True))
+    data = _form(spec, pH="four?")
+    data[f"value_{named_test(spec, 'pH').pk}"] = ""
+    data[f"unit_{named_test(spec, 'Moisture').pk}"] = "kg"
+    data[f"value_{named_test(spec, 'Moisture').pk}"] = "11"
+    data.update(
+        source="certificate",
+        certificate_number="COA-9",
+        certificate_issued_on="2026-03-01",
+        certificate_file=SimpleUploadedFile("coa.pdf", PDF, content_type="application/pdf"),
+    )
+    response = as_user(staff).post(reverse("lot_results_new", args=[lot.pk]), data)
+    assert response.status_code == 400
+    assert not Certificate.objects.exists()
+    assert not [path for path in media.rglob("*") if path.is_file()]
