@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from django.utils import timezone
 
 from inventory import quality, services
@@ -112,6 +113,16 @@ def test_an_epcis_lot_requiring_release_starts_quarantined():
     )
     epcis_import(document=_document(event), acting_user=None)
     assert Lot.objects.get(code="F-1").status == Lot.Status.QUARANTINED
+
+
+def test_a_lot_added_in_the_admin_requiring_release_starts_quarantined(admin_client):
+    product = ReleaseProductFactory(unit="KGM")
+    response = admin_client.post(
+        reverse("admin:inventory_lot_add"),
+        {"product": product.pk, "code": "A-1", "quantity": "5", "unit": "KGM"},
+    )
+    assert response.status_code == 302
+    assert Lot.objects.get(code="A-1").status == Lot.Status.QUARANTINED
 
 
 def test_a_plain_status_change_cannot_release_a_lot_requiring_release(manager):
