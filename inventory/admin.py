@@ -15,20 +15,26 @@ from import_export.forms import ImportForm, SelectableFieldsExportForm
 from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import selectors, services
+from . import quality, selectors, services
 from .models import (
+    Certificate,
+    Deviation,
     EventLine,
     Genealogy,
     Job,
     Lot,
     Party,
     Product,
+    ReleaseDecision,
     ReturnPhoto,
     SerialUnit,
     ServicePart,
     ServiceRecord,
     Site,
+    Specification,
+    SpecificationTest,
     StatusChange,
+    TestResult,
     TraceEvent,
     UnitOwnership,
     UnitReturn,
@@ -980,3 +986,141 @@ class ReturnPhotoAdmin(ReadOnlyAdmin):
     @admin.display(description=_("photo"))
     def photo_link(self, obj):
         return format_html('<a href="{}">{}</a>', reverse("return_photo", args=[obj.pk]), obj)
+
+
+# --- Quality control: specifications and release ---
+
+
+class SpecificationTestInline(admin.TabularInline):
+    """A draft's tests; an approved version's are shown, never changed (copy it forward)."""
+
+    model = SpecificationTest
+    extra = 1
+    fields = (
+        "order",
+        "name",
+        "method",
+        "unit",
+        "lower_limit",
+        "upper_limit",
+        "expected_text",
+        "required",
+    )
+    ordering = ("order", "name")
+
+    def _editable(self, obj):
+        return obj is None or not obj.is_approved
+
+    def has_add_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._editable(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(Specification)
+class SpecificationAdmin(HistoryAdmin):
+    list_display = ("product", "version", "effective_from", "approved_at", "approved_by")
+    list_filter = (("approved_at", admin.EmptyFieldListFilter), "product")
+    search_fields = ("product__sku", "product__name")
+    ordering = ("product__sku", "-version")
+    list_select_related = ("product", "approved_by")
+    fields = ("product", "version", "effective_from", "notes", "approved_by", "approved_at")
+    readonly_fields = ("version", "approved_by", "approved_at")
+    inlines = [SpecificationTestInline]
+    actions = ["approve"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "product"] if obj is not None else fields
+
+    def has_change_permission(self, request, obj=None):
+        # An approved version stays as lots were judged against it.
+        if obj is not None and obj.is_approved:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_approved:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.record_update(
+                instance=obj,
+                acting_user=request.user,
+                reason=_("Changed in the admin"),
+                **{name: form.cleaned_data[name] for name in form.changed_data},
+            )
+            return
+        created = quality.specification_create(
+            product=form.cleaned_data["product"],
+            effective_from=form.cleaned_data["effective_from"],
+            notes=form.cleaned_data.get("notes", ""),
+            acting_user=request.user,
+        )
+        obj.pk, obj.version = created.pk, created.version
+        obj._state.adding = False
+
+    @admin.action(description=_("Approve the selected drafts"), permissions=["approve"])
+    def approve(self, request, queryset):
+        for specification in queryset.select_related("product"):
+            try:
+                quality.specification_approve(specification=specification, acting_user=request.user)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            else:
+                self.message_user(request, _("%(spec)s approved.") % {"spec": specification})
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("inventory.approve_specification")
+
+
+@admin.register(TestResult)
+class TestResultAdmin(ReadOnlyAdmin):
+    list_display = (
+        "tested_at",
+        "lot",
+        "serial_unit",
+        "specification_test",
+        "value_text",
+        "passed",
+        "source",
+        "certificate",
+    )
+    list_filter = ("passed", "source")
+    search_fields = ("lot__code", "specification_test__name", "certificate__number")
+    list_select_related = (
+        "lot__product",
+        "serial_unit__product",
+        "specification_test",
+        "certificate__supplier",
+    )
+
+
+@admin.register(ReleaseDecision)
+class ReleaseDecisionAdmin(ReadOnlyAdmin):
+    list_display = ("signed_at", "lot", "decision", "signer_name", "specification", "statement")
+    list_filter = ("decision",)
+    search_fields = ("lot__code", "signer_name")
+    list_select_related = ("lot__product", "specification__product")
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdmin):
+    list_display = ("number", "supplier", "issued_on", "uploaded_at")
+    search_fields = ("number", "supplier__name")
+    list_select_related = ("supplier",)
+
+
+@admin.register(Deviation)
+class DeviationAdmin(ReadOnlyAdmin):
+    """Deviations are raised and decided on their pages, through the services."""
+
+    list_display = ("reference", "item", "kind", "status", "raised_at", "decided_at")
+    list_filter = ("status", "kind")
+    search_fields = ("reference", "description")

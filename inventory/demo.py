@@ -15,13 +15,14 @@ from biip.checksums import gs1_standard_check_digit
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from traceability.roles import ADMINISTRATORS, QUALITY_MANAGERS, QUALITY_STAFF
 
-from . import services
+from . import quality, quality_selectors, services
 from .models import (
     Lot,
     Party,
@@ -562,6 +563,7 @@ class _DemoBuilder:
         self._food_quality()
         self._electronics()
         self._mark_used_up_lots_consumed()
+        self._quality_release()
 
     # --- Helpers ------------------------------------------------------------------------------
 
@@ -1209,3 +1211,143 @@ class _DemoBuilder:
                 occurred_at=when + timedelta(minutes=30),
                 acting_user=self.staff,
             )
+
+    # --- Quality control: specifications and release -----------------------------------------
+
+    def _quality_release(self):
+        """Grated Gruyère requires release: specification v1, then v2 with a tighter pH; one lot
+        released with a signature on a supplier's certificate and our own Listeria test, one
+        quarantined awaiting its Listeria test, one with a failed moisture test excused by an
+        approved deviation (ready to sign)."""
+        dairy, plant = self.parties["clearbrook"], self.sites["gvf-plant"]
+        product = services.product_create(
+            acting_user=self.admin,
+            sku="ING-GRUYERE",
+            name="Gruyère cheese, grated, 10 kg bag",
+            unit=Unit.KILOGRAM,
+            gtin=gtin14("9521103", "30110"),
+            shelf_life_days=90,
+            requires_release=True,
+        )
+        tests = [
+            {"name": "Listeria monocytogenes", "method": "ISO 11290-1", "order": 1,
+             "expected_text": "not detected in 25 g"},
+            {"name": "pH", "method": "ISO 2917", "unit": "pH", "order": 2,
+             "lower_limit": Decimal("5.2"), "upper_limit": Decimal("5.9")},
+            {"name": "Moisture", "method": "ISO 5534", "unit": "%", "order": 3,
+             "upper_limit": Decimal("39")},
+            {"name": "Salt", "method": "ISO 5943", "unit": "%", "order": 4, "required": False,
+             "lower_limit": Decimal("1.0"), "upper_limit": Decimal("2.0")},
+        ]  # fmt: skip
+        v1 = quality.specification_create(
+            product=product, effective_from=self.day(200), tests=tests, acting_user=self.manager
+        )
+        quality.specification_approve(specification=v1, acting_user=self.manager)
+        v2 = quality.specification_copy_forward(
+            specification=v1,
+            effective_from=self.day(60),
+            notes="pH upper limit tightened after the supplier audit.",
+            acting_user=self.manager,
+        )
+        quality.specification_test_update(
+            test=v2.tests.get(name="pH"), upper_limit=Decimal("5.8"), acting_user=self.manager
+        )
+        quality.specification_approve(specification=v2, acting_user=self.manager)
+
+        def receive(days_ago, code, certificate_number):
+            return services.lot_create(
+                product=product,
+                code=code,
+                quantity=Decimal(200),
+                supplier=dairy,
+                supplier_lot_code=certificate_number.replace("COA", "CB-GR"),
+                site=plant,
+                produced_on=self.day(days_ago),
+                occurred_at=self.at(days_ago, 7, 30),
+                document_type=TraceEvent.DocumentType.PURCHASE_ORDER,
+                document_number=self.number("PO-", 4500001200),
+                acting_user=self.staff,
+            )
+
+        def test(lot, name, days_ago, **fields):
+            spec = quality_selectors.lot_quality(lot).specification
+            fields.setdefault("unit", spec.tests.get(name=name).unit if "value" in fields else "")
+            return quality.test_result_record(
+                lot=lot,
+                specification_test=spec.tests.get(name=name),
+                tested_at=self.at(days_ago, 14),
+                acting_user=self.staff,
+                **fields,
+            )
+
+        # Released: the supplier's certificate, then our own Listeria test, signed.
+        released = receive(40, "GR-0412", "COA-24-0412")
+        certificate = quality.certificate_upload(
+            supplier=dairy,
+            number="COA-24-0412",
+            issued_on=self.day(41),
+            file=ContentFile(_demo_pdf("Clearbrook Dairy Cooperative, CoA COA-24-0412"),
+                             name="COA-24-0412.pdf"),
+            acting_user=self.staff,
+        )  # fmt: skip
+        coa = {"source": "certificate", "certificate": certificate, "lab": "Clearbrook QC lab"}
+        test(released, "pH", 41, value=Decimal("5.55"), **coa)
+        test(released, "Moisture", 41, value=Decimal("36.8"), **coa)
+        test(released, "Salt", 41, value=Decimal("1.6"), **coa)
+        test(released, "Listeria monocytogenes", 38, text="not detected in 25 g",
+             lab="Greenvale microbiology lab")  # fmt: skip
+        quality.lot_release_sign(
+            lot=released,
+            password=DEMO_PASSWORD,
+            statement="Certificate COA-24-0412 and our Listeria test meet specification v2.",
+            acting_user=self.manager,
+        )
+        # Awaiting its Listeria test.
+        awaiting = receive(6, "GR-0467", "COA-24-0467")
+        test(awaiting, "pH", 5, value=Decimal("5.61"), lab="Greenvale QC lab")
+        test(awaiting, "Moisture", 5, value=Decimal("37.9"), lab="Greenvale QC lab")
+        # Moisture failed; a deviation was asked for and approved, so it may be released.
+        excused = receive(20, "GR-0449", "COA-24-0449")
+        test(excused, "pH", 19, value=Decimal("5.48"), lab="Greenvale QC lab")
+        test(excused, "Moisture", 19, value=Decimal("39.4"), lab="Greenvale QC lab")
+        test(excused, "Listeria monocytogenes", 17, text="not detected in 25 g",
+             lab="Greenvale microbiology lab")  # fmt: skip
+        deviation = quality.test_deviation_request(
+            lot=excused,
+            specification_test=v2.tests.get(name="Moisture"),
+            description="Moisture 39.4 %, 0.4 points above the limit of 39 %.",
+            acting_user=self.staff,
+        )
+        services.deviation_decide(
+            deviation=deviation,
+            approve=True,
+            justification="Used in baked fillings only, where the extra moisture is baked off; "
+            "agreed with the supplier's corrective action CA-118.",
+            acting_user=self.manager,
+        )
+
+
+def _demo_pdf(text: str) -> bytes:
+    """A one-page PDF saying `text`, as a supplier's certificate on file (built by hand, so the
+    demo needs no PDF library)."""
+    stream = f"BT /F1 14 Tf 72 760 Td ({text}) Tj ET".encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    body, offsets = b"%PDF-1.4\n", []
+    for number, content in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n" % number + content + b"\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return body

@@ -271,6 +271,19 @@ class Product(models.Model):
         help_text=_("Created automatically (e.g. from an EPCIS import); check its details."),
     )
     active = models.BooleanField(_("active"), default=True)
+    requires_release = models.BooleanField(
+        _("requires release"),
+        default=False,
+        help_text=_(
+            "New lots start quarantined until a quality manager releases them, signed, on "
+            "the evidence of the specification's tests."
+        ),
+    )
+    tests_per_unit = models.BooleanField(
+        _("tests per serial unit"),
+        default=False,
+        help_text=_("Each serial unit of a lot is tested, not the lot as a whole."),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -1922,6 +1935,16 @@ class Deviation(models.Model):
     item = models.ForeignKey(
         Item, verbose_name=_("lot or unit"), on_delete=models.PROTECT, related_name="deviations"
     )
+    specification_test = models.ForeignKey(
+        "SpecificationTest",
+        verbose_name=_("specification test"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deviations",
+        editable=False,
+        help_text=_("The required test missing or failed, for a deviation of kind “test”."),
+    )
     kind = models.CharField(_("kind"), max_length=9, choices=Kind.choices)
     description = models.TextField(_("description"))
     raised_at = models.DateTimeField(_("raised"), default=timezone.now)
@@ -1985,3 +2008,393 @@ class Deviation(models.Model):
 
     def get_absolute_url(self):
         return reverse("deviation_detail", args=[self.reference])
+
+
+# --- Quality control: specifications and release ----------------------------------------------
+
+
+def lot_starting_status(product: Product, status: str = LotStatus.RELEASED) -> str:
+    """The status a new lot starts in: quarantined, awaiting its release decision, when its
+    product requires release; every path that creates lots (services, imports) asks here."""
+    if product.requires_release and status == LotStatus.RELEASED:
+        return LotStatus.QUARANTINED
+    return status
+
+
+class Specification(models.Model):
+    """The tests a product's lots must pass, one version of them: a lot is judged against the
+    approved version in force on its production or receipt date."""
+
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        related_name="specifications",
+    )
+    version = models.PositiveIntegerField(_("version"), validators=[MinValueValidator(1)])
+    effective_from = models.DateField(
+        _("in force from"),
+        help_text=_("Lots produced or received on or after this date are judged against it."),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("specification")
+        verbose_name_plural = _("specifications")
+        permissions = [("approve_specification", _("Can approve specifications"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "version"],
+                name="specification_unique_version",
+                violation_error_message=_(
+                    "This product already has a specification version with this number."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(version__gte=1),
+                name="specification_version_positive",
+                violation_error_message=_("Versions are numbered from 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_at__isnull=True, approved_by__isnull=True)
+                | Q(approved_at__isnull=False, approved_by__isnull=False),
+                name="specification_approval_signed",
+                violation_error_message=_("An approved specification says who approved it."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["product", "effective_from"], name="specification_force_idx")
+        ]
+
+    def __str__(self):
+        return f"{self.product.sku} specification v{self.version}"
+
+    def get_absolute_url(self):
+        return reverse("specification_detail", args=[self.pk])
+
+    @property
+    def is_approved(self):
+        return self.approved_at is not None
+
+
+class SpecificationTest(models.Model):
+    """One test of a specification: a measured value within limits (edges included), or a
+    qualitative result that must read as expected."""
+
+    specification = models.ForeignKey(
+        Specification,
+        verbose_name=_("specification"),
+        on_delete=models.CASCADE,
+        related_name="tests",
+    )
+    name = models.CharField(_("test"), max_length=100)
+    method = models.CharField(_("method"), max_length=200, blank=True)
+    unit = models.CharField(
+        _("unit"), max_length=20, blank=True, help_text=_("e.g. %, CFU/g, mg/kg; empty for none.")
+    )
+    lower_limit = models.DecimalField(
+        _("lower limit"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    upper_limit = models.DecimalField(
+        _("upper limit"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    expected_text = models.CharField(
+        _("expected result"),
+        max_length=200,
+        blank=True,
+        help_text=_("For a qualitative test, e.g. “absent in 25 g”; leave the limits empty."),
+    )
+    required = models.BooleanField(
+        _("required"), default=True, help_text=_("A lot is not released without it.")
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("specification test")
+        verbose_name_plural = _("specification tests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["specification", "name"],
+                name="specification_test_unique_name",
+                violation_error_message=_("This specification already has a test of this name."),
+            ),
+            models.CheckConstraint(
+                condition=Q(lower_limit__isnull=False)
+                | Q(upper_limit__isnull=False)
+                | ~Q(expected_text=""),
+                name="specification_test_has_criterion",
+                violation_error_message=_(
+                    "A test needs a lower or upper limit, or the expected result."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(expected_text="")
+                | Q(lower_limit__isnull=True, upper_limit__isnull=True),
+                name="specification_test_one_kind",
+                violation_error_message=_(
+                    "A test has limits (measured) or an expected result (qualitative), not both."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(lower_limit__isnull=True)
+                | Q(upper_limit__isnull=True)
+                | Q(lower_limit__lte=F("upper_limit")),
+                name="specification_test_limits_ordered",
+                violation_error_message=_("The lower limit is above the upper limit."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_numeric(self):
+        return not self.expected_text
+
+    @property
+    def criterion(self):
+        """The limits or expected result in words, e.g. “4.0 to 4.6 pH” or “≤ 10 CFU/g”."""
+        if not self.is_numeric:
+            return self.expected_text
+        unit = f" {self.unit}" if self.unit else ""
+        low, high = self.lower_limit, self.upper_limit
+        if low is not None and high is not None:
+            return f"{low.normalize():f} to {high.normalize():f}{unit}"
+        if low is not None:
+            return f"≥ {low.normalize():f}{unit}"
+        return f"≤ {high.normalize():f}{unit}"
+
+    def passes(self, value=None, text=""):
+        """Whether a result meets the test: limits are inclusive; text matches ignoring case."""
+        if not self.is_numeric:
+            return (
+                " ".join(text.split()).casefold() == " ".join(self.expected_text.split()).casefold()
+            )
+        if value is None:
+            return False
+        if self.lower_limit is not None and value < self.lower_limit:
+            return False
+        return not (self.upper_limit is not None and value > self.upper_limit)
+
+
+class Certificate(models.Model):
+    """A supplier's certificate of analysis (PDF): one certificate carries many results."""
+
+    supplier = models.ForeignKey(
+        Party, verbose_name=_("supplier"), on_delete=models.PROTECT, related_name="certificates"
+    )
+    number = models.CharField(_("certificate number"), max_length=64)
+    issued_on = models.DateField(_("issued"))
+    file = models.FileField(_("PDF"), upload_to="certificates/%Y/%m/")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("uploaded"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("certificate of analysis")
+        verbose_name_plural = _("certificates of analysis")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["supplier", "number"],
+                name="certificate_unique_number",
+                violation_error_message=_("This supplier's certificate is already on file."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(number=""),
+                name="certificate_has_number",
+                violation_error_message=_("Give the certificate's number."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.supplier.name} CoA {self.number}"
+
+
+class TestResult(AppendOnlyModel):
+    """A result of a specification test on a lot (or one of its serial units), judged when it
+    is recorded. Never edited: a correction is a new result that supersedes it."""
+
+    __test__ = False  # a model, not a pytest test class
+
+    class Source(models.TextChoices):
+        IN_HOUSE = "in_house", _("in-house test")
+        CERTIFICATE = "certificate", _("supplier's certificate")
+
+    lot = models.ForeignKey(
+        Lot, verbose_name=_("lot"), on_delete=models.PROTECT, related_name="test_results"
+    )
+    serial_unit = models.ForeignKey(
+        SerialUnit,
+        verbose_name=_("serial unit"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="test_results",
+        help_text=_("For a product tested per unit."),
+    )
+    specification_test = models.ForeignKey(
+        SpecificationTest,
+        verbose_name=_("test"),
+        on_delete=models.PROTECT,
+        related_name="results",
+    )
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=4, null=True, blank=True)
+    text = models.CharField(_("result"), max_length=200, blank=True)
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
+    passed = models.BooleanField(_("passed"))
+    tested_at = models.DateTimeField(_("tested"))
+    tested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    performed_by = models.CharField(_("performed by"), max_length=200, blank=True)
+    lab = models.CharField(_("laboratory"), max_length=200, blank=True)
+    instrument = models.CharField(_("instrument"), max_length=200, blank=True)
+    source = models.CharField(
+        _("source"), max_length=11, choices=Source.choices, default=Source.IN_HOUSE
+    )
+    certificate = models.ForeignKey(
+        Certificate,
+        verbose_name=_("certificate"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="results",
+    )
+    supersedes = models.OneToOneField(
+        "self",
+        verbose_name=_("corrects"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+    )
+    correction_reason = models.TextField(_("why corrected"), blank=True)
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("test result")
+        verbose_name_plural = _("test results")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(value__isnull=False) | ~Q(text=""),
+                name="test_result_has_value",
+                violation_error_message=_("A result needs its value."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(source="certificate") | Q(certificate__isnull=False),
+                name="test_result_certificate_named",
+                violation_error_message=_("A result from a certificate names the certificate."),
+            ),
+            models.CheckConstraint(
+                condition=Q(supersedes__isnull=True) | ~Q(correction_reason=""),
+                name="test_result_correction_reason",
+                violation_error_message=_("Say why the result is corrected."),
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=["in_house", "certificate"]),
+                name="test_result_source_valid",
+                violation_error_message=_("Unknown source of a result."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["lot", "specification_test"], name="test_result_lot_idx"),
+            models.Index(fields=["tested_at"], name="test_result_tested_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.specification_test.name}: {self.value_text}"
+
+    @property
+    def value_text(self):
+        if self.value is None:
+            return self.text
+        return f"{self.value.normalize():f}{f' {self.unit}' if self.unit else ''}"
+
+
+class ReleaseDecision(AppendOnlyModel):
+    """A quality manager's signed release or rejection of a lot (21 CFR Part 11 style): who,
+    when, what it means, the statement signed after re-entering their password, and the
+    evidence it was judged on."""
+
+    class Decision(models.TextChoices):
+        RELEASED = "released", _("released")
+        REJECTED = "rejected", _("rejected")
+
+    class Meaning(models.TextChoices):
+        RELEASE = "release", _("release: the lot meets its specification and may be used")
+        REJECT = "reject", _("rejection: the lot must not be used or sold")
+
+    lot = models.ForeignKey(
+        Lot, verbose_name=_("lot"), on_delete=models.PROTECT, related_name="release_decisions"
+    )
+    decision = models.CharField(_("decision"), max_length=8, choices=Decision.choices)
+    meaning = models.CharField(_("meaning"), max_length=7, choices=Meaning.choices)
+    statement = models.TextField(_("statement"))
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("signed by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    signer_name = models.CharField(
+        _("name signed"), max_length=300, help_text=_("The signer's full name at the time.")
+    )
+    signed_at = models.DateTimeField(_("signed"), default=timezone.now)
+    specification = models.ForeignKey(
+        Specification,
+        verbose_name=_("judged against"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decisions",
+    )
+    evidence = models.JSONField(_("evidence"), default=dict, blank=True)
+    status_change = models.OneToOneField(
+        StatusChange,
+        verbose_name=_("status change"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="release_decision",
+    )
+
+    class Meta:
+        verbose_name = _("release decision")
+        verbose_name_plural = _("release decisions")
+        permissions = [("sign_releasedecision", _("Can sign the release or rejection of lots"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(statement=""),
+                name="release_decision_has_statement",
+                violation_error_message=_("A signature needs its statement."),
+            ),
+            models.CheckConstraint(
+                condition=Q(decision="released", meaning="release")
+                | Q(decision="rejected", meaning="reject"),
+                name="release_decision_meaning_matches",
+                violation_error_message=_("The signature's meaning does not match the decision."),
+            ),
+        ]
+        indexes = [models.Index(fields=["signed_at"], name="release_decision_signed_idx")]
+
+    def __str__(self):
+        return f"{self.lot}: {self.get_decision_display()} by {self.signer_name}"

@@ -53,6 +53,7 @@ from .models import (
     VerificationCheck,
     WarrantyClaim,
     gs1_characters,
+    lot_starting_status,
 )
 
 # GS1 CBV business steps and dispositions recorded for each event type by default.
@@ -537,7 +538,7 @@ def lot_create(
             supplier=supplier,
             supplier_lot_code=supplier_lot_code.strip(),
             site=site,
-            status=status,
+            status=lot_starting_status(product, status),
         ),
         acting_user=acting_user,
     )
@@ -569,10 +570,21 @@ def lot_create(
 
 @service
 def item_change_status(
-    *, item: Lot | SerialUnit, status: str, reason: str, acting_user, occurred_at=None
+    *,
+    item: Lot | SerialUnit,
+    status: str,
+    reason: str,
+    acting_user,
+    occurred_at=None,
+    signed: bool = False,
 ) -> Lot | SerialUnit:
-    """Change a lot's quality status or a unit's status, keeping who, when and why."""
+    """Change a lot's quality status or a unit's status, keeping who, when and why.
+
+    A lot whose product requires release is released only by a signed release decision
+    (`signed` is set by lot_release_sign), never by a plain status change."""
     item = locks.lock_item(item)
+    if not signed:
+        _release_unsigned_refuse(item, status)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": REASON_REQUIRED}, code="reason_required")
@@ -627,6 +639,10 @@ def items_change_status_many(
                 code="unknown_status",
             )
         queryset = queryset.exclude(status=status)
+        if model is Lot and status == Lot.Status.RELEASED:
+            unsigned = queryset.filter(product__requires_release=True).first()
+            if unsigned is not None:
+                _release_unsigned_refuse(unsigned, status)
         items = locks.lock_queryset(queryset)
         if not items:
             continue
@@ -726,9 +742,9 @@ def lot_hold(*, lot: Lot, reason: str, acting_user) -> Lot:
     )
 
 
-def lot_release(*, lot: Lot, reason: str, acting_user) -> Lot:
+def lot_release(*, lot: Lot, reason: str, acting_user, signed: bool = False) -> Lot:
     return item_change_status(
-        item=lot, status=Lot.Status.RELEASED, reason=reason, acting_user=acting_user
+        item=lot, status=Lot.Status.RELEASED, reason=reason, acting_user=acting_user, signed=signed
     )
 
 
@@ -736,6 +752,17 @@ def lot_reject(*, lot: Lot, reason: str, acting_user) -> Lot:
     return item_change_status(
         item=lot, status=Lot.Status.REJECTED, reason=reason, acting_user=acting_user
     )
+
+
+RELEASE_NEEDS_SIGNATURE = _(
+    "%(lot)s is released only by a signed release decision (its product requires release): "
+    "use “Sign release” on the lot's page."
+)
+
+
+def _release_unsigned_refuse(item, status: str) -> None:
+    if isinstance(item, Lot) and status == Lot.Status.RELEASED and item.product.requires_release:
+        raise ValidationError(RELEASE_NEEDS_SIGNATURE % {"lot": item}, code="release_unsigned")
 
 
 # --- Serial units -----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import quality_views, views
 from .models import Lot, SerialUnit
 
 urlpatterns = [
@@ -108,5 +108,58 @@ urlpatterns += [
         "verification/flags/<int:pk>/",
         views.CounterfeitFlagView.as_view(),
         name="counterfeit_flag",
+    ),
+]
+
+# --- Quality control: specifications and release ---
+urlpatterns += [
+    path(
+        "quality/specifications/",
+        quality_views.SpecificationListView.as_view(),
+        name="specification_list",
+    ),
+    path(
+        "quality/specifications/<int:pk>/",
+        quality_views.SpecificationDetailView.as_view(),
+        name="specification_detail",
+    ),
+    path("quality/results/", quality_views.TestResultListView.as_view(), name="test_result_list"),
+    path(
+        "quality/decisions/",
+        quality_views.ReleaseDecisionListView.as_view(),
+        name="release_decision_list",
+    ),
+    path("quality/deviations/", quality_views.DeviationListView.as_view(), name="deviation_list"),
+    path(
+        "quality/deviations/<str:reference>/",
+        quality_views.DeviationDetailView.as_view(),
+        name="deviation_detail",
+    ),
+    path(
+        "quality/certificates/<int:pk>/",
+        quality_views.CertificateFileView.as_view(),
+        name="certificate_file",
+    ),
+    path("lots/<int:pk>/results/", quality_views.ResultEntryView.as_view(), name="lot_results_new"),
+    path(
+        "lots/<int:pk>/results/<int:result_pk>/correct/",
+        quality_views.ResultCorrectView.as_view(),
+        name="lot_result_correct",
+    ),
+    path("lots/<int:pk>/release/", quality_views.LotSignView.as_view(), name="lot_release_sign"),
+    path(
+        "lots/<int:pk>/reject/",
+        quality_views.LotSignView.as_view(decision="reject"),
+        name="lot_reject_sign",
+    ),
+    path(
+        "lots/<int:pk>/deviation/",
+        quality_views.TestDeviationRequestView.as_view(),
+        name="lot_test_deviation",
+    ),
+    path(
+        "lots/<int:pk>/quality-record.pdf",
+        quality_views.LotQualityRecordView.as_view(),
+        name="lot_quality_record",
     ),
 ]

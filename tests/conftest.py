@@ -15,6 +15,7 @@ ROLE_MIGRATIONS = (
     ("recalls.migrations.0004_defaults_and_roles", "forwards"),
     ("inventory.migrations.0011_claims_and_roles", "grant"),
     ("inventory.migrations.0014_administrators_lift_lockouts", "grant"),
+    ("inventory.migrations.0016_specifications_release", "grant"),
 )
 
 

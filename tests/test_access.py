@@ -120,6 +120,24 @@ ACCESS = {
     # Counterfeit flags
     "counterfeit_flag_list": Access(EVERY_ROLE),
     "counterfeit_flag": Access(EVERY_ROLE, kwargs=pk("flag")),
+    # Quality control: specifications, results, release
+    "specification_list": Access(EVERY_ROLE),
+    "specification_detail": Access(EVERY_ROLE, kwargs=pk("specification")),
+    "test_result_list": Access(EVERY_ROLE),
+    "release_decision_list": Access(EVERY_ROLE),
+    "deviation_list": Access(EVERY_ROLE),
+    "deviation_detail": Access(
+        EVERY_ROLE, kwargs=lambda s: {"reference": s["deviation"].reference}
+    ),
+    "certificate_file": Access(EVERY_ROLE, kwargs=pk("certificate")),
+    "lot_results_new": Access(WORKERS, kwargs=lambda s: {"pk": s["result"].lot_id}),
+    "lot_result_correct": Access(
+        WORKERS, kwargs=lambda s: {"pk": s["result"].lot_id, "result_pk": s["result"].pk}
+    ),
+    "lot_release_sign": Access(MANAGERS, kwargs=lambda s: {"pk": s["result"].lot_id}),
+    "lot_reject_sign": Access(MANAGERS, kwargs=lambda s: {"pk": s["result"].lot_id}),
+    "lot_test_deviation": Access(WORKERS, get=405, kwargs=lambda s: {"pk": s["result"].lot_id}),
+    "lot_quality_record": Access(EVERY_ROLE, kwargs=lambda s: {"pk": s["result"].lot_id}),
     # Recalls
     "recalls:list": Access(WORKERS),
     "recalls:open": Access(MANAGERS),

@@ -26,6 +26,9 @@ NOT_AUDITED = {
     "inventory.DocumentSequence": "the last number handed out; every number is on its document",
     "inventory.SerialRun": "written once with its units, whose creation is in their history",
     "inventory.ReturnPhoto": "a file attached to an audited return, never changed",
+    "inventory.Certificate": "a supplier's PDF, uploaded once and never changed",
+    "inventory.SpecificationTest": "changed only while its version is a draft, before any lot "
+    "is judged against it; frozen once the version is approved",
     "recalls.RecallSequence": "the last reference handed out; each is on its campaign",
     "recalls.AffectedItem": "changed only by resolutions and notices, which are append-only",
     "recalls.CampaignFigures": "figures computed from the campaign's records, kept for speed",

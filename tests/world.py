@@ -15,6 +15,7 @@ from django.test.utils import override_settings
 from PIL import Image
 
 from inventory.models import (
+    Certificate,
     CounterfeitFlag,
     Deviation,
     Job,
@@ -23,6 +24,8 @@ from inventory.models import (
     SerialRun,
     SerialUnit,
     Site,
+    Specification,
+    TestResult,
     UnitOwnership,
     UnitReturn,
     VerificationCheck,
@@ -112,6 +115,9 @@ def _samples() -> dict:
             gtin=unit.product.gtin, serial=unit.serial, via="form", client_address="192.0.2.1"
         ),
         "signature": CampaignSignature.objects.first() or _a_signature(campaign),
+        "specification": Specification.objects.first(),
+        "result": TestResult.objects.filter(lot__isnull=False).select_related("lot").first(),
+        "certificate": Certificate.objects.first(),
         "deviation": Deviation.objects.first()
         or deviation_raise(
             item=unit.item, kind=Deviation.Kind.OTHER, description="Scratched casing at packing"

@@ -5,11 +5,14 @@ import logging
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
 from django.http import JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django.views.generic import TemplateView
 
+from inventory import quality_selectors
 from inventory import selectors as inventory_selectors
+from inventory.models import ReleaseDecision
 from recalls import selectors as recall_selectors
 
 
@@ -30,6 +33,7 @@ class DashboardView(TemplateView):
             recent_events=inventory_selectors.recent_events(),
             warranty_claims=inventory_selectors.open_warranty_claims(),
             **counterfeit_flags(user),
+            **quality_release(user),
             **kwargs,
         )
 
@@ -68,3 +72,32 @@ def healthz(request):
         logger.exception("Health check: the database does not answer.")
         return JsonResponse({"status": "unavailable", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
+
+
+# --- Quality control: release ---
+
+
+def quality_release(user) -> dict:
+    """Lots awaiting release, recent signed decisions and open deviations; None for who may not
+    see release decisions. Five queries, whatever the numbers."""
+    if not user.has_perm("inventory.view_releasedecision"):
+        return {"quality_release": None}
+    decision = ReleaseDecision.Decision
+    return {
+        "quality_release": True,
+        "awaiting_release": list(quality_selectors.lots_awaiting_release()),
+        "recent_decisions": [
+            (
+                _("Recently released"),
+                list(quality_selectors.recent_release_decisions(decision.RELEASED)),
+                _("No lot was released by signature yet."),
+            ),
+            (
+                _("Recently rejected"),
+                list(quality_selectors.recent_release_decisions(decision.REJECTED)),
+                _("No lot was rejected by signature yet."),
+            ),
+        ],
+        "open_deviations": list(quality_selectors.open_deviations()),
+        "open_deviation_count": quality_selectors.open_deviation_count(),
+    }

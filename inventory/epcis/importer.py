@@ -31,7 +31,18 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection
 
 from .. import bulk, locks
-from ..models import FsmaCte, Item, Lot, Party, Product, SerialUnit, Site, TraceEvent, Unit
+from ..models import (
+    FsmaCte,
+    Item,
+    Lot,
+    Party,
+    Product,
+    SerialUnit,
+    Site,
+    TraceEvent,
+    Unit,
+    lot_starting_status,
+)
 from ..services import (
     Line,
     events_record_many,
@@ -963,6 +974,7 @@ class _Objects:
         status = described.values.get("status") if described else None
         if status in LOT_STATUSES:
             lot.status = status  # as the exporting database had it (on hold stays on hold)
+        lot.status = lot_starting_status(product, lot.status)
         return lot
 
     def _reference(self, text: str | None, described, kind: Kind) -> Epc | None:

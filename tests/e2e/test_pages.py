@@ -45,7 +45,7 @@ def test_signing_in_lands_on_the_dashboard_with_the_demo_figures(page, demo, use
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
     expect(page.locator(".who")).to_have_text(f"{name} {roles}")
     expect(tile(page, "lots on hold").locator(".figure")).to_have_text("1")
-    expect(tile(page, "lots quarantined").locator(".figure")).to_have_text("1")
+    expect(tile(page, "lots quarantined").locator(".figure")).to_have_text("3")
     expect(tile(page, "lots recalled").locator(".figure")).to_have_text("0")
     held = Lot.objects.get(status=Lot.Status.ON_HOLD)
     expect(page.get_by_role("row").filter(has_text=held.code)).to_contain_text(

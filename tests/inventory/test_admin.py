@@ -124,6 +124,7 @@ def records(admin_user):
             acting_user=admin_user,
         ),
         **_return_records(plant, admin_user),
+        **_quality_records(admin_user),
     }
 
 
@@ -573,4 +574,62 @@ def _return_row(user):
 
 ROW_MAKERS.update(
     {model: _return_row for model in INVENTORY_MODELS if model._meta.model_name in RETURN_MODELS}
+)
+
+
+# --- Quality control: specifications and release ---
+
+
+def _quality_records(user) -> dict:
+    """A specification, a certificate, a result, a signed rejection and a deviation."""
+    from inventory import quality
+    from inventory.models import (
+        Certificate,
+        Deviation,
+        ReleaseDecision,
+        Specification,
+        TestResult,
+    )
+
+    from .quality_factories import PASSWORD, quarantined_lot, record, spec_with_tests
+
+    spec = spec_with_tests()
+    lot = quarantined_lot(spec, supplier=PartyFactory(is_supplier=True))
+    certificate = Certificate.objects.create(
+        supplier=lot.supplier,
+        number=f"COA-{lot.pk}",
+        issued_on=date(2026, 3, 1),
+        file="certificates/2026/03/coa.pdf",
+        uploaded_by=user,
+    )
+    result = record(
+        lot, spec, "pH", user, value="4.2", source="certificate", certificate=certificate
+    )
+    deviation = services.deviation_raise(
+        item=lot.item, kind="other", description="Label smudged", acting_user=user
+    )
+    signer = UserFactory(is_superuser=True)  # the factory's password, which the signature asks
+    decision = quality.lot_reject_sign(
+        lot=lot, password=PASSWORD, statement="Rejected", acting_user=signer
+    )
+    return {
+        Specification: spec,
+        Certificate: certificate,
+        TestResult: result,
+        Deviation: deviation,
+        ReleaseDecision: decision,
+    }
+
+
+def _quality_row(user):
+    _quality_records(user)
+
+
+ROW_MAKERS.update(
+    {
+        model: _quality_row
+        for model in INVENTORY_MODELS
+        if model._meta.model_name
+        in {"specification", "certificate", "testresult", "deviation", "releasedecision"}
+    }
 )

@@ -144,14 +144,16 @@ class TestLoadedDemo:
         assert change.event.notes == change.reason
 
     def test_an_ingredient_lot_is_quarantined(self, demo_output):
-        quarantined = Lot.objects.get(status=Lot.Status.QUARANTINED)
+        quarantined = Lot.objects.get(
+            status=Lot.Status.QUARANTINED, product__requires_release=False
+        )
         assert quarantined.product.sku == "ING-SPINACH"
         assert quarantined.supplier.name == "Coastal Valley Greens LLC"
 
     def test_the_dashboard_shows_holds_expiry_returns_and_repairs(self, demo_output):
         counts = selectors.dashboard_counts()
         assert counts["on_hold"] == 1
-        assert counts["quarantined"] == 1
+        assert counts["quarantined"] == 3  # and two Gruyère lots awaiting release
         assert counts["expired"] == 1
         assert counts["expiring_30"] >= 2
         assert counts["returned"] == 1
@@ -314,3 +316,30 @@ def test_a_load_that_fails_halfway_leaves_nothing_behind(monkeypatch):
     assert not Lot.objects.exists()
     assert not Party.objects.exists()
     assert not get_user_model().objects.exists()
+
+
+# --- Quality control: specifications and release ---
+
+
+@pytest.mark.django_db
+class TestLoadedDemoQuality:
+    def test_gruyere_lots_are_judged_against_specification_v2(self, demo_output):
+        from inventory import quality_selectors
+        from inventory.models import ReleaseDecision
+
+        lots = {lot.code: lot for lot in Lot.objects.filter(product__sku="ING-GRUYERE")}
+        standing = {code: quality_selectors.lot_quality(lot) for code, lot in lots.items()}
+        assert {code: q.specification.version for code, q in standing.items()} == {
+            "GR-0412": 2,
+            "GR-0449": 2,
+            "GR-0467": 2,
+        }
+        released = ReleaseDecision.objects.get()
+        assert (released.lot.code, released.lot.status, released.signer.username) == (
+            "GR-0412",
+            Lot.Status.RELEASED,
+            "manager",
+        )
+        assert [t.name for t in standing["GR-0467"].unresolved] == ["Listeria monocytogenes"]
+        assert standing["GR-0449"].failed[0].name == "Moisture"
+        assert standing["GR-0449"].release_blockers() == []
