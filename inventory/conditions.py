@@ -87,6 +87,21 @@ CONDITIONS_EPCIS_TYPES = {
 CONDITIONS_TYPES_BY_EPCIS = {name: kind for kind, name in CONDITIONS_EPCIS_TYPES.items()}
 CONDITIONS_TYPE_PREFIXES = ("gs1:MT-", "gs1:", "https://gs1.org/voc/MT-", "https://gs1.org/voc/")
 
+CONDITIONS_DEVICE_FIELD = "tracewell:device"  # a device named other than by a URI
+
+
+def measurement_type_of(epcis_type) -> str | None:
+    """Our measurement type of an EPCIS sensorReport type ("Temperature", "gs1:MT-Temperature",
+    "https://gs1.org/voc/MT-Temperature"); None for one we do not judge."""
+    if not isinstance(epcis_type, str):
+        return None
+    for prefix in CONDITIONS_TYPE_PREFIXES:
+        if epcis_type.startswith(prefix):
+            epcis_type = epcis_type[len(prefix) :]
+            break
+    return CONDITIONS_TYPES_BY_EPCIS.get(epcis_type)
+
+
 VALUE_FIELDS = ("value", "min_value", "max_value", "mean_value")
 VALUE_LABELS = {
     "value": "value",
