@@ -16,10 +16,13 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from . import selectors, services
 from .models import (
+    ConditionLimit,
     EventLine,
+    EventType,
     Genealogy,
     Job,
     Lot,
+    Measurement,
     Party,
     Product,
     ReturnPhoto,
@@ -952,3 +955,75 @@ class ReturnPhotoAdmin(ReadOnlyAdmin):
     @admin.display(description=_("photo"))
     def photo_link(self, obj):
         return format_html('<a href="{}">{}</a>', reverse("return_photo", args=[obj.pk]), obj)
+
+
+# --- Quality control: process conditions ------------------------------------------------------
+
+
+class ConditionLimitForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        label=_("event types"),
+        choices=EventType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The events it applies to; none ticked: all."),
+    )
+
+    class Meta:
+        model = ConditionLimit
+        fields = (
+            "product",
+            "name",
+            "measurement_type",
+            "unit",
+            "lower",
+            "upper",
+            "event_types",
+            "site",
+            "hold_on_excursion",
+            "active",
+        )
+
+
+@admin.register(ConditionLimit)
+class ConditionLimitAdmin(ServiceSaveMixin, HistoryAdmin):
+    """Limits are edited here; readings keep a copy of those in force when they were taken, so
+    an edit never rewrites them. A limit no longer wanted is made inactive, not deleted."""
+
+    form = ConditionLimitForm
+    list_display = ("product", "name", "measurement_type", "band", "hold_on_excursion", "active")
+    list_filter = ("measurement_type", "active", "hold_on_excursion")
+    search_fields = ("product__sku", "product__name", "name")
+    list_select_related = ("product",)
+    autocomplete_fields = ("product", "site")
+    ordering = ("product__sku", "measurement_type", "name", "pk")
+
+    @admin.display(description=_("range"))
+    def band(self, obj):
+        return obj.band
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def view_on_site(self, obj):
+        return reverse("product_detail", args=[obj.product_id])
+
+
+@admin.register(Measurement)
+class MeasurementAdmin(ReadOnlyAdmin):
+    """Readings are evidence: recorded on their page or by an import, never changed."""
+
+    list_display = (
+        "measured_at",
+        "measurement_type",
+        "reading",
+        "within_limits",
+        "event",
+        "source",
+        "device_id",
+    )
+    list_filter = ("measurement_type", "within_limits", "source")
+    search_fields = ("device_id", "event__event_id")
+    list_select_related = ("event",)
+    date_hierarchy = "measured_at"
+    ordering = ("-measured_at", "-pk")

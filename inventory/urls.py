@@ -110,3 +110,13 @@ urlpatterns += [
         name="counterfeit_flag",
     ),
 ]
+
+# --- Quality control: process conditions ---
+urlpatterns += [
+    path("conditions/", views.MeasurementListView.as_view(), name="measurement_list"),
+    path(
+        "events/<int:pk>/readings/",
+        views.MeasurementRecordView.as_view(),
+        name="measurement_record",
+    ),
+]
