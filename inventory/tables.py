@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_tables2.data import TableListData
 from django_tables2.utils import Accessor, OrderBy
 
-from .conditions import limits_words
+from .conditions import limit_copy_band, limits_words
 from .fsma import COLUMNS, MISSING
 from .models import Lot
 from .selectors import quantity_text, unit_label
@@ -1122,7 +1122,22 @@ class MeasurementTable(ListTable):
         return record.reading
 
     def render_limits(self, value):
-        return limits_words(value) if value else "—"
+        if not value:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} {}{}",
+            (
+                (
+                    limit["name"],
+                    limit_copy_band(limit),
+                    ""
+                    if limit["within"]
+                    else mark_safe(' <span class="badge reading-excursion">broken</span>'),
+                )
+                for limit in value
+            ),
+        )
 
     def value_limits(self, value):
         return limits_words(value)
@@ -1146,6 +1161,9 @@ class MeasurementTable(ListTable):
 
     def render_source(self, value, record):
         return record.get_source_display()
+
+    def value_unit(self, value, record):
+        return record.unit
 
     def value_source(self, value):
         return value

@@ -1625,7 +1625,7 @@ class MeasurementRecordView(PermissionRequiredMixin, TemplateView):
         return wanted if safe else ""
 
     def get_context_data(self, **kwargs):
-        event = kwargs.get("event") or self.get_event()
+        event = kwargs.pop("event", None) or self.get_event()
         lines = list(event.lines.all())
         return super().get_context_data(
             event=event,
