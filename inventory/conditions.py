@@ -71,7 +71,7 @@ CONDITIONS_OUT_OF_RANGE = _(
 CONDITIONS_MIN_ABOVE_MAX = _("Reading %(number)s: the minimum is above the maximum.")
 CONDITIONS_FUTURE = _("Reading %(number)s: it cannot be measured later than now.")
 CONDITIONS_EXCURSION = _(
-    "%(type)s %(reading)s on the %(event)s event of %(when)s%(where)s is outside %(limits)s."
+    "%(type)s %(reading)s measured %(when)s on the %(event)s event%(where)s is outside %(limits)s."
 )
 CONDITIONS_HOLD_REASON = _("Process condition outside its limits (%(references)s).")
 

@@ -148,7 +148,7 @@ def test_an_excursion_on_a_shipment_raises_one_deviation_on_every_lot_in_it(user
     assert deviation.reference.startswith(f"DEV-{timezone.localdate().year}-")
     local = timezone.localtime(measurement.measured_at)
     assert deviation.description == (
-        f"Temperature 9.5 °C on the ship event of {local:%Y-%m-%d %H:%M} at North DC is "
+        f"Temperature 9.5 °C measured {local:%Y-%m-%d %H:%M} on the ship event at North DC is "
         "outside cold storage 2 to 8 °C."
     )
     assert deviation.history.count() == 1
