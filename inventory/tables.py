@@ -1096,7 +1096,7 @@ class MeasurementTable(ListTable):
         attrs={"th": {"class": "number"}, "td": {"class": "number"}},
     )
     device_id = tables.Column(verbose_name=_("Device"), default="—", orderable=False)
-    source = tables.Column(verbose_name=_("Source"), orderable=False)
+    source = tables.Column(verbose_name=_("Source"), orderable=False, visible=False)
     event_id = tables.Column(verbose_name=_("Event ID"), accessor="event__event_id", visible=False)
 
     class Meta(ListTable.Meta):
@@ -1126,11 +1126,12 @@ class MeasurementTable(ListTable):
             return "—"
         return format_html_join(
             mark_safe("<br>"),
-            "{} {}{}",
+            '{} {} <span class="muted small">{}</span>{}',
             (
                 (
                     limit["name"],
                     limit_copy_band(limit),
+                    limit["sku"],
                     ""
                     if limit["within"]
                     else mark_safe(' <span class="badge reading-excursion">broken</span>'),

@@ -316,7 +316,7 @@ def test_the_readings_list_shows_reading_limits_and_verdict(client, manager, rea
     assert row[1:8] == [
         "Temperature",
         "9.5 °C",
-        "cold chain 2 to 8 °C broken",
+        "cold chain 2 to 8 °C CREAM broken",
         "excursion",
         f"Ship {timezone.localtime(readings['warm'].event.occurred_at):%Y-%m-%d %H:%M}",
         "North DC",
