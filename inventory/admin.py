@@ -15,10 +15,10 @@ from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import selectors, services
+from .forms import ConditionLimitForm
 from .models import (
     ConditionLimit,
     EventLine,
-    EventType,
     Genealogy,
     Job,
     Lot,
@@ -958,31 +958,6 @@ class ReturnPhotoAdmin(ReadOnlyAdmin):
 
 
 # --- Quality control: process conditions ------------------------------------------------------
-
-
-class ConditionLimitForm(forms.ModelForm):
-    event_types = forms.MultipleChoiceField(
-        label=_("event types"),
-        choices=EventType.choices,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text=_("The events it applies to; none ticked: all."),
-    )
-
-    class Meta:
-        model = ConditionLimit
-        fields = (
-            "product",
-            "name",
-            "measurement_type",
-            "unit",
-            "lower",
-            "upper",
-            "event_types",
-            "site",
-            "hold_on_excursion",
-            "active",
-        )
 
 
 @admin.register(ConditionLimit)

@@ -15,6 +15,8 @@ from . import conditions, services
 from .fsma import file_stem, lots_named_by, product_by_code
 from .identifiers import IdentifierError
 from .models import (
+    ConditionLimit,
+    EventType,
     Lot,
     MeasurementType,
     MeasurementUnit,
@@ -1235,3 +1237,37 @@ class BaseReadingFormSet(forms.BaseFormSet):
 ReadingFormSet = forms.formset_factory(
     ReadingForm, formset=BaseReadingFormSet, extra=CONDITIONS_ROWS, max_num=20
 )
+
+
+class ConditionLimitForm(forms.ModelForm):
+    """A product's condition limit, on the product's page and in the admin."""
+
+    event_types = forms.MultipleChoiceField(
+        label=_("Event types"),
+        choices=EventType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The events it applies to; none ticked: all."),
+    )
+
+    class Meta:
+        model = ConditionLimit
+        fields = (
+            "product",
+            "name",
+            "measurement_type",
+            "unit",
+            "lower",
+            "upper",
+            "event_types",
+            "site",
+            "hold_on_excursion",
+            "active",
+        )
+
+
+class ProductConditionLimitForm(ConditionLimitForm):
+    """The same, for one product's page (the product is the page's)."""
+
+    class Meta(ConditionLimitForm.Meta):
+        fields = tuple(name for name in ConditionLimitForm.Meta.fields if name != "product")

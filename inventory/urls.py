@@ -120,3 +120,15 @@ urlpatterns += [
         name="measurement_record",
     ),
 ]
+urlpatterns += [
+    path(
+        "products/<int:pk>/limits/new/",
+        views.ConditionLimitEditView.as_view(),
+        name="condition_limit_new",
+    ),
+    path(
+        "products/<int:pk>/limits/<int:limit_pk>/",
+        views.ConditionLimitEditView.as_view(),
+        name="condition_limit_edit",
+    ),
+]

@@ -57,6 +57,7 @@ from .forms import (
     Fsma204Form,
     OwnerForm,
     PickForm,
+    ProductConditionLimitForm,
     ReadingFormSet,
     ReturnDecisionForm,
     ReturnForm,
@@ -73,6 +74,7 @@ from .fsma import FILE_FORMATS, fsma204_rows
 from .labels import item_label
 from .models import (
     STATUS_LABELS,
+    ConditionLimit,
     CounterfeitFlag,
     Deviation,
     Item,
@@ -1685,3 +1687,60 @@ class MeasurementListView(FilteredListView):
     title = _("Process conditions")
     noun = _("reading")
     noun_plural = _("readings")
+
+
+CONDITIONS_LIMIT_SAVED = _("Limit “%(name)s” of %(product)s saved: %(band)s.")
+CONDITIONS_LIMIT_CHANGED = _("Changed on the product page")
+
+
+class ConditionLimitEditView(PermissionRequiredMixin, FormView):
+    """A manager adds or changes one of a product's limits; readings keep those they had."""
+
+    form_class = ProductConditionLimitForm
+    template_name = "inventory/condition_limit_form.html"
+
+    def get_permission_required(self):
+        action = "change" if "limit_pk" in self.kwargs else "add"
+        return ("inventory.view_product", f"inventory.{action}_conditionlimit")
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            self.product = selectors.product_for_page(kwargs["pk"])
+            self.limit = (
+                ConditionLimit.objects.get(pk=kwargs["limit_pk"], product=self.product)
+                if "limit_pk" in kwargs
+                else None
+            )
+        except (Product.DoesNotExist, ConditionLimit.DoesNotExist) as exc:
+            raise Http404("No such product or limit.") from exc
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "instance": self.limit}
+
+    def form_valid(self, form):
+        try:
+            if self.limit is None:
+                form.instance.product = self.product
+                limit = services.record_create(
+                    instance=form.instance, acting_user=self.request.user
+                )
+            else:
+                limit = services.record_update(
+                    instance=self.limit,
+                    acting_user=self.request.user,
+                    reason=str(CONDITIONS_LIMIT_CHANGED),
+                    **{name: form.cleaned_data[name] for name in form.changed_data},
+                )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            CONDITIONS_LIMIT_SAVED
+            % {"name": limit.name, "product": self.product.sku, "band": limit.band},
+        )
+        return redirect(f"{reverse('product_detail', args=[self.product.pk])}#condition-limits")
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(product=self.product, limit=self.limit, **kwargs)

@@ -468,3 +468,94 @@ def test_the_dashboard_counts_the_excursions_of_the_last_week(
         "11 readings outside limits · 33 deviations raised on 3 lots or units · 33 still open"
         in body
     )
+
+
+# --- Limits on the product page ---------------------------------------------------------------
+
+
+def _limit_data(**overrides):
+    data = {
+        "name": "chill room",
+        "measurement_type": "temperature",
+        "unit": "CEL",
+        "lower": "0",
+        "upper": "4",
+        "event_types": ["receive", "transfer"],
+        "site": "",
+        "active": "on",
+    }
+    return {**data, **overrides}
+
+
+def test_a_manager_adds_a_limit_to_a_product(client, manager, cream):
+    client.force_login(manager)
+
+    response = client.post(reverse("condition_limit_new", args=[cream.pk]), _limit_data())
+
+    assert response["Location"] == f"{reverse('product_detail', args=[cream.pk])}#condition-limits"
+    limit = ConditionLimit.objects.get(name="chill room")
+    assert (limit.product, limit.lower, limit.upper) == (cream, Decimal(0), Decimal(4))
+    assert limit.event_types == ["receive", "transfer"]
+    assert limit.history.get().history_user == manager
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        views.CONDITIONS_LIMIT_SAVED
+        % {"name": "chill room", "product": "CREAM", "band": "0 to 4 °C"}
+    ]
+
+
+def test_a_manager_changes_a_limit_and_earlier_readings_keep_the_old_one(client, manager, cream):
+    limit = cream.condition_limits.get()
+    (reading,) = _record(_ship(manager, LotFactory(product=cream)), manager, "9")
+    client.force_login(manager)
+
+    client.post(
+        reverse("condition_limit_edit", args=[cream.pk, limit.pk]),
+        _limit_data(name="cold chain", lower="2", upper="10", event_types=[]),
+    )
+
+    limit.refresh_from_db()
+    assert (limit.upper, limit.event_types) == (Decimal(10), [])
+    assert limit.history.first().history_change_reason == "Changed on the product page"
+    reading.refresh_from_db()
+    assert (reading.limits[0]["upper"], reading.within_limits) == ("8.0000", False)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_limit_data(lower="5", upper="1"), "The lower limit cannot be above the upper limit."),
+        (_limit_data(lower="", upper=""), "Give a lower limit, an upper limit or both."),
+        (_limit_data(unit="SEC"), "The unit does not measure this kind of condition."),
+    ],
+)
+def test_a_limit_that_makes_no_sense_is_refused_and_nothing_is_written(
+    client, manager, cream, data, message
+):
+    client.force_login(manager)
+
+    response = client.post(reverse("condition_limit_new", args=[cream.pk]), data)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert cream.condition_limits.count() == 1
+
+
+def test_staff_may_not_add_or_change_limits(client, staff, cream):
+    client.force_login(staff)
+    limit = cream.condition_limits.get()
+
+    assert client.get(reverse("condition_limit_new", args=[cream.pk])).status_code == 403
+    edit = reverse("condition_limit_edit", args=[cream.pk, limit.pk])
+    assert client.post(edit, _limit_data()).status_code == 403
+    body = client.get(reverse("product_detail", args=[cream.pk])).content.decode()
+    assert reverse("condition_limit_new", args=[cream.pk]) not in body
+
+
+def test_a_limit_is_changed_only_under_its_own_product(client, manager, cream):
+    other = ProductFactory()
+    client.force_login(manager)
+    limit = cream.condition_limits.get()
+
+    response = client.get(reverse("condition_limit_edit", args=[other.pk, limit.pk]))
+
+    assert response.status_code == 404
