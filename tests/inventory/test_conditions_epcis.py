@@ -8,7 +8,8 @@ from decimal import Decimal
 import jsonschema
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from inventory import conditions
 from inventory.conditions import Reading
@@ -246,3 +247,34 @@ def test_an_imported_example_with_sensor_data_exports_it_once():
     original = json.loads(FULL_OBJECT_EVENT.read_text())["epcisBody"]["eventList"][0]
     (exported,) = document["epcisBody"]["eventList"]
     assert exported["sensorElementList"] == original["sensorElementList"]
+
+
+def _warm_shipments(count: int) -> dict:
+    """A document of shipments of two lots each, every one with a logger report above 8 °C."""
+    document = _shipment_document("L0")
+    (template,) = document["epcisBody"]["eventList"]
+    events = []
+    for number in range(count):
+        event = copy.deepcopy(template)
+        event["eventID"] = f"urn:uuid:00000000-0000-4000-8000-{number:012d}"
+        event["quantityList"] = [
+            {"epcClass": lot_epc(KNOWN_GTIN, f"W{number}-{n}"), "quantity": 5, "uom": "KGM"}
+            for n in range(2)
+        ]
+        events.append(event)
+    document["epcisBody"]["eventList"] = events
+    return document
+
+
+def test_importing_many_warm_shipments_costs_the_same_queries_as_a_few(
+    chilled, django_assert_max_num_queries
+):
+    with CaptureQueriesContext(connection) as few, transaction.atomic():
+        epcis_import(document=_warm_shipments(3), acting_user=None)
+        transaction.set_rollback(True)
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        epcis_import(document=_warm_shipments(40), acting_user=None)
+
+    assert Measurement.objects.count() == 40
+    assert Deviation.objects.count() == 80
