@@ -16,13 +16,16 @@ from import_export.results import RowResult
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import quality, selectors, services
+from .forms import ConditionLimitForm
 from .models import (
     Certificate,
+    ConditionLimit,
     Deviation,
     EventLine,
     Genealogy,
     Job,
     Lot,
+    Measurement,
     Party,
     Product,
     ReleaseDecision,
@@ -1124,3 +1127,50 @@ class DeviationAdmin(ReadOnlyAdmin):
     list_display = ("reference", "item", "kind", "status", "raised_at", "decided_at")
     list_filter = ("status", "kind")
     search_fields = ("reference", "description")
+
+
+# --- Quality control: process conditions ------------------------------------------------------
+
+
+@admin.register(ConditionLimit)
+class ConditionLimitAdmin(ServiceSaveMixin, HistoryAdmin):
+    """Limits are edited here; readings keep a copy of those in force when they were taken, so
+    an edit never rewrites them. A limit no longer wanted is made inactive, not deleted."""
+
+    form = ConditionLimitForm
+    list_display = ("product", "name", "measurement_type", "band", "hold_on_excursion", "active")
+    list_filter = ("measurement_type", "active", "hold_on_excursion")
+    search_fields = ("product__sku", "product__name", "name")
+    list_select_related = ("product",)
+    autocomplete_fields = ("product", "site")
+    ordering = ("product__sku", "measurement_type", "name", "pk")
+
+    @admin.display(description=_("range"))
+    def band(self, obj):
+        return obj.band
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def view_on_site(self, obj):
+        return reverse("product_detail", args=[obj.product_id])
+
+
+@admin.register(Measurement)
+class MeasurementAdmin(ReadOnlyAdmin):
+    """Readings are evidence: recorded on their page or by an import, never changed."""
+
+    list_display = (
+        "measured_at",
+        "measurement_type",
+        "reading",
+        "within_limits",
+        "event",
+        "source",
+        "device_id",
+    )
+    list_filter = ("measurement_type", "within_limits", "source")
+    search_fields = ("device_id", "event__event_id")
+    list_select_related = ("event",)
+    date_hierarchy = "measured_at"
+    ordering = ("-measured_at", "-pk")

@@ -22,9 +22,13 @@ from django.utils.translation import gettext as _
 
 from traceability.roles import ADMINISTRATORS, QUALITY_MANAGERS, QUALITY_STAFF
 
-from . import quality, quality_selectors, services
+from . import conditions, quality, quality_selectors, services
+from .conditions import Reading
 from .models import (
+    ConditionLimit,
+    EventLine,
     Lot,
+    MeasurementType,
     Party,
     Product,
     SerialUnit,
@@ -561,6 +565,7 @@ class _DemoBuilder:
         self._food_production()
         self._food_distribution()
         self._food_quality()
+        self._food_conditions()
         self._electronics()
         self._mark_used_up_lots_consumed()
         self._quality_release()
@@ -1325,6 +1330,99 @@ class _DemoBuilder:
             "agreed with the supplier's corrective action CA-118.",
             acting_user=self.manager,
         )
+
+    # --- Quality control: process conditions --------------------------------------------------
+
+    def _event_of(self, key: str, event_type: str, **event_filters) -> TraceEvent:
+        """The (first) event of a type naming one of the demo's lots."""
+        line = (
+            EventLine.objects.filter(
+                item_id=self.lots[key].pk, event_type=event_type, **event_filters
+            )
+            .select_related("event")
+            .order_by("event__occurred_at", "pk")
+            .first()
+        )
+        return line.event
+
+    def _food_conditions(self):
+        """Limits on the salad kits (cold chain) and the Lorraine filling (pasteurisation); a
+        shipment whose logger went above 5 °C, raising a deviation on each of its lots, and
+        pasteurisation and cold-chain readings within their limits."""
+        cold_chain = ["ship", "transfer", "receive"]
+        for sku in ("FG-KIT-SPF", "FG-KIT-ROM", "FG-QUICHE-LOR", "FG-QUICHE-SPF"):
+            services.record_create(
+                instance=ConditionLimit(
+                    product=self.products[sku],
+                    name="Cold chain",
+                    measurement_type=MeasurementType.TEMPERATURE,
+                    unit="CEL",
+                    lower=Decimal(0),
+                    upper=Decimal(5),
+                    event_types=cold_chain,
+                ),
+                acting_user=self.manager,
+            )
+        for name, kind, unit, lower in (
+            ("Pasteurisation temperature", MeasurementType.TEMPERATURE, "CEL", 72),
+            ("Pasteurisation hold", MeasurementType.TIME, "SEC", 15),
+        ):
+            services.record_create(
+                instance=ConditionLimit(
+                    product=self.products["WIP-FILL-LOR"],
+                    name=name,
+                    measurement_type=kind,
+                    unit=unit,
+                    lower=Decimal(lower),
+                    event_types=["transform"],
+                ),
+                acting_user=self.manager,
+            )
+        pasteurised = self._event_of("lf-q3", TraceEvent.Type.TRANSFORM, role="output")
+        conditions.measurements_record(
+            event=pasteurised,
+            readings=[
+                Reading(
+                    measurement_type=MeasurementType.TEMPERATURE,
+                    unit="CEL",
+                    value=Decimal("73.4"),
+                    measured_at=pasteurised.occurred_at - timedelta(minutes=20),
+                    device_id="PAST-1 probe",
+                ),
+                Reading(
+                    measurement_type=MeasurementType.TIME,
+                    unit="SEC",
+                    value=Decimal(17),
+                    measured_at=pasteurised.occurred_at - timedelta(minutes=20),
+                    device_id="PAST-1 probe",
+                ),
+            ],
+            acting_user=self.staff,
+        )
+        northstar = self.parties["northstar"]
+        for key, days_ago, reading in (
+            ("ql3", 3, Reading(MeasurementType.TEMPERATURE, "CEL", max_value=Decimal("3.8"))),
+            (
+                "sk2",
+                2,
+                Reading(
+                    MeasurementType.TEMPERATURE,
+                    "CEL",
+                    min_value=Decimal("2.9"),
+                    max_value=Decimal("8.4"),
+                    mean_value=Decimal("4.6"),
+                ),
+            ),
+        ):
+            event = self._event_of(
+                key,
+                TraceEvent.Type.SHIP,
+                event__occurred_at__gte=self.at(days_ago, 0),
+                **({"event__destination_party": northstar} if key == "sk2" else {}),
+            )
+            reading.measured_at = event.occurred_at + timedelta(hours=14)
+            reading.device_id = "urn:epc:id:giai:0614141.TL-0047"
+            conditions.measurements_record(event=event, readings=[reading], acting_user=self.staff)
 
 
 def _demo_pdf(text: str) -> bytes:

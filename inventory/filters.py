@@ -14,9 +14,12 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import (
     CounterfeitFlag,
+    EventLine,
     EventType,
     Lot,
     LotStatus,
+    Measurement,
+    MeasurementType,
     Party,
     Product,
     SerialStatus,
@@ -457,3 +460,56 @@ class CounterfeitFlagFilter(ListFilterSet):
 
     def by_serial(self, queryset, name, value):
         return self.contains_any(queryset, ("serial",), value)
+
+
+# --- Quality control: process conditions ------------------------------------------------------
+
+CONDITIONS_INSIDE, CONDITIONS_OUTSIDE, CONDITIONS_UNJUDGED = "inside", "outside", "none"
+CONDITIONS_VERDICT_CHOICES = [
+    (CONDITIONS_INSIDE, _("within limits")),
+    (CONDITIONS_OUTSIDE, _("outside limits (excursion)")),
+    (CONDITIONS_UNJUDGED, _("no limit applied")),
+]
+
+
+class MeasurementFilterForm(DateRangeForm):
+    date_ranges = (("measured_from", "measured_to"),)
+
+
+class MeasurementFilter(ListFilterSet):
+    measurement_type = _choice_filter("measurement_type", MeasurementType.choices, _("Measurement"))
+    verdict = django_filters.ChoiceFilter(
+        method="by_verdict",
+        choices=CONDITIONS_VERDICT_CHOICES,
+        empty_label=ANY,
+        label=_("Limits"),
+    )
+    measured_from = _date_filter("measured_at", "gte", _("From"), method="from_day")
+    measured_to = _date_filter("measured_at", "lt", _("Until"), method="to_day")
+    product = django_filters.CharFilter(method="by_product", label=_("Product (SKU or name)"))
+    site = django_filters.CharFilter(method="by_site", label=_("Site"))
+
+    class Meta:
+        model = Measurement
+        form = MeasurementFilterForm
+        fields = ["measurement_type", "verdict", "measured_from", "measured_to", "product", "site"]
+
+    def by_verdict(self, queryset, name, value):
+        within = {CONDITIONS_INSIDE: True, CONDITIONS_OUTSIDE: False}.get(value)
+        if value == CONDITIONS_UNJUDGED:
+            return queryset.filter(within_limits__isnull=True)
+        return queryset.filter(within_limits=within) if within is not None else queryset
+
+    def by_product(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        products = Product.objects.filter(Q(sku__icontains=value) | Q(name__icontains=value))
+        lines = EventLine.objects.filter(
+            Q(item__lot__product__in=products) | Q(item__serialunit__product__in=products)
+        )
+        return queryset.filter(event__in=lines.values("event"))
+
+    def by_site(self, queryset, name, value):
+        value = value.strip()
+        return queryset.filter(event__site__in=_sites_matching(value)) if value else queryset

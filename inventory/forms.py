@@ -11,10 +11,23 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import conditions, services
 from .fsma import file_stem, lots_named_by, product_by_code
 from .identifiers import IdentifierError
-from .models import Lot, Party, Product, SerialRun, SerialUnit, ServiceRecord, Site, UnitReturn
+from .models import (
+    ConditionLimit,
+    EventType,
+    Lot,
+    MeasurementType,
+    MeasurementUnit,
+    Party,
+    Product,
+    SerialRun,
+    SerialUnit,
+    ServiceRecord,
+    Site,
+    UnitReturn,
+)
 from .selectors import EXPIRY_WINDOWS, quantity_text, resolve_identifiers
 from .services import (
     REASON_REQUIRED,
@@ -1147,3 +1160,114 @@ class SerialRunForm(forms.Form):
         else:
             arguments["length"] = data["length"]
         return arguments
+
+
+# --- Quality control: process conditions ------------------------------------------------------
+
+CONDITIONS_ROWS = 5
+CONDITIONS_ROW_INCOMPLETE = _("Give the measurement, its value and its unit.")
+CONDITIONS_NOTHING_ENTERED = _("Enter at least one reading.")
+
+
+class ReadingForm(forms.Form):
+    """One row of the readings form; a row left empty is skipped."""
+
+    measurement_type = forms.ChoiceField(
+        label=_("Measurement"),
+        choices=[("", "—"), *MeasurementType.choices],
+        required=False,
+    )
+    value = forms.DecimalField(label=_("Value"), max_digits=14, decimal_places=4, required=False)
+    unit = forms.ChoiceField(
+        label=_("Unit"), choices=[("", "—"), *MeasurementUnit.choices], required=False
+    )
+    measured_at = forms.DateTimeField(
+        label=_("Measured at"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Empty: the event's time."),
+    )
+    device_id = forms.CharField(label=_("Device"), max_length=255, required=False)
+
+    def is_blank(self) -> bool:
+        data = self.cleaned_data
+        return not any(data.get(name) not in (None, "") for name in self.fields)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors or self.is_blank():
+            return data
+        if not (
+            data.get("measurement_type") and data.get("value") is not None and data.get("unit")
+        ):
+            raise ValidationError(CONDITIONS_ROW_INCOMPLETE, code="incomplete")
+        reading = self.reading()
+        problems = conditions.reading_problems(reading, self.prefix_number)
+        if problems:
+            raise ValidationError(problems, code="reading")
+        return data
+
+    @property
+    def prefix_number(self) -> int:
+        return int(self.prefix.rsplit("-", 1)[-1]) + 1 if self.prefix else 1
+
+    def reading(self) -> conditions.Reading:
+        data = self.cleaned_data
+        return conditions.Reading(
+            measurement_type=data["measurement_type"],
+            unit=data["unit"],
+            value=data["value"],
+            measured_at=data.get("measured_at"),
+            device_id=data.get("device_id", "").strip(),
+        )
+
+
+class BaseReadingFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        if all(form.is_blank() for form in self.forms):
+            raise ValidationError(CONDITIONS_NOTHING_ENTERED, code="empty")
+
+    def readings(self) -> list:
+        return [form.reading() for form in self.forms if not form.is_blank()]
+
+
+ReadingFormSet = forms.formset_factory(
+    ReadingForm, formset=BaseReadingFormSet, extra=CONDITIONS_ROWS, max_num=20
+)
+
+
+class ConditionLimitForm(forms.ModelForm):
+    """A product's condition limit, on the product's page and in the admin."""
+
+    event_types = forms.MultipleChoiceField(
+        label=_("Event types"),
+        choices=EventType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The events it applies to; none ticked: all."),
+    )
+
+    class Meta:
+        model = ConditionLimit
+        fields = (
+            "product",
+            "name",
+            "measurement_type",
+            "unit",
+            "lower",
+            "upper",
+            "event_types",
+            "site",
+            "hold_on_excursion",
+            "active",
+        )
+
+
+class ProductConditionLimitForm(ConditionLimitForm):
+    """The same, for one product's page (the product is the page's)."""
+
+    class Meta(ConditionLimitForm.Meta):
+        fields = tuple(name for name in ConditionLimitForm.Meta.fields if name != "product")

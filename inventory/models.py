@@ -6,8 +6,11 @@ a trace is one recursive query over integer keys, whatever mix of lots and units
 """
 
 import contextlib
+import functools
+import operator
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pgtrigger
 from django.conf import settings
@@ -1971,6 +1974,16 @@ class Deviation(models.Model):
     )
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True, editable=False)
     justification = models.TextField(_("justification"), blank=True, editable=False)
+    measurement = models.ForeignKey(
+        "Measurement",
+        verbose_name=_("reading"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deviations",
+        editable=False,
+        help_text=_("The reading outside its limits that raised it (an excursion)."),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -1996,6 +2009,12 @@ class Deviation(models.Model):
                 ),
                 name="deviation_decision_justified",
                 violation_error_message=_("A decided deviation says who decided, when and why."),
+            ),
+            models.UniqueConstraint(
+                fields=["measurement", "item"],
+                condition=Q(measurement__isnull=False),
+                name="deviation_one_per_reading_item",
+                violation_error_message=_("This reading already raised a deviation on this item."),
             ),
         ]
         indexes = [
@@ -2291,6 +2310,7 @@ class TestResult(AppendOnlyModel):
     recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
 
     class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = _("test result")
         verbose_name_plural = _("test results")
         constraints = [
@@ -2378,6 +2398,7 @@ class ReleaseDecision(AppendOnlyModel):
     )
 
     class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = _("release decision")
         verbose_name_plural = _("release decisions")
         permissions = [("sign_releasedecision", _("Can sign the release or rejection of lots"))]
@@ -2398,3 +2419,297 @@ class ReleaseDecision(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.lot}: {self.get_decision_display()} by {self.signer_name}"
+
+
+# --- Quality control: process conditions -------------------------------------------------------
+
+
+class MeasurementType(models.TextChoices):
+    """What a reading measures; each is written to EPCIS as GS1 CBV's measurement type (see
+    MEASUREMENT_EPCIS_TYPES), pH, which the CBV lacks, as our own URI."""
+
+    TEMPERATURE = "temperature", _("temperature")
+    TIME = "time", _("time (duration)")
+    PH = "ph", _("pH")
+    PRESSURE = "pressure", _("pressure")
+    RELATIVE_HUMIDITY = "relative_humidity", _("relative humidity")
+    ABSOLUTE_HUMIDITY = "absolute_humidity", _("absolute humidity")
+
+
+class MeasurementUnit(models.TextChoices):
+    """Units of readings, as UN/ECE Recommendation 20 codes (EPCIS sensorReport uom)."""
+
+    CELSIUS = "CEL", _("°C")
+    FAHRENHEIT = "FAH", _("°F")
+    KELVIN = "KEL", _("K")
+    SECOND = "SEC", _("s")
+    MINUTE = "MIN", _("min")
+    HOUR = "HUR", _("h")
+    PH = "C62", _("pH")
+    KILOPASCAL = "KPA", _("kPa")
+    BAR = "BAR", _("bar")
+    PASCAL = "PAL", _("Pa")
+    MILLIBAR = "MBR", _("mbar")
+    PERCENT = "P1", _("%")
+    GRAMS_PER_M3 = "A93", _("g/m³")
+
+
+# The units each measurement type may be given in; a reading in another unit of the same
+# type is converted to its limit's unit (conditions.py), one of another type is refused.
+MEASUREMENT_UNITS = {
+    MeasurementType.TEMPERATURE: ("CEL", "FAH", "KEL"),
+    MeasurementType.TIME: ("SEC", "MIN", "HUR"),
+    MeasurementType.PH: ("C62",),
+    MeasurementType.PRESSURE: ("KPA", "BAR", "PAL", "MBR"),
+    MeasurementType.RELATIVE_HUMIDITY: ("P1",),
+    MeasurementType.ABSOLUTE_HUMIDITY: ("A93",),
+}
+
+
+def _unit_fits_type(type_field: str = "measurement_type", unit_field: str = "unit") -> Q:
+    """The database's side of MEASUREMENT_UNITS: the unit is one of its type's."""
+    pairs = [
+        Q(**{type_field: kind, f"{unit_field}__in": units})
+        for kind, units in MEASUREMENT_UNITS.items()
+    ]
+    return functools.reduce(operator.or_, pairs)
+
+
+class ConditionLimit(models.Model):
+    """A process limit of a product: a reading of this type on its events must lie within it
+    (edges included), e.g. storage 2 to 8 °C, pasteurisation at least 72 °C for at least 15 s."""
+
+    product = models.ForeignKey(
+        Product,
+        verbose_name=_("product"),
+        on_delete=models.PROTECT,
+        related_name="condition_limits",
+    )
+    name = models.CharField(
+        _("name"), max_length=100, help_text=_("What the limit guards, e.g. cold storage.")
+    )
+    measurement_type = models.CharField(
+        _("measurement"), max_length=20, choices=MeasurementType.choices
+    )
+    unit = models.CharField(_("unit"), max_length=3, choices=MeasurementUnit.choices)
+    lower = models.DecimalField(
+        _("lower limit"),
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_("A reading equal to it is inside. Empty: no lower limit."),
+    )
+    upper = models.DecimalField(
+        _("upper limit"),
+        max_digits=14,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_("A reading equal to it is inside. Empty: no upper limit."),
+    )
+    event_types = models.JSONField(
+        _("event types"),
+        default=list,
+        blank=True,
+        help_text=_("The events it applies to, e.g. receive, ship, transfer. Empty: all."),
+    )
+    site = models.ForeignKey(
+        Site,
+        verbose_name=_("site"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("Only at this site. Empty: everywhere."),
+    )
+    hold_on_excursion = models.BooleanField(
+        _("hold on excursion"),
+        default=False,
+        help_text=_(
+            "Put released lots and units in stock on hold when a reading breaks this limit. "
+            "Otherwise an excursion raises a deviation, which blocks release until decided."
+        ),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("condition limit")
+        verbose_name_plural = _("condition limits")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lower__isnull=False) | Q(upper__isnull=False),
+                name="condition_limit_has_bound",
+                violation_error_message=_("Give a lower limit, an upper limit or both."),
+            ),
+            models.CheckConstraint(
+                condition=Q(lower__isnull=True) | Q(upper__isnull=True) | Q(lower__lte=F("upper")),
+                name="condition_limit_ordered",
+                violation_error_message=_("The lower limit cannot be above the upper limit."),
+            ),
+            models.CheckConstraint(
+                condition=_unit_fits_type(),
+                name="condition_limit_unit_fits",
+                violation_error_message=_("The unit does not measure this kind of condition."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(name=""),
+                name="condition_limit_has_name",
+                violation_error_message=_("Name the limit, e.g. cold storage."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["product", "measurement_type"], name="condition_limit_product_idx")
+        ]
+
+    def __str__(self):
+        return f"{self.product.sku} {self.name}: {self.band}"
+
+    def clean(self):
+        unknown = [kind for kind in self.event_types or [] if kind not in EventType.values]
+        if not isinstance(self.event_types, list) or unknown:
+            raise ValidationError(
+                {
+                    "event_types": _("Unknown event types: %(types)s.")
+                    % {"types": ", ".join(map(str, unknown or [self.event_types]))}
+                }
+            )
+
+    @property
+    def band(self) -> str:
+        return limit_band(self.lower, self.upper, self.get_unit_display())
+
+    def applies_to(self, event_type: str, site_id: int | None) -> bool:
+        return (
+            self.active
+            and (not self.event_types or event_type in self.event_types)
+            and (self.site_id is None or self.site_id == site_id)
+        )
+
+
+def limit_band(lower, upper, unit: str) -> str:
+    """A limit in words: "2 to 8 °C", "≥ 72 °C", "≤ 4.6 pH"."""
+    lower = None if lower is None else f"{Decimal(lower).normalize():f}"
+    upper = None if upper is None else f"{Decimal(upper).normalize():f}"
+    if lower is not None and upper is not None:
+        return f"{lower} to {upper} {unit}"
+    if lower is not None:
+        return f"≥ {lower} {unit}"
+    return f"≤ {upper} {unit}"
+
+
+class Measurement(AppendOnlyModel):
+    """A reading of a process condition on an event, judged against the limits in force when
+    it was recorded (kept with it, so a later change of a limit does not rewrite history)."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("entered by hand")
+        EPCIS = "epcis", _("EPCIS sensor data")
+
+    event = models.ForeignKey(
+        TraceEvent,
+        verbose_name=_("event"),
+        on_delete=models.PROTECT,
+        related_name="measurements",
+    )
+    measurement_type = models.CharField(
+        _("measurement"), max_length=20, choices=MeasurementType.choices
+    )
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=4, null=True, blank=True)
+    min_value = models.DecimalField(
+        _("minimum"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    max_value = models.DecimalField(
+        _("maximum"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    mean_value = models.DecimalField(
+        _("mean"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    unit = models.CharField(_("unit"), max_length=3, choices=MeasurementUnit.choices)
+    measured_at = models.DateTimeField(_("measured"))
+    device_id = models.CharField(
+        _("device"), max_length=255, blank=True, help_text=_("The sensor or instrument.")
+    )
+    source = models.CharField(_("source"), max_length=6, choices=Source.choices)
+    limits = models.JSONField(
+        _("limits in force"),
+        default=list,
+        blank=True,
+        help_text=_("Each limit that applied when it was recorded, with its verdict."),
+    )
+    within_limits = models.BooleanField(
+        _("within limits"),
+        null=True,
+        blank=True,
+        help_text=_("Empty when no limit applied."),
+    )
+    recorded_at = models.DateTimeField(_("recorded"), default=timezone.now)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recorded by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+    class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
+        verbose_name = _("measurement")
+        verbose_name_plural = _("measurements")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(value__isnull=False)
+                | Q(min_value__isnull=False)
+                | Q(max_value__isnull=False)
+                | Q(mean_value__isnull=False),
+                name="measurement_has_value",
+                violation_error_message=_(
+                    "A reading needs a value (or a minimum, maximum or mean)."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(min_value__isnull=True)
+                | Q(max_value__isnull=True)
+                | Q(min_value__lte=F("max_value")),
+                name="measurement_min_not_above_max",
+                violation_error_message=_("The minimum cannot be above the maximum."),
+            ),
+            models.CheckConstraint(
+                condition=_unit_fits_type(),
+                name="measurement_unit_fits",
+                violation_error_message=_("The unit does not measure this kind of condition."),
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=["manual", "epcis"]),
+                name="measurement_source_valid",
+                violation_error_message=_("Unknown source of a reading."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["measured_at"], name="measurement_time_idx"),
+            models.Index(fields=["within_limits", "measured_at"], name="measurement_verdict_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_measurement_type_display()} {self.reading}"
+
+    @property
+    def reading(self) -> str:
+        """The figures as read: "9.5 °C", or "min 2.1, max 9.5, mean 5 °C"."""
+        unit = self.get_unit_display()
+        if self.value is not None and self.min_value is None and self.max_value is None:
+            return f"{self.value.normalize():f} {unit}"
+        parts = [
+            f"{label} {number.normalize():f}"
+            for label, number in (
+                ("", self.value),
+                ("min", self.min_value),
+                ("max", self.max_value),
+                ("mean", self.mean_value),
+            )
+            if number is not None
+        ]
+        return f"{', '.join(part.strip() for part in parts)} {unit}"

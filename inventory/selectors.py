@@ -35,11 +35,14 @@ from .identifiers import (
     parse_identifier,
 )
 from .models import (
+    ConditionLimit,
     CounterfeitFlag,
+    Deviation,
     EventLine,
     Genealogy,
     Job,
     Lot,
+    Measurement,
     Party,
     Product,
     ReturnPhoto,
@@ -505,6 +508,12 @@ def item_timeline(item_pk: int):
             "event__destination_party",
             "event__destination_site",
             "event__recorded_by",
+        )
+        # The readings of each event show under it (process conditions).
+        .prefetch_related(
+            Prefetch(
+                "event__measurements", queryset=Measurement.objects.order_by("measured_at", "pk")
+            )
         )
         .order_by("event__occurred_at", "event__pk", "pk")
     )
@@ -1088,3 +1097,96 @@ def serial_run_list():
     return SerialRun.objects.select_related("product", "lot", "site", "created_by").order_by(
         "-created_at", "-pk"
     )
+
+
+# --- Quality control: process conditions ------------------------------------------------------
+
+CONDITIONS_DASHBOARD_DAYS = 7
+
+
+def conditions_measurement_list():
+    """Readings, newest first, with their event, its site and how many items it names."""
+    return Measurement.objects.select_related("event__site", "recorded_by").annotate(
+        item_count=Coalesce(
+            Subquery(
+                EventLine.objects.filter(event=OuterRef("event"))
+                .order_by()
+                .values("event")
+                .annotate(n=Count("*"))
+                .values("n"),
+                output_field=IntegerField(),
+            ),
+            0,
+        ),
+        deviation_count=_count(Deviation.objects.all(), "measurement"),
+    )
+
+
+def conditions_product_limits(product: Product):
+    return (
+        ConditionLimit.objects.filter(product=product)
+        .select_related("site")
+        .order_by("-active", "measurement_type", "name", "pk")
+    )
+
+
+def conditions_event_for_readings(pk: int) -> TraceEvent:
+    """An event for the readings form: where, and the items it names."""
+    return (
+        TraceEvent.objects.select_related("site")
+        .prefetch_related(
+            Prefetch(
+                "lines",
+                queryset=EventLine.objects.select_related(
+                    "item__lot__product", "item__serialunit__product"
+                ).order_by("pk"),
+            ),
+            "measurements",
+        )
+        .get(pk=pk)
+    )
+
+
+def conditions_for_item(item: Lot | SerialUnit) -> dict:
+    """The readings on an item's events, each with its verdict for the item's product, and the
+    excursion deviations raised on it: three queries."""
+    readings = list(
+        Measurement.objects.filter(event__lines__item_id=item.pk)
+        .select_related("event__site")
+        .distinct()
+        .order_by("measured_at", "pk")
+    )
+    for reading in readings:
+        mine = [limit for limit in reading.limits if limit["product"] == item.product_id]
+        reading.item_limits = mine
+        reading.item_verdict = None if not mine else all(limit["within"] for limit in mine)
+    deviations = list(
+        Deviation.objects.filter(item_id=item.pk, kind=Deviation.Kind.EXCURSION)
+        .select_related("measurement")
+        .order_by("raised_at", "pk")
+    )
+    return {"readings": readings, "deviations": deviations}
+
+
+def conditions_excursions_recent(days: int = CONDITIONS_DASHBOARD_DAYS, limit: int = 5) -> dict:
+    """The dashboard's excursions: counts over the last days and the latest readings outside
+    their limits, in three queries."""
+    since = timezone.now() - timedelta(days=days)
+    outside = Measurement.objects.filter(within_limits=False, measured_at__gte=since)
+    deviations = Deviation.objects.filter(kind=Deviation.Kind.EXCURSION, raised_at__gte=since)
+    counts = deviations.aggregate(
+        raised=Count("pk"),
+        still_open=Count("pk", filter=Q(status=Deviation.Status.OPEN)),
+        items=Count("item", distinct=True),
+    )
+    return {
+        "days": days,
+        "since": timezone.localtime(since).date(),
+        "readings": outside.count(),
+        **counts,
+        "latest": list(
+            outside.select_related("event__site")
+            .annotate(deviation_count=_count(Deviation.objects.all(), "measurement"))
+            .order_by("-measured_at", "-pk")[:limit]
+        ),
+    }

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_tables2.data import TableListData
 from django_tables2.utils import Accessor, OrderBy
 
+from .conditions import limit_copy_band, limits_words
 from .fsma import COLUMNS, MISSING
 from .models import Lot
 from .selectors import quantity_text, unit_label
@@ -1044,3 +1045,126 @@ class CounterfeitFlagTable(ListTable):
 
     def value_status(self, value, record):
         return record.get_status_display()
+
+
+# --- Quality control: process conditions ------------------------------------------------------
+
+
+def conditions_verdict_badge(within) -> str:
+    """A reading's verdict as a badge: within limits, excursion, or no limit."""
+    key = {None: "none", True: "within", False: "excursion"}[within]
+    return format_html(
+        '<span class="badge reading-{}">{}</span>', key, conditions_verdict_text(within)
+    )
+
+
+def conditions_verdict_text(within) -> str:
+    return {None: "no limit", True: "within limits", False: "excursion"}[within]
+
+
+class MeasurementTable(ListTable):
+    """Sorted by time: readings come in by the thousand from sensors; the filters narrow."""
+
+    measured_at = tables.Column(
+        verbose_name=_("Measured"),
+        order_by=_tie_break("measured_at"),
+        attrs={"td": {"class": "nowrap"}},
+    )
+    measurement_type = tables.Column(verbose_name=_("Measurement"), orderable=False)
+    reading = tables.Column(
+        verbose_name=_("Reading"), accessor="pk", orderable=False, attrs={"td": {"class": "nowrap"}}
+    )
+    value = tables.Column(verbose_name=_("Value"), visible=False)
+    min_value = tables.Column(verbose_name=_("Minimum"), visible=False)
+    max_value = tables.Column(verbose_name=_("Maximum"), visible=False)
+    mean_value = tables.Column(verbose_name=_("Mean"), visible=False)
+    unit = tables.Column(verbose_name=_("Unit"), visible=False)
+    limits = tables.Column(verbose_name=_("Limits in force"), orderable=False)
+    within_limits = tables.Column(verbose_name=_("Verdict"), orderable=False)
+    event = tables.Column(verbose_name=_("Event"), accessor="event__event_type", orderable=False)
+    site = tables.Column(
+        verbose_name=_("Site"), accessor="event__site__name", default="—", orderable=False
+    )
+    item_count = tables.Column(
+        verbose_name=_("Items"),
+        orderable=False,
+        attrs={"th": {"class": "number"}, "td": {"class": "number"}},
+    )
+    deviation_count = tables.Column(
+        verbose_name=_("Deviations"),
+        orderable=False,
+        attrs={"th": {"class": "number"}, "td": {"class": "number"}},
+    )
+    device_id = tables.Column(verbose_name=_("Device"), default="—", orderable=False)
+    source = tables.Column(verbose_name=_("Source"), orderable=False, visible=False)
+    event_id = tables.Column(verbose_name=_("Event ID"), accessor="event__event_id", visible=False)
+
+    class Meta(ListTable.Meta):
+        order_by = ("-measured_at",)
+        empty_text = _("No reading matches these filters.")
+
+    def render_measured_at(self, value):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+    def value_measured_at(self, value):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %z")
+
+    def render_measurement_type(self, value, record):
+        return record.get_measurement_type_display().capitalize()
+
+    def value_measurement_type(self, value):
+        return value
+
+    def render_reading(self, value, record):
+        return record.reading
+
+    def value_reading(self, value, record):
+        return record.reading
+
+    def render_limits(self, value):
+        if not value:
+            return "—"
+        return format_html_join(
+            mark_safe("<br>"),
+            '{} {} <span class="muted small">{}</span>{}',
+            (
+                (
+                    limit["name"],
+                    limit_copy_band(limit),
+                    limit["sku"],
+                    ""
+                    if limit["within"]
+                    else mark_safe(' <span class="badge reading-excursion">broken</span>'),
+                )
+                for limit in value
+            ),
+        )
+
+    def value_limits(self, value):
+        return limits_words(value)
+
+    def render_within_limits(self, value):
+        return conditions_verdict_badge(value)
+
+    def value_within_limits(self, value):
+        return conditions_verdict_text(value)
+
+    def render_event(self, value, record):
+        event = record.event
+        return format_html(
+            '{}<br><span class="muted small">{}</span>',
+            event.get_event_type_display().capitalize(),
+            timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M"),
+        )
+
+    def value_event(self, value):
+        return value
+
+    def render_source(self, value, record):
+        return record.get_source_display()
+
+    def value_unit(self, value, record):
+        return record.unit
+
+    def value_source(self, value):
+        return value

@@ -163,3 +163,24 @@ urlpatterns += [
         name="lot_quality_record",
     ),
 ]
+# --- Quality control: process conditions ---
+urlpatterns += [
+    path("conditions/", views.MeasurementListView.as_view(), name="measurement_list"),
+    path(
+        "events/<int:pk>/readings/",
+        views.MeasurementRecordView.as_view(),
+        name="measurement_record",
+    ),
+]
+urlpatterns += [
+    path(
+        "products/<int:pk>/limits/new/",
+        views.ConditionLimitEditView.as_view(),
+        name="condition_limit_new",
+    ),
+    path(
+        "products/<int:pk>/limits/<int:limit_pk>/",
+        views.ConditionLimitEditView.as_view(),
+        name="condition_limit_edit",
+    ),
+]

@@ -14,8 +14,13 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header, urlencode
+from django.utils.http import (
+    content_disposition_header,
+    url_has_allowed_host_and_scheme,
+    urlencode,
+)
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import FormView, TemplateView
 from django_filters.views import FilterView
@@ -25,13 +30,14 @@ from django_tables2.export.export import TableExport
 
 from traceability.roles import QUALITY_MANAGERS, user_roles
 
-from . import formulas, jobs, label_sheets, selectors, services
+from . import conditions, formulas, jobs, label_sheets, selectors, services
 from .epcis.exporter import epcis_export
 from .filters import (
     ClaimFilter,
     CounterfeitFlagFilter,
     EventFilter,
     LotFilter,
+    MeasurementFilter,
     PartyFilter,
     ProductFilter,
     ReturnFilter,
@@ -51,6 +57,8 @@ from .forms import (
     Fsma204Form,
     OwnerForm,
     PickForm,
+    ProductConditionLimitForm,
+    ReadingFormSet,
     ReturnDecisionForm,
     ReturnForm,
     ReturnRepairForm,
@@ -66,12 +74,15 @@ from .fsma import FILE_FORMATS, fsma204_rows
 from .labels import item_label
 from .models import (
     STATUS_LABELS,
+    ConditionLimit,
     CounterfeitFlag,
+    Deviation,
     Item,
     Lot,
     Product,
     SerialRun,
     SerialUnit,
+    TraceEvent,
     UnitReturn,
     WarrantyClaim,
 )
@@ -83,6 +94,7 @@ from .tables import (
     ExpiryTable,
     Fsma204Table,
     LotTable,
+    MeasurementTable,
     PartyTable,
     ProductLotTable,
     ProductTable,
@@ -1578,3 +1590,160 @@ class SerialRunLabelsView(PermissionRequiredMixin, View):
         response = HttpResponse(content, content_type="application/pdf")
         response["Content-Disposition"] = content_disposition_header(False, name)
         return response
+
+
+# --- Quality control: process conditions ------------------------------------------------------
+
+CONDITIONS_RECORDED = _("%(count)s recorded on the %(event)s event of %(when)s.")
+CONDITIONS_RECORDED_EXCURSIONS = _(
+    "%(count)s recorded on the %(event)s event of %(when)s; %(outside)s outside its limits "
+    "raised %(deviations)s."
+)
+CONDITIONS_ITEMS_SHOWN = 20
+
+
+def _readings_count(count: int) -> str:
+    return ngettext("%(n)s reading", "%(n)s readings", count) % {"n": count}
+
+
+def _deviations_count(count: int) -> str:
+    return ngettext("%(n)s deviation", "%(n)s deviations", count) % {"n": count}
+
+
+class MeasurementRecordView(PermissionRequiredMixin, TemplateView):
+    """Readings taken on an event, several at once; an excursion raises its deviations."""
+
+    permission_required = ("inventory.view_traceevent", "inventory.add_measurement")
+    template_name = "inventory/measurements_new.html"
+
+    def get_event(self):
+        try:
+            return selectors.conditions_event_for_readings(self.kwargs["pk"])
+        except TraceEvent.DoesNotExist as exc:
+            raise Http404(f"No event {self.kwargs['pk']}.") from exc
+
+    def next_url(self) -> str:
+        wanted = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        safe = url_has_allowed_host_and_scheme(
+            wanted, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()
+        )
+        return wanted if safe else ""
+
+    def get_context_data(self, **kwargs):
+        event = kwargs.pop("event", None) or self.get_event()
+        lines = list(event.lines.all())
+        return super().get_context_data(
+            event=event,
+            lines=lines[:CONDITIONS_ITEMS_SHOWN],
+            more_lines=max(0, len(lines) - CONDITIONS_ITEMS_SHOWN),
+            readings=sorted(event.measurements.all(), key=lambda m: (m.measured_at, m.pk)),
+            next_url=self.next_url(),
+            **kwargs,
+        )
+
+    def get(self, request, *args, **kwargs):
+        return self.render_to_response(self.get_context_data(formset=ReadingFormSet()))
+
+    def post(self, request, *args, **kwargs):
+        event = self.get_event()
+        formset = ReadingFormSet(request.POST)
+        service_errors = []
+        if formset.is_valid():
+            try:
+                measurements = conditions.measurements_record(
+                    event=event, readings=formset.readings(), acting_user=request.user
+                )
+            except ValidationError as exc:
+                service_errors = exc.messages
+            else:
+                messages.success(request, self._recorded_message(event, measurements))
+                return redirect(self.next_url() or request.path)
+        return self.render_to_response(
+            self.get_context_data(event=event, formset=formset, service_errors=service_errors)
+        )
+
+    @staticmethod
+    def _recorded_message(event, measurements) -> str:
+        outside = [m for m in measurements if m.within_limits is False]
+        context = {
+            "count": _readings_count(len(measurements)),
+            "event": event.get_event_type_display(),
+            "when": timezone.localtime(event.occurred_at).strftime("%Y-%m-%d %H:%M"),
+        }
+        if not outside:
+            return CONDITIONS_RECORDED % context
+        raised = Deviation.objects.filter(measurement__in=outside).count()
+        return CONDITIONS_RECORDED_EXCURSIONS % {
+            **context,
+            "outside": len(outside),
+            "deviations": _deviations_count(raised),
+        }
+
+
+class MeasurementListView(FilteredListView):
+    permission_required = "inventory.view_measurement"
+    selector = staticmethod(selectors.conditions_measurement_list)
+    filterset_class = MeasurementFilter
+    table_class = MeasurementTable
+    export_name = "process-conditions"
+    eyebrow = _("Quality control")
+    title = _("Process conditions")
+    noun = _("reading")
+    noun_plural = _("readings")
+
+
+CONDITIONS_LIMIT_SAVED = _("Limit “%(name)s” of %(product)s saved: %(band)s.")
+CONDITIONS_LIMIT_CHANGED = _("Changed on the product page")
+
+
+class ConditionLimitEditView(PermissionRequiredMixin, FormView):
+    """A manager adds or changes one of a product's limits; readings keep those they had."""
+
+    form_class = ProductConditionLimitForm
+    template_name = "inventory/condition_limit_form.html"
+
+    def get_permission_required(self):
+        action = "change" if "limit_pk" in self.kwargs else "add"
+        return ("inventory.view_product", f"inventory.{action}_conditionlimit")
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            self.product = selectors.product_for_page(kwargs["pk"])
+            self.limit = (
+                ConditionLimit.objects.get(pk=kwargs["limit_pk"], product=self.product)
+                if "limit_pk" in kwargs
+                else None
+            )
+        except (Product.DoesNotExist, ConditionLimit.DoesNotExist) as exc:
+            raise Http404("No such product or limit.") from exc
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "instance": self.limit}
+
+    def form_valid(self, form):
+        try:
+            if self.limit is None:
+                form.instance.product = self.product
+                limit = services.record_create(
+                    instance=form.instance, acting_user=self.request.user
+                )
+            else:
+                limit = services.record_update(
+                    instance=self.limit,
+                    acting_user=self.request.user,
+                    reason=str(CONDITIONS_LIMIT_CHANGED),
+                    **{name: form.cleaned_data[name] for name in form.changed_data},
+                )
+        except ValidationError as exc:
+            _add_service_errors(form, exc)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            CONDITIONS_LIMIT_SAVED
+            % {"name": limit.name, "product": self.product.sku, "band": limit.band},
+        )
+        return redirect(f"{reverse('product_detail', args=[self.product.pk])}#condition-limits")
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(product=self.product, limit=self.limit, **kwargs)

@@ -138,6 +138,14 @@ ACCESS = {
     "lot_reject_sign": Access(MANAGERS, kwargs=lambda s: {"pk": s["result"].lot_id}),
     "lot_test_deviation": Access(WORKERS, get=405, kwargs=lambda s: {"pk": s["result"].lot_id}),
     "lot_quality_record": Access(EVERY_ROLE, kwargs=lambda s: {"pk": s["result"].lot_id}),
+    # Quality control: process conditions (managers and staff record readings; managers and
+    # administrators keep a product's limits, as its other master data)
+    "measurement_list": Access(EVERY_ROLE),
+    "measurement_record": Access(WORKERS, kwargs=lambda s: {"pk": s["reading"].event_id}),
+    "condition_limit_new": Access(CORRECTORS, kwargs=lambda s: {"pk": s["limit"].product_id}),
+    "condition_limit_edit": Access(
+        CORRECTORS, kwargs=lambda s: {"pk": s["limit"].product_id, "limit_pk": s["limit"].pk}
+    ),
     # Recalls
     "recalls:list": Access(WORKERS),
     "recalls:open": Access(MANAGERS),

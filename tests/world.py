@@ -16,10 +16,12 @@ from PIL import Image
 
 from inventory.models import (
     Certificate,
+    ConditionLimit,
     CounterfeitFlag,
     Deviation,
     Job,
     Lot,
+    Measurement,
     Product,
     SerialRun,
     SerialUnit,
@@ -116,6 +118,8 @@ def _samples() -> dict:
         ),
         "signature": CampaignSignature.objects.first() or _a_signature(campaign),
         "specification": Specification.objects.first(),
+        "limit": ConditionLimit.objects.select_related("product").first(),
+        "reading": Measurement.objects.first(),
         "result": TestResult.objects.filter(lot__isnull=False).select_related("lot").first(),
         "certificate": Certificate.objects.first(),
         "deviation": Deviation.objects.first()

@@ -11,7 +11,8 @@ Our own bizStep and disposition words that GS1's
 CBV lacks ("transforming", "consuming") are written as urn:tracewell:bizstep:… URNs, which
 the importer reads back as the bare word.
 What an import kept in `extra` (readPoint, bizTransactionList, possessing parties, sensor
-data, extensions, identifiers we do not model) is written back as it was.
+data, extensions, identifiers we do not model) is written back as it was; readings entered by
+hand are added to the event's sensorElementList (imported ones are already in it).
 """
 
 from collections import defaultdict
@@ -20,7 +21,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from django.db.models import Prefetch
 from django.utils import timezone as django_timezone
 
-from ..models import EventLine, Item, Lot, SerialUnit, TraceEvent
+from ..conditions import CONDITIONS_DEVICE_FIELD, CONDITIONS_EPCIS_TYPES
+from ..models import EventLine, Item, Lot, Measurement, SerialUnit, TraceEvent
 from . import masterdata
 from .importer import (
     CTE_FIELD,
@@ -29,6 +31,7 @@ from .importer import (
     OUR_BIZ_STEP_PREFIX,
     OUR_CONTEXT,
     OUR_DISPOSITION_PREFIX,
+    SENSOR_FIGURES,
 )
 from .masterdata import (
     INSTANCE_VOCABULARY,
@@ -321,7 +324,28 @@ def _event(event: TraceEvent, names: _MasterData, contexts: list) -> dict:
     for entry in epcis.get("context") or []:
         if entry not in contexts:
             contexts.append(entry)
+    # Readings entered by hand; those of an import are in its sensorElementList above.
+    sensed = [_sensor_element(m, event.time_zone_offset) for m in event.manual_measurements]
+    if sensed:
+        out["sensorElementList"] = [*out.get("sensorElementList", []), *sensed]
     return out
+
+
+def _sensor_element(measurement: Measurement, offset: str) -> dict:
+    """A reading entered by hand as an EPCIS sensorElement."""
+    metadata = {"time": _time(measurement.measured_at, offset)}
+    report = {"type": CONDITIONS_EPCIS_TYPES[measurement.measurement_type]}
+    for name, key in SENSOR_FIGURES:
+        value = getattr(measurement, name)
+        if value is not None:
+            report[key] = float(value)
+    report["uom"] = measurement.unit
+    device = measurement.device_id
+    if device and ":" in device and " " not in device:
+        metadata["deviceID"] = device  # a URI
+    elif device:
+        report[CONDITIONS_DEVICE_FIELD] = device
+    return {"sensorMetadata": metadata, "sensorReport": [report]}
 
 
 def _events(lots, serial_units, since):
@@ -352,7 +376,16 @@ def _events(lots, serial_units, since):
             "destination_party",
             "destination_site__party",
         )
-        .prefetch_related(Prefetch("lines", queryset=lines))
+        .prefetch_related(
+            Prefetch("lines", queryset=lines),
+            Prefetch(
+                "measurements",
+                queryset=Measurement.objects.filter(source=Measurement.Source.MANUAL).order_by(
+                    "measured_at", "pk"
+                ),
+                to_attr="manual_measurements",
+            ),
+        )
         .order_by("occurred_at", "pk")
     )
 

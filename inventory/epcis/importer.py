@@ -11,7 +11,9 @@ eventID gets "ni:///sha-256;<hash of its JSON>" as its ID, so importing the same
 stores it once. (The hash is of the event's canonical JSON, not GS1's event hash algorithm.)
 
 What we do not model (SSCCs, GRAIs, class patterns, possessing parties, sensor data,
-extensions, …) is kept in the event's `extra`, verbatim, and exported again.
+extensions, …) is kept in the event's `extra`, verbatim, and exported again. Sensor readings
+of the conditions we judge (temperature, time, pH, pressure, humidity) are also stored as
+measurements (conditions.py): a reading outside its limits raises deviations on the lots.
 """
 
 import functools
@@ -30,8 +32,9 @@ import orjson
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import connection
 
-from .. import bulk, locks
+from .. import bulk, conditions, locks
 from ..models import (
+    MEASUREMENT_UNITS,
     FsmaCte,
     Item,
     Lot,
@@ -143,6 +146,13 @@ FSMA_CTES = frozenset(FsmaCte.values)
 LOT_STATUSES = frozenset(Lot.Status.values)
 UNIT_STATUSES = frozenset(SerialUnit.Status.values)
 SERIAL, LOT, LOCATION, PARTY = Kind.SERIAL, Kind.LOT, Kind.LOCATION, Kind.PARTY
+# A sensorReport's figures, as Reading fields.
+SENSOR_FIGURES = (
+    ("value", "value"),
+    ("min_value", "minValue"),
+    ("max_value", "maxValue"),
+    ("mean_value", "meanValue"),
+)
 
 
 @dataclass
@@ -196,6 +206,7 @@ class _Event:
     expires_on: date | None = None
     produced_on: date | None = None
     production_lots: list[_Ref] = field(default_factory=list)
+    readings: list = field(default_factory=list)  # conditions.Reading of sensorElementList
 
 
 def _short(value) -> str:
@@ -441,6 +452,89 @@ class _Reader:
             for gtin, sku in products
         ]
 
+    def sensor_readings(self, moment: datetime | None) -> list:
+        """The readings of sensorElementList we keep as measurements (temperature, time, pH,
+        pressure, humidity; others stay in `extra` only); bad figures or units are errors."""
+        elements = self.raw.get("sensorElementList")
+        if elements is None:
+            return []
+        if not isinstance(elements, list):
+            self.error("sensorElementList", "must be a list")
+            return []
+        readings = []
+        for position, element in enumerate(elements):
+            where = f"sensorElementList[{position}]"
+            if not isinstance(element, dict) or not isinstance(element.get("sensorReport"), list):
+                self.error(where, "must be an object with a sensorReport list")
+                continue
+            metadata = element.get("sensorMetadata") or {}
+            if not isinstance(metadata, dict):
+                self.error(f"{where}.sensorMetadata", "must be an object")
+                continue
+            for number, report in enumerate(element["sensorReport"]):
+                reading = self.sensor_reading(f"{where}.sensorReport[{number}]", report, metadata)
+                if reading is not None:
+                    readings.append(reading)
+        for reading in readings:
+            reading.measured_at = reading.measured_at or moment
+        return readings
+
+    def sensor_reading(self, where: str, report, metadata: dict):
+        if not isinstance(report, dict):
+            self.error(where, "must be an object")
+            return None
+        figures, bad = {}, False
+        for name, key in SENSOR_FIGURES:
+            value = report.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.error(f"{where}.{key}", f"{value!r} is not a number")
+                bad = True
+            elif not math.isfinite(value) or abs(value) >= 1e10:
+                self.error(f"{where}.{key}", f"{value!r} is out of range")
+                bad = True
+            else:
+                figures[name] = Decimal(str(value))
+        kind = conditions.measurement_type_of(report.get("type"))
+        if bad or kind is None or not figures:
+            return None  # a kind we do not judge, or a string or boolean reading: in extra
+        unit = report.get("uom")
+        allowed = MEASUREMENT_UNITS[kind]
+        if not isinstance(unit, str) or unit not in allowed:
+            self.error(
+                f"{where}.uom",
+                f"{unit!r} is not a unit of {report.get('type')} we record ({', '.join(allowed)})",
+            )
+            return None
+        when = report.get("time") or metadata.get("time") or metadata.get("endTime")
+        measured_at = None
+        if when is not None:
+            try:
+                measured_at = datetime.fromisoformat(str(when))
+            except ValueError:
+                measured_at = None
+            if measured_at is None or measured_at.tzinfo is None:
+                self.error(f"{where}.time", f"{when!r} is not a date and time with its offset")
+                return None
+        reading = conditions.Reading(
+            measurement_type=kind,
+            unit=unit,
+            measured_at=measured_at,
+            device_id=str(
+                report.get("deviceID")
+                or metadata.get("deviceID")
+                or report.get(conditions.CONDITIONS_DEVICE_FIELD)
+                or ""
+            ),
+            **figures,
+        )
+        problems = conditions.reading_problems(reading, 1)
+        if problems:  # the minimum above the maximum
+            self.error(where, problems[0].split(": ", 1)[-1])
+            return None
+        return reading
+
     def read(self) -> _Event | None:
         raw = self.raw
         if not isinstance(raw, dict):
@@ -561,6 +655,7 @@ class _Reader:
             extra_json = bulk.Json(_json_text(extra))
         except ValueError:
             self.error("kept fields", "hold NaN or Infinity, which JSON has not")
+        readings = self.sensor_readings(moment)
         if self.errors or moment is None:
             return None
         return _Event(
@@ -589,6 +684,7 @@ class _Reader:
             expires_on=expires_on,
             produced_on=moment.date() if action == "ADD" or kind == "TransformationEvent" else None,
             production_lots=production_lots,
+            readings=readings,
         )
 
 
@@ -1345,6 +1441,11 @@ def _write_document(document: dict, events: list[_Event], acting_user) -> Import
         if objects.errors:
             raise ValidationError(list(dict.fromkeys(objects.errors)), code="epcis")
         objects.restore_states()
+    # Sensor readings, once their events are written: judged, excursions raising deviations.
+    conditions.measurements_import(
+        readings={event.event_id: event.readings for event in new_events if event.readings},
+        acting_user=acting_user,
+    )
     return result
 
 

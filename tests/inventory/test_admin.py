@@ -8,10 +8,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from inventory import services
+from inventory import conditions, services
+from inventory.conditions import Reading
 from inventory.models import (
+    ConditionLimit,
     Job,
     Lot,
+    Measurement,
     Party,
     Product,
     SerialUnit,
@@ -125,7 +128,32 @@ def records(admin_user):
         ),
         **_return_records(plant, admin_user),
         **_quality_records(admin_user),
+        **_condition_records(flour, admin_user),
     }
+
+
+def _condition_records(lot, user):
+    """A limit of the lot's product and a reading outside it (process conditions)."""
+    limit = services.record_create(
+        instance=ConditionLimit(
+            product=lot.product,
+            name="dry storage",
+            measurement_type="relative_humidity",
+            unit="P1",
+            upper=Decimal(60),
+            event_types=["receive"],
+        ),
+        acting_user=user,
+    )
+    event = services.event_record(
+        event_type=TraceEvent.Type.RECEIVE, acting_user=user, subjects=[Line(lot)]
+    )
+    (measurement,) = conditions.measurements_record(
+        event=event,
+        readings=[Reading(measurement_type="relative_humidity", unit="P1", value=Decimal(70))],
+        acting_user=user,
+    )
+    return {ConditionLimit: limit, Measurement: measurement}
 
 
 INVENTORY_MODELS = sorted(
@@ -242,6 +270,12 @@ ROW_MAKERS = {
         claimant=PartyFactory(), decided_by=UserFactory()
     ),
 }
+ROW_MAKERS.update(
+    {
+        ConditionLimit: lambda user: _condition_records(LotFactory(), user)[ConditionLimit],
+        Measurement: lambda user: _condition_records(LotFactory(), user)[Measurement],
+    }
+)
 
 
 @pytest.mark.parametrize("model", INVENTORY_MODELS, ids=lambda m: m._meta.model_name)

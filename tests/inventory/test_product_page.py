@@ -25,10 +25,11 @@ from .test_views import Page, text
 pytestmark = pytest.mark.django_db
 
 # Session, user, roles and permissions (5), then the product, our sites, its lots and their
-# lines' sums; a page of lots is sorted and cut in Python.
-LOT_PRODUCT_QUERIES = 5 + 4
-# + the product, our sites, the units' count and page, their stock by site, production dates
-SERIAL_PRODUCT_QUERIES = 5 + 6
+# lines' sums; a page of lots is sorted and cut in Python; its process condition limits.
+LOT_PRODUCT_QUERIES = 5 + 4 + 1
+# + the product, our sites, the units' count and page, their stock by site, production dates,
+# its process condition limits
+SERIAL_PRODUCT_QUERIES = 5 + 6 + 1
 
 
 @pytest.fixture

@@ -75,12 +75,14 @@ _PER_TRACE = 3 if connection.vendor == "postgresql" else 1
 TRACE_PAGE_QUERIES = 5 + 2 + _PER_TRACE
 # + the lot, its status changes, its events, the parties of each trace, its recall lines,
 # our sites and its stock on hand, and its quality card: the specification in force, its tests,
-# results, serial units (tested per unit), deviations and release decisions
-LOT_PAGE_QUERIES = 5 + 8 + 6 + 2 * _PER_TRACE
+# results, serial units (tested per unit), deviations and release decisions; the readings of its
+# events, and its process conditions card (readings and excursions)
+LOT_PAGE_QUERIES = 5 + 8 + 6 + 2 * _PER_TRACE + 3
 # + the unit, status changes, components, service records and their parts, events, parties,
 # recall lines, owners, warranty claims, returns, public checks (with their count), counterfeit
-# flags, test results (tested per unit)
-SERIAL_PAGE_QUERIES = 5 + 15 + 2 * _PER_TRACE
+# flags, test results (tested per unit); the readings of its events, and its process conditions
+# card (readings and excursions)
+SERIAL_PAGE_QUERIES = 5 + 15 + 2 * _PER_TRACE + 3
 
 
 # --- Reading pages ----------------------------------------------------------------------------
@@ -1007,12 +1009,16 @@ def test_the_lot_page_lists_who_received_anything_made_from_it(manager_client, c
     ]
 
 
+RECORDED = "clerk Record readings"
+
+
 def test_the_lot_page_shows_its_events_oldest_first(manager_client, chain):
     page = Page(manager_client.get(lot_url(chain.resin)))
 
     assert [row[1:] for row in page.tables["Events"]] == [
-        ["Receive", "25.5 kg", "Riverside Plant", "Mills Ltd", "Riverside Plant", "—", "clerk"],
-        ["Transform (input)", "5 kg", "Riverside Plant", "—", "—", "—", "clerk"],
+        # A manager may record readings on each event (process conditions).
+        ["Receive", "25.5 kg", "Riverside Plant", "Mills Ltd", "Riverside Plant", "—", RECORDED],
+        ["Transform (input)", "5 kg", "Riverside Plant", "—", "—", "—", RECORDED],
     ]
     assert [row[0] for row in page.tables["Events"]] == [
         "2026-03-01 12:00 UTC",
