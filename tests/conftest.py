@@ -14,6 +14,7 @@ ROLE_MIGRATIONS = (
     ("recalls.migrations.0002_roles", "grant"),
     ("recalls.migrations.0004_defaults_and_roles", "forwards"),
     ("inventory.migrations.0011_claims_and_roles", "grant"),
+    ("recalls.migrations.0011_nonconformances_capa", "grant"),
 )
 
 
