@@ -1283,9 +1283,7 @@ class CapaAction(models.Model):
         related_name="+",
         editable=False,
     )
-    verification_note = models.TextField(
-        _("effectiveness evidence"), blank=True, editable=False
-    )
+    verification_note = models.TextField(_("effectiveness evidence"), blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

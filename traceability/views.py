@@ -4,6 +4,7 @@ from django.views.generic import TemplateView
 
 from inventory import selectors as inventory_selectors
 from recalls import selectors as recall_selectors
+from recalls.capa.selectors import quality_dashboard
 
 
 class DashboardView(TemplateView):
@@ -23,6 +24,7 @@ class DashboardView(TemplateView):
             recent_events=inventory_selectors.recent_events(),
             warranty_claims=inventory_selectors.open_warranty_claims(),
             **counterfeit_flags(user),
+            **quality_cards(user),
             **kwargs,
         )
 
@@ -38,3 +40,14 @@ def counterfeit_flags(user) -> dict:
         "counterfeit_flags": list(inventory_selectors.open_counterfeit_flags()),
         "counterfeit_flag_count": inventory_selectors.open_counterfeit_flag_count(),
     }
+
+
+# --- Non-conformances and CAPA ---
+
+
+def quality_cards(user) -> dict:
+    """The dashboard's open non-conformances and overdue or due-soon CAPA actions; None for who
+    may not see them."""
+    if not user.has_perm("recalls.view_nonconformance"):
+        return {"quality": None}
+    return {"quality": quality_dashboard()}
