@@ -23,6 +23,7 @@ from inventory.models import Item, Party
 from inventory.services import _save, document_number_next, service
 
 from .. import locks
+from ..formatting import plain, unit_label
 from ..models import (
     CampaignEvent,
     CapaAction,
@@ -191,9 +192,9 @@ def _check_quantities(lines) -> None:
                 NC_QUANTITY_TOO_MUCH
                 % {
                     "item": label,
-                    "quantity": f"{tracked.quantity.normalize():f}",
-                    "unit": tracked.unit,
-                    "asked": f"{quantity.normalize():f}",
+                    "quantity": plain(tracked.quantity),
+                    "unit": unit_label(tracked.unit),
+                    "asked": plain(quantity),
                 }
             )
     if errors:
