@@ -281,7 +281,10 @@ def nonconformance_update(*, nonconformance: NonConformance, acting_user, **fiel
     detected_on = nonconformance.detected_on
     if "detected_on" in changed and detected_on and detected_on > timezone.localdate():
         raise ValidationError({"detected_on": NC_DETECTED_IN_FUTURE}, code="nc_future")
-    labels = ", ".join(str(NonConformance._meta.get_field(name).verbose_name) for name in changed)
+    labels = ", ".join(
+        str(NonConformance._meta.get_field(name).verbose_name)
+        for name in sorted(changed, key=NC_EDITABLE.index)
+    )
     message = NC_CHANGED % {"fields": labels}
     nonconformance.updated_at = timezone.now()
     _save(nonconformance, acting_user=acting_user, reason=message)
