@@ -37,8 +37,6 @@ from ..services import _save_fields
 NC_DOCUMENT_KIND = "NC"
 
 NC_ITEMS_REQUIRED = _("Name at least one lot or serial unit that does not conform.")
-NC_TITLE_REQUIRED = _("Give the non-conformance a title.")
-NC_DESCRIPTION_REQUIRED = _("Describe the defect.")
 NC_DETECTED_IN_FUTURE = _("The detection date is in the future.")
 NC_QUANTITY_POSITIVE = _("The nonconforming quantity of %(item)s must be more than zero.")
 NC_QUANTITY_FOR_SERIAL = _("%(item)s is a serial unit: it is affected whole, without a quantity.")

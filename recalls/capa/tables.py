@@ -68,6 +68,15 @@ class NonConformanceTable(ListTable):
     def render_status(self, value, record):
         return _badge("nc", record.status, value)
 
+    def value_severity(self, value):
+        return value
+
+    def value_status(self, value):
+        return value
+
+    def value_overdue_action_count(self, value):
+        return value
+
     def render_owner(self, value):
         return _person(value)
 
@@ -150,6 +159,15 @@ class CapaActionTable(ListTable):
 
     def render_status(self, value, record):
         return _badge("capa", record.status, value)
+
+    def value_status(self, value):
+        return value
+
+    def value_description(self, value):
+        return value
+
+    def value_due_on(self, value):
+        return value.isoformat()
 
     def _day(self, value):
         return timezone.localdate(value).isoformat()

@@ -180,7 +180,7 @@ class NonConformanceDetailView(NonConformanceMixin, TemplateView):
 
     def _form(self, action, nonconformance, data=None, initial=None):
         form_class = self.FORMS[action]
-        kwargs = {"initial": initial}
+        kwargs = {"initial": initial} if initial is not None else {}
         if "owner" in form_class.base_fields:
             kwargs["owners"] = self._owners()
         if action == "update":
@@ -292,7 +292,16 @@ class NonConformanceDetailView(NonConformanceMixin, TemplateView):
             return redirect(nonconformance.get_absolute_url())
         # Show the refused form with the report as it is in the database.
         del self._nonconformance
-        return self.render_to_response(self.get_context_data(bound={action: form}))
+        context = self.get_context_data(bound={action: form})
+        if action in self.PER_ACTION and not any(
+            row["refused"] == action for row in context["rows"]
+        ):
+            # The action no longer offers this form (done meanwhile, or not theirs): say why.
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return redirect(nonconformance.get_absolute_url())
+        return self.render_to_response(context)
 
     def _perform(self, action, nonconformance, data):
         user = self.request.user

@@ -117,9 +117,7 @@ def test_a_report_takes_the_next_number_of_its_year_and_names_its_lots(chain, ma
     assert lines == {chain["flour"].pk: None, chain["bread"].pk: Decimal("12.5")}
     entry = first.timeline.get()
     assert entry.kind == NonConformanceEvent.Kind.REPORTED
-    assert entry.message == (
-        f"Reported NC-{year}-0001 (major, in-process) naming BREAD lot BR-1."
-    )
+    assert entry.message == (f"Reported NC-{year}-0001 (major, in-process) naming BREAD lot BR-1.")
 
 
 def test_a_report_names_at_least_one_item(manager):
@@ -149,7 +147,10 @@ def test_a_report_needs_a_title_and_a_defect(chain, manager):
     ("quantity", "message"),
     [
         (Decimal("0"), "The nonconforming quantity of BREAD lot BR-1 must be more than zero."),
-        (Decimal("51"), "BREAD lot BR-1 was made or received as 50 kg; 51 cannot be nonconforming."),
+        (
+            Decimal("51"),
+            "BREAD lot BR-1 was made or received as 50 kg; 51 cannot be nonconforming.",
+        ),
     ],
 )
 def test_a_lots_quantity_is_more_than_zero_and_no_more_than_the_lot(
@@ -445,9 +446,7 @@ def test_cancelling_and_rescheduling_say_why(chain, manager, staff):
     assert cancelled.completion_note == "Covered by action 2."
 
 
-def test_an_action_added_in_the_effectiveness_check_sends_it_back_to_actions(
-    chain, manager, staff
-):
+def test_an_action_added_in_the_effectiveness_check_sends_it_back_to_actions(chain, manager, staff):
     nc = _investigated(_report(manager, [chain["bread"]]), manager)
     action = _action(nc, manager, owner=staff)
     services.nonconformance_advance(nonconformance=nc, status=S.ACTION, acting_user=manager)
