@@ -63,6 +63,7 @@ class NonConformanceListView(FilteredListView):
     new_url_name = "quality:nc_new"
     new_label = _("Report a non-conformance")
     new_permission = "recalls.add_nonconformance"
+    template_name = "recalls/capa_list.html"
 
 
 class CapaActionListView(FilteredListView):
@@ -75,6 +76,7 @@ class CapaActionListView(FilteredListView):
     title = _("CAPA actions")
     noun = _("action")
     noun_plural = _("actions")
+    template_name = "recalls/capa_list.html"
 
 
 class NonConformanceCreateView(PermissionRequiredMixin, FormView):
