@@ -74,12 +74,12 @@ _PER_TRACE = 3 if connection.vendor == "postgresql" else 1
 # + the identifier's lots, the parties' contacts
 TRACE_PAGE_QUERIES = 5 + 2 + _PER_TRACE
 # + the lot, its status changes, its events, the parties of each trace, its recall lines,
-# our sites and its stock on hand
-LOT_PAGE_QUERIES = 5 + 8 + 2 * _PER_TRACE
+# our sites and its stock on hand, the non-conformances naming it
+LOT_PAGE_QUERIES = 5 + 9 + 2 * _PER_TRACE
 # + the unit, status changes, components, service records and their parts, events, parties,
 # recall lines, owners, warranty claims, returns, public checks (with their count), counterfeit
-# flags
-SERIAL_PAGE_QUERIES = 5 + 14 + 2 * _PER_TRACE
+# flags, the non-conformances naming it
+SERIAL_PAGE_QUERIES = 5 + 15 + 2 * _PER_TRACE
 
 
 # --- Reading pages ----------------------------------------------------------------------------
