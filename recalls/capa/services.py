@@ -10,11 +10,14 @@ Services take keyword arguments and `acting_user`, run in one transaction (the `
 decorator turns a database refusal into a sentence), and write the timeline with the change.
 """
 
+import logging
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -106,6 +109,12 @@ CAPA_REASON_REQUIRED = _("Say why.")
 CAPA_CANCELLED = _("Action %(action)s cancelled: %(reason)s")
 CAPA_RESCHEDULED = _("Action %(action)s now due %(due)s for %(owner)s: %(reason)s")
 CAPA_BACK_TO_ACTIONS = _("New action added during the effectiveness check; back to actions.")
+CAPA_MAIL_SUBJECT = _("CAPA action %(action)s is yours, due %(due)s")
+CAPA_MAIL_BODY = _(
+    "%(owner)s,\n\n%(by)s gave you CAPA action %(action)s of non-conformance %(reference)s "
+    "(%(title)s), due %(due)s:\n\n%(text)s\n\nRecord it as done, with its evidence, on the "
+    "report's page: %(path)s\n"
+)
 
 # What nonconformance_update may change; status, items, closure and recall have their own.
 NC_EDITABLE = (
@@ -133,6 +142,8 @@ NC_STEPS = {
     ),
     NonConformance.Status.EFFECTIVENESS: (NonConformance.Status.ACTION,),
 }
+logger = logging.getLogger(__name__)
+
 CAPA_FINISHED = (CapaAction.Status.DONE, CapaAction.Status.VERIFIED, CapaAction.Status.CANCELLED)
 
 
@@ -452,6 +463,35 @@ def nonconformance_link_recall(
 # --- CAPA actions ---
 
 
+def _tell_owner(action: CapaAction, acting_user) -> None:
+    """E-mail an action's new owner after the commit (not when they gave it to themselves, nor
+    when they have no address); a failure to send is logged, the action stays."""
+    owner = action.owner
+    if owner.pk == acting_user.pk or not owner.email:
+        return
+    values = {
+        "owner": _name(owner),
+        "by": _name(acting_user),
+        "action": action.reference,
+        "reference": action.nonconformance.reference,
+        "title": action.nonconformance.title,
+        "due": _when(action.due_on),
+        "text": action.description,
+        "path": action.get_absolute_url(),
+    }
+    message = EmailMessage(
+        subject=str(CAPA_MAIL_SUBJECT % values), body=str(CAPA_MAIL_BODY % values), to=[owner.email]
+    )
+
+    def send():
+        try:
+            get_connection().send_messages([message])
+        except Exception:
+            logger.exception("Telling %s about CAPA action %s failed", owner, action.reference)
+
+    transaction.on_commit(send)
+
+
 def _check_owner(owner):
     if not owner.is_active or not owner.has_perm("recalls.complete_capaaction"):
         raise ValidationError({"owner": CAPA_OWNER_CANNOT % {"owner": _name(owner)}})
@@ -488,6 +528,7 @@ def capa_action_add(
         created_by=acting_user,
     )
     _save(action, acting_user=acting_user, reason="Planned")
+    _tell_owner(action, acting_user)
     _timeline(
         nonconformance,
         NonConformanceEvent.Kind.ACTION_ADDED,
@@ -643,6 +684,7 @@ def capa_action_reschedule(
         raise ValidationError({"reason": CAPA_REASON_REQUIRED}, code="capa_reason")
     _check_due(due_on)
     _check_owner(owner)
+    new_owner = owner.pk != action.owner_id
     action.due_on = due_on
     action.owner = owner
     message = CAPA_RESCHEDULED % {
@@ -658,4 +700,6 @@ def capa_action_reschedule(
         message,
         acting_user=acting_user,
     )
+    if new_owner:
+        _tell_owner(action, acting_user)
     return action

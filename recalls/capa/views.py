@@ -228,6 +228,16 @@ class NonConformanceDetailView(NonConformanceMixin, TemplateView):
             and self.may("verify"),
         }
 
+    @staticmethod
+    def _closable(nonconformance) -> bool:
+        """Whether closing could succeed now: after the effectiveness check, or as needing no
+        action (not critical, no action left that is not cancelled). The service decides."""
+        if nonconformance.status == NonConformance.Status.EFFECTIVENESS:
+            return True
+        return nonconformance.severity != NonConformance.Severity.CRITICAL and all(
+            action.status == CapaAction.Status.CANCELLED for action in nonconformance.actions.all()
+        )
+
     def get_context_data(self, bound=None, **kwargs):
         nonconformance = self.get_nonconformance()
         user = self.request.user
@@ -236,7 +246,7 @@ class NonConformanceDetailView(NonConformanceMixin, TemplateView):
         forms = {}
         if is_open:
             for action in ("update", "add_action", "close"):
-                if self.may(action):
+                if self.may(action) and (action != "close" or self._closable(nonconformance)):
                     forms[action] = bound.get(action) or self._form(action, nonconformance)
         today = timezone.localdate()
         rows = [
@@ -295,10 +305,14 @@ class NonConformanceDetailView(NonConformanceMixin, TemplateView):
         # Show the refused form with the report as it is in the database.
         del self._nonconformance
         context = self.get_context_data(bound={action: form})
-        if action in self.PER_ACTION and not any(
-            row["refused"] == action for row in context["rows"]
-        ):
-            # The action no longer offers this form (done meanwhile, or not theirs): say why.
+        shown = (
+            action == "advance"
+            or context["forms"].get(action) is form
+            or any(row["refused"] == action for row in context["rows"])
+        )
+        if not shown:
+            # The page no longer offers this form (done meanwhile, not theirs, not closable
+            # now): say why above the page.
             for errors in form.errors.values():
                 for error in errors:
                     messages.error(request, error)

@@ -626,3 +626,86 @@ def test_a_recall_opened_from_a_report_is_recorded_on_both(client, manager, chai
     assert "Opened from" in response.content.decode()
     assert nc.reference in response.content.decode()
     assert "Open a recall from this NC" not in client.get(_detail(nc)).content.decode()
+
+
+def test_the_close_form_waits_for_the_effectiveness_check_unless_no_action_is_needed(
+    client, manager, staff, chain
+):
+    major = _report(manager, [chain["bread"]])
+    _action(major, manager, staff)
+    critical = _report(manager, [chain["flour"]], severity="critical")
+    minor = _report(manager, [chain["flour"]], severity="minor")
+    client = _client(client, manager)
+
+    assert "Close and sign</button>" not in client.get(_detail(major)).content.decode()
+    assert "Close and sign</button>" not in client.get(_detail(critical)).content.decode()
+    assert "Close and sign</button>" in client.get(_detail(minor)).content.decode()
+    response = _post(
+        client, major, "close", closure="effective", statement="x", password=PASSWORD, follow=True
+    )
+    assert _messages(response) == [
+        f"{major.reference} cannot be closed while these actions are not verified effective: "
+        f"{major.reference}/1 (open, staff, due {(_today() + timedelta(days=7)).isoformat()})."
+    ]
+
+
+def test_a_manager_reschedules_reassigns_and_cancels_an_action(client, manager, staff, chain):
+    nc = _report(manager, [chain["bread"]])
+    action = _action(nc, manager, manager)
+    client = _client(client, manager)
+    due = _today() + timedelta(days=20)
+
+    refused = _post(client, nc, "reschedule", action=1, due_on=due.isoformat(), owner=staff.pk)
+    assert refused.context["rows"][0]["forms"]["reschedule"].errors["reason"] == [
+        "This field is required."
+    ]
+    response = _post(
+        client,
+        nc,
+        "reschedule",
+        action=1,
+        due_on=due.isoformat(),
+        owner=staff.pk,
+        reason="Back from leave.",
+        follow=True,
+    )
+    assert _messages(response) == [f"Action {action.reference} is rescheduled."]
+    action.refresh_from_db()
+    assert (action.due_on, action.owner) == (due, staff)
+    _post(client, nc, "cancel", action=1, reason="Superseded.")
+    action.refresh_from_db()
+    assert action.status == CapaAction.Status.CANCELLED
+
+
+def test_a_manager_finds_an_action_did_not_work_and_reopens_it(client, manager, staff, chain):
+    nc = _report(manager, [chain["bread"]])
+    action = _action(nc, manager, staff)
+    services.capa_action_complete(action=action, note="Done.", acting_user=staff)
+    client = _client(client, manager)
+
+    refused = _post(client, nc, "verify", action=1, effective="no", note="Still burnt.")
+    assert refused.context["rows"][0]["forms"]["verify"].errors["new_due_on"] == [
+        services.CAPA_NEW_DUE_REQUIRED
+    ]
+    due = _today() + timedelta(days=5)
+    _post(client, nc, "verify", action=1, effective="no", note="Still burnt.", new_due_on=due)
+    action.refresh_from_db()
+    assert (action.status, action.due_on) == (CapaAction.Status.OPEN, due)
+
+
+def test_the_new_owner_of_an_action_is_told_by_email_after_the_commit(
+    manager, staff, chain, django_capture_on_commit_callbacks, mailoutbox
+):
+    nc = _report(manager, [chain["bread"]])
+    staff.first_name, staff.last_name, staff.email = "Daniel", "Reyes", "daniel@example.com"
+    staff.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        action = _action(nc, manager, staff)
+        _action(nc, manager, manager)  # given to oneself: no e-mail
+
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.to == ["daniel@example.com"]
+    assert mail.subject == f"CAPA action {action.reference} is yours, due {action.due_on}"
+    assert f"/quality/nonconformances/{nc.reference}/#action-1" in mail.body
