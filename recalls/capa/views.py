@@ -183,6 +183,9 @@ class NonConformanceDetailView(NonConformanceMixin, TemplateView):
     def _form(self, action, nonconformance, data=None, initial=None):
         form_class = self.FORMS[action]
         kwargs = {"initial": initial} if initial is not None else {}
+        # Several forms share field names on one page: each has ids of its own for its labels.
+        number = (initial or {}).get("action") or (data or {}).get("action", "")
+        kwargs["auto_id"] = f"{action}{number}-%s"
         if "owner" in form_class.base_fields:
             kwargs["owners"] = self._owners()
         if action == "update":
