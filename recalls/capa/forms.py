@@ -85,8 +85,8 @@ def _text(label, rows=3, required=True, **kwargs):
     )
 
 
-class NonConformanceForm(OwnerFormMixin, forms.Form):
-    """A new report: what it names (scanned), the defect, severity, source and who owns it."""
+class NonConformanceItemsForm(forms.Form):
+    """Lots and units scanned or typed one a line, each with an optional quantity."""
 
     items = forms.CharField(
         label=_("Lots and serial units"),
@@ -96,7 +96,6 @@ class NonConformanceForm(OwnerFormMixin, forms.Form):
                 "spellcheck": "false",
                 "class": "code",
                 "data-scan": "",
-                "autofocus": True,
             }
         ),
         error_messages={"required": NC_FORM_ITEMS_REQUIRED},
@@ -105,6 +104,44 @@ class NonConformanceForm(OwnerFormMixin, forms.Form):
             "“SKU serial NUMBER”. Add “| 12” after a lot for the quantity that does not conform."
         ),
     )
+
+    def clean_items(self):
+        texts, quantities = [], {}
+        for line in self.cleaned_data["items"].splitlines():
+            text, _sep, amount = line.partition(QUANTITY_SEPARATOR)
+            text, amount = text.strip(), amount.strip()
+            if not text:
+                continue
+            texts.append(text)
+            if amount:
+                try:
+                    quantity = Decimal(amount.replace(",", "."))
+                except InvalidOperation:
+                    quantity = None
+                if quantity is None or not quantity.is_finite():
+                    raise forms.ValidationError(
+                        NC_FORM_BAD_QUANTITY % {"text": amount, "line": line.strip()}
+                    )
+                quantities[text] = quantity
+        if not texts:
+            raise forms.ValidationError(NC_FORM_ITEMS_REQUIRED)
+        lines = []
+        for text in texts:
+            try:
+                lots, units = resolve_identifiers([text])
+            except IdentifierError as exc:
+                raise forms.ValidationError(str(exc)) from exc
+            lines += [(thing, quantities.get(text)) for thing in (*lots, *units)]
+        return lines
+
+
+class NonConformanceForm(OwnerFormMixin, NonConformanceItemsForm):
+    """A new report: what it names (scanned), the defect, severity, source and who owns it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["items"].widget.attrs["autofocus"] = True
+
     title = forms.CharField(label=_("Title"), max_length=200)
     description = _text(
         _("Defect"), help_text=NonConformance._meta.get_field("description").help_text
@@ -125,32 +162,6 @@ class NonConformanceForm(OwnerFormMixin, forms.Form):
         required=False,
         help_text=NonConformance._meta.get_field("containment").help_text,
     )
-
-    def clean_items(self):
-        texts, quantities = [], {}
-        for line in self.cleaned_data["items"].splitlines():
-            text, _sep, amount = line.partition(QUANTITY_SEPARATOR)
-            text, amount = text.strip(), amount.strip()
-            if not text:
-                continue
-            texts.append(text)
-            if amount:
-                try:
-                    quantities[text] = Decimal(amount.replace(",", "."))
-                except InvalidOperation:
-                    raise forms.ValidationError(
-                        NC_FORM_BAD_QUANTITY % {"text": amount, "line": line.strip()}
-                    ) from None
-        if not texts:
-            raise forms.ValidationError(NC_FORM_ITEMS_REQUIRED)
-        lines = []
-        for text in texts:
-            try:
-                lots, units = resolve_identifiers([text])
-            except IdentifierError as exc:
-                raise forms.ValidationError(str(exc)) from exc
-            lines += [(thing, quantities.get(text)) for thing in (*lots, *units)]
-        return lines
 
 
 class NonConformanceDetailsForm(OwnerFormMixin, forms.Form):

@@ -46,6 +46,8 @@ NC_QUANTITY_FOR_SERIAL = _("%(item)s is a serial unit: it is affected whole, wit
 NC_QUANTITY_TOO_MUCH = _(
     "%(item)s was made or received as %(quantity)s %(unit)s; %(asked)s cannot be nonconforming."
 )
+NC_ITEMS_ALREADY_NAMED = _("The report already names all of these.")
+NC_ITEMS_ADDED = _("Now also names %(items)s.")
 NC_CLOSED = _("%(reference)s is closed; it cannot be changed.")
 NC_NOT_A_DETAIL = _("This changes with its own action, not as a detail of the non-conformance.")
 NC_REPORTED = _("Reported %(reference)s (%(severity)s, %(source)s) naming %(items)s.")
@@ -210,6 +212,21 @@ def _check_quantities(lines) -> None:
         raise ValidationError({"items": errors}, code="nc_quantity")
 
 
+def _name_items(nonconformance, lines, named=frozenset()) -> str:
+    """Add the lines' items the report does not name yet; what they are, in words."""
+    rows = {}
+    for item, quantity in lines:
+        if item.pk not in named and item.pk not in rows:
+            rows[item.pk] = NonConformanceItem(
+                nonconformance=nonconformance, item=item, quantity=quantity
+            )
+    NonConformanceItem.objects.bulk_create(rows.values())
+    names = ", ".join(_item_label(row.item) for row in list(rows.values())[:5])
+    if len(rows) > 5:
+        names += f" (+{len(rows) - 5})"
+    return names
+
+
 @service
 def nonconformance_report(
     *,
@@ -231,6 +248,8 @@ def nonconformance_report(
     if detected_on and detected_on > timezone.localdate():
         raise ValidationError({"detected_on": NC_DETECTED_IN_FUTURE}, code="nc_future")
     _check_quantities(lines)
+    if owner is not None:
+        _check_owner(owner)
     nonconformance = NonConformance(
         reference=document_number_next(NC_DOCUMENT_KIND),
         title=title.strip(),
@@ -244,17 +263,7 @@ def nonconformance_report(
         reported_by=acting_user,
     )
     _save(nonconformance, acting_user=acting_user, reason="Reported")
-    seen = set()
-    rows = []
-    for item, quantity in lines:
-        if item.pk in seen:
-            continue
-        seen.add(item.pk)
-        rows.append(NonConformanceItem(nonconformance=nonconformance, item=item, quantity=quantity))
-    NonConformanceItem.objects.bulk_create(rows)
-    names = ", ".join(_item_label(item) for item, _quantity in lines[:5])
-    if len(rows) > 5:
-        names += f" (+{len(rows) - 5})"
+    names = _name_items(nonconformance, lines)
     _timeline(
         nonconformance,
         NonConformanceEvent.Kind.REPORTED,
@@ -267,6 +276,28 @@ def nonconformance_report(
         },
         acting_user=acting_user,
     )
+    return nonconformance
+
+
+@service
+def nonconformance_items_add(
+    *, nonconformance: NonConformance, items: Iterable, acting_user
+) -> NonConformance:
+    """Name more lots or units the investigation found (those already named are left)."""
+    nonconformance = locks.lock_nonconformance(nonconformance)
+    _require_not_closed(nonconformance)
+    lines = _lines(items)
+    if not lines:
+        raise ValidationError({"items": NC_ITEMS_REQUIRED}, code="nc_items")
+    _check_quantities(lines)
+    named = set(nonconformance.named_items.values_list("item_id", flat=True))
+    if all(item.pk in named for item, _quantity in lines):
+        raise ValidationError({"items": NC_ITEMS_ALREADY_NAMED}, code="nc_items_named")
+    names = _name_items(nonconformance, lines, named)
+    nonconformance.updated_at = timezone.now()
+    message = NC_ITEMS_ADDED % {"items": names}
+    _save_fields(nonconformance, ["updated_at"], acting_user=acting_user, reason=message)
+    _timeline(nonconformance, NonConformanceEvent.Kind.CHANGED, message, acting_user=acting_user)
     return nonconformance
 
 
@@ -287,6 +318,8 @@ def nonconformance_update(*, nonconformance: NonConformance, acting_user, **fiel
             changed.append(name)
     if not changed:
         return nonconformance
+    if "owner" in changed:
+        _check_owner(nonconformance.owner)
     detected_on = nonconformance.detected_on
     if "detected_on" in changed and detected_on and detected_on > timezone.localdate():
         raise ValidationError({"detected_on": NC_DETECTED_IN_FUTURE}, code="nc_future")

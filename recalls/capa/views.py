@@ -33,6 +33,7 @@ from .forms import (
     CloseForm,
     NonConformanceDetailsForm,
     NonConformanceForm,
+    NonConformanceItemsForm,
     capa_owners,
 )
 from .tables import CapaActionTable, NonConformanceTable
@@ -40,6 +41,7 @@ from .tables import CapaActionTable, NonConformanceTable
 NC_REPORTED_MESSAGE = _("%(reference)s is reported; plan its investigation below.")
 NC_DONE = {
     "update": _("%(reference)s: the investigation is saved."),
+    "add_items": _("%(reference)s: the lots and units are added."),
     "advance": _("%(reference)s is now %(status)s."),
     "add_action": _("Action %(action)s is added."),
     "complete": _("Action %(action)s is recorded as done."),
@@ -152,6 +154,7 @@ class NonConformanceDetailView(NonConformanceMixin, TemplateView):
     # Who may use each form; completing an action is also its owner's alone (the service).
     ACTIONS = {
         "update": ("recalls.change_nonconformance",),
+        "add_items": ("recalls.change_nonconformance",),
         "advance": ("recalls.change_nonconformance",),
         "add_action": ("recalls.add_capaaction",),
         "complete": ("recalls.complete_capaaction",),
@@ -162,6 +165,7 @@ class NonConformanceDetailView(NonConformanceMixin, TemplateView):
     }
     FORMS = {
         "update": NonConformanceDetailsForm,
+        "add_items": NonConformanceItemsForm,
         "advance": AdvanceForm,
         "add_action": CapaActionForm,
         "complete": CapaCompleteForm,
@@ -248,7 +252,7 @@ class NonConformanceDetailView(NonConformanceMixin, TemplateView):
         is_open = not nonconformance.is_closed
         forms = {}
         if is_open:
-            for action in ("update", "add_action", "close"):
+            for action in ("update", "add_items", "add_action", "close"):
                 if self.may(action) and (action != "close" or self._closable(nonconformance)):
                     forms[action] = bound.get(action) or self._form(action, nonconformance)
         today = timezone.localdate()
@@ -327,6 +331,10 @@ class NonConformanceDetailView(NonConformanceMixin, TemplateView):
         if action == "update":
             return services.nonconformance_update(
                 nonconformance=nonconformance, acting_user=user, **data
+            )
+        if action == "add_items":
+            return services.nonconformance_items_add(
+                nonconformance=nonconformance, items=data["items"], acting_user=user
             )
         if action == "advance":
             return services.nonconformance_advance(

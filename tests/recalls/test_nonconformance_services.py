@@ -590,3 +590,30 @@ def test_a_report_records_the_recall_it_led_to_on_both_timelines(chain, manager)
             nonconformance=nc, campaign=RecallCampaignFactory(), acting_user=manager
         )
     assert _messages(exc) == [f"{nc.reference} already led to recall {campaign.reference}."]
+
+
+def test_the_investigation_names_more_lots_but_not_twice(chain, manager):
+    nc = _report(manager, [chain["bread"]])
+
+    services.nonconformance_items_add(
+        nonconformance=nc, items=[chain["bread"], chain["flour"]], acting_user=manager
+    )
+
+    assert set(nc.named_items.values_list("item_id", flat=True)) == {
+        chain["bread"].pk,
+        chain["flour"].pk,
+    }
+    assert nc.timeline.last().message == "Now also names FLOUR lot FL-1."
+    with pytest.raises(ValidationError) as exc:
+        services.nonconformance_items_add(
+            nonconformance=nc, items=[chain["flour"]], acting_user=manager
+        )
+    assert exc.value.message_dict == {"items": [services.NC_ITEMS_ALREADY_NAMED]}
+
+
+def test_a_report_is_owned_by_someone_with_a_quality_role(chain, manager, administrator):
+    with pytest.raises(ValidationError) as exc:
+        _report(manager, [chain["bread"]], owner=administrator)
+
+    assert list(exc.value.message_dict) == ["owner"]
+    assert not NonConformance.objects.exists()

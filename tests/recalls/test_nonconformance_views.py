@@ -709,3 +709,29 @@ def test_the_new_owner_of_an_action_is_told_by_email_after_the_commit(
     assert mail.to == ["daniel@example.com"]
     assert mail.subject == f"CAPA action {action.reference} is yours, due {action.due_on}"
     assert f"/quality/nonconformances/{nc.reference}/#action-1" in mail.body
+
+
+def test_a_manager_names_more_lots_on_the_report(client, manager, staff, chain):
+    nc = _report(manager, [chain["bread"]])
+
+    refused = _post(_client(client, staff), nc, "add_items", items="FLOUR lot FL-1")
+    assert refused.status_code == 403
+    response = _post(
+        _client(client, manager), nc, "add_items", items="FLOUR lot FL-1 | 5", follow=True
+    )
+
+    assert _messages(response) == [f"{nc.reference}: the lots and units are added."]
+    assert nc.named_items.get(item_id=chain["flour"].pk).quantity == Decimal("5")
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-"])
+def test_a_quantity_that_is_not_a_number_is_refused_not_a_500(client, manager, chain, amount):
+    nc = _report(manager, [chain["bread"]])
+
+    response = _post(_client(client, manager), nc, "add_items", items=f"FLOUR lot FL-1 | {amount}")
+
+    assert response.status_code == 200
+    assert response.context["forms"]["add_items"].errors["items"] == [
+        f"“{amount}” is not a quantity (line: FLOUR lot FL-1 | {amount})."
+    ]
+    assert nc.named_items.count() == 1
