@@ -52,7 +52,6 @@ NC_CLOSED = _("%(reference)s is closed; it cannot be changed.")
 NC_NOT_A_DETAIL = _("This changes with its own action, not as a detail of the non-conformance.")
 NC_REPORTED = _("Reported %(reference)s (%(severity)s, %(source)s) naming %(items)s.")
 NC_CHANGED = _("Changed %(fields)s.")
-NC_NOTHING_CHANGED = _("Nothing was changed.")
 NC_WRONG_STEP = _("%(reference)s is %(status)s; it cannot move to %(target)s from there.")
 NC_ROOT_CAUSE_REQUIRED = _(
     "Record the root cause and its category before planning actions (ISO 9001 10.2.1 b)."
@@ -146,7 +145,6 @@ NC_STEPS = {
 }
 logger = logging.getLogger(__name__)
 
-CAPA_FINISHED = (CapaAction.Status.DONE, CapaAction.Status.VERIFIED, CapaAction.Status.CANCELLED)
 
 
 def _when(day: date) -> str:
@@ -548,6 +546,8 @@ def capa_action_add(
     """Plan a corrective or preventive action with its owner and due date."""
     nonconformance = locks.lock_nonconformance(nonconformance)
     _require_not_closed(nonconformance)
+    if not (description or "").strip():
+        raise ValidationError({"description": CAPA_DESCRIPTION_REQUIRED}, code="capa_description")
     _check_due(due_on)
     _check_owner(owner)
     actions = locks.lock_capa_actions(nonconformance)

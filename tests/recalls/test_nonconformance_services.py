@@ -617,3 +617,13 @@ def test_a_report_is_owned_by_someone_with_a_quality_role(chain, manager, admini
 
     assert list(exc.value.message_dict) == ["owner"]
     assert not NonConformance.objects.exists()
+
+
+def test_an_action_says_what_is_to_be_done(chain, manager):
+    nc = _report(manager, [chain["bread"]])
+
+    with pytest.raises(ValidationError) as exc:
+        _action(nc, manager, description="  ")
+
+    assert exc.value.message_dict == {"description": [services.CAPA_DESCRIPTION_REQUIRED]}
+    assert not CapaAction.objects.exists()
