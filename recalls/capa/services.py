@@ -146,7 +146,6 @@ NC_STEPS = {
 logger = logging.getLogger(__name__)
 
 
-
 def _when(day: date) -> str:
     return date_format(day, "Y-m-d")
 

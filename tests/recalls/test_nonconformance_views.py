@@ -735,3 +735,15 @@ def test_a_quantity_that_is_not_a_number_is_refused_not_a_500(client, manager, c
         f"“{amount}” is not a quantity (line: FLOUR lot FL-1 | {amount})."
     ]
     assert nc.named_items.count() == 1
+
+
+def test_an_unknown_step_says_so(client, manager, chain):
+    nc = _report(manager, [chain["bread"]])
+
+    response = _post(_client(client, manager), nc, "advance", status="bogus")
+
+    assert "Select a valid choice. bogus is not one of the available choices." in (
+        response.content.decode()
+    )
+    nc.refresh_from_db()
+    assert nc.status == S.OPEN
