@@ -146,8 +146,13 @@ class NonConformanceForm(OwnerFormMixin, NonConformanceItemsForm):
     description = _text(
         _("Defect"), help_text=NonConformance._meta.get_field("description").help_text
     )
-    severity = forms.ChoiceField(label=_("Severity"), choices=NonConformance.Severity.choices)
-    source = forms.ChoiceField(label=_("Source"), choices=NonConformance.Source.choices)
+    # No default: whoever reports it weighs the severity and names the source.
+    severity = forms.ChoiceField(
+        label=_("Severity"), choices=[("", _("choose…")), *NonConformance.Severity.choices]
+    )
+    source = forms.ChoiceField(
+        label=_("Source"), choices=[("", _("choose…")), *NonConformance.Source.choices]
+    )
     detected_on = _date_field(_("Detected on"), initial=timezone.localdate)
     party = forms.ModelChoiceField(
         label=_("Supplier or customer"),

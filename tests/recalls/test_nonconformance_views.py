@@ -747,3 +747,17 @@ def test_an_unknown_step_says_so(client, manager, chain):
     )
     nc.refresh_from_db()
     assert nc.status == S.OPEN
+
+
+def test_the_reporter_chooses_the_severity_and_source_rather_than_a_default(client, staff):
+    page = _client(client, staff).get(reverse("quality:nc_new"))
+    assert page.context["form"]["severity"].value() in (None, "")
+
+    response = client.post(
+        reverse("quality:nc_new"),
+        {"items": "x", "title": "t", "description": "d", "detected_on": _today().isoformat()},
+    )
+
+    errors = response.context["form"].errors
+    assert errors["severity"] == errors["source"] == ["This field is required."]
+    assert not NonConformance.objects.exists()
