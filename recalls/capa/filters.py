@@ -21,7 +21,18 @@ OPEN_CHOICES = [("true", _("not closed")), ("false", _("closed"))]
 
 
 def _people():
-    return get_user_model().objects.filter(is_active=True).order_by("username")
+    return get_user_model().objects.filter(is_active=True).order_by("first_name", "username")
+
+
+class _PersonField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.get_username()
+
+
+class PersonFilter(django_filters.ModelChoiceFilter):
+    """A person by their name, as the lists show them."""
+
+    field_class = _PersonField
 
 
 class NonConformanceFilterForm(DateRangeForm):
@@ -42,7 +53,7 @@ class NonConformanceFilter(ListFilterSet):
     root_cause_category = _choice_filter(
         "root_cause_category", NonConformance.RootCause.choices, _("Root cause")
     )
-    owner = django_filters.ModelChoiceFilter(
+    owner = PersonFilter(
         field_name="owner",
         lookup_expr="exact",
         queryset=_people(),
@@ -105,7 +116,7 @@ class CapaActionFilter(ListFilterSet):
         label=_("Whose"),
         widget=forms.Select(choices=[("", _("everyone's")), ("true", _("my actions"))]),
     )
-    owner = django_filters.ModelChoiceFilter(
+    owner = PersonFilter(
         field_name="owner",
         lookup_expr="exact",
         queryset=_people(),

@@ -761,3 +761,17 @@ def test_the_reporter_chooses_the_severity_and_source_rather_than_a_default(clie
     errors = response.context["form"].errors
     assert errors["severity"] == errors["source"] == ["This field is required."]
     assert not NonConformance.objects.exists()
+
+
+def test_the_action_list_filters_by_owner_named_as_people_read_them(client, staff, chain, manager):
+    manager.first_name, manager.last_name = "Maria", "Okafor"
+    manager.save()
+    nc = _report(manager, [chain["bread"]])
+    _action(nc, manager, manager, description="Her job")
+    _action(nc, manager, staff, description="His job")
+    client = _client(client, staff)
+
+    page = client.get(reverse("quality:action_list"), {"owner": manager.pk})
+
+    assert f'<option value="{manager.pk}" selected>Maria Okafor</option>' in page.content.decode()
+    assert "Her job" in page.content.decode() and "His job" not in page.content.decode()
