@@ -17,13 +17,18 @@ from inventory.admin import HistoryAdmin, ReadOnlyAdmin, ReadOnlyInline
 from inventory.models import Lot, SerialUnit
 
 from . import services
+from .capa.selectors import ITEM_RELATIONS
 from .models import (
     PRODUCT_RELATIONS,
     AffectedItem,
     CampaignEvent,
     CampaignSignature,
+    CapaAction,
     ConsigneeNotice,
     ItemResolution,
+    NonConformance,
+    NonConformanceEvent,
+    NonConformanceItem,
     NoticeTemplate,
     RecallCampaign,
 )
@@ -271,3 +276,121 @@ for _model, _param in ((Lot, "lot"), (SerialUnit, "serial")):
     _model_admin = admin.site.get_model_admin(_model)
     _model_admin.actions = [*(_model_admin.actions or []), _open_recall_action(_param)]
     _model_admin.has_open_recall_permission = _has_open_recall_permission.__get__(_model_admin)
+
+
+# --- Non-conformances and CAPA ---
+# Reports and actions move only through their page's forms, which check the workflow, the
+# owners and the signature; the admin shows them, their versions and their timeline.
+
+
+class NonConformanceItemInline(ReadOnlyInline):
+    model = NonConformanceItem
+    fields = readonly_fields = ("item_label", "quantity")
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(*ITEM_RELATIONS)
+
+    @admin.display(description=_("lot or serial unit"))
+    def item_label(self, obj):
+        return str(obj.item.tracked)
+
+
+class CapaActionInline(ReadOnlyInline):
+    model = CapaAction
+    fields = readonly_fields = ("number", "kind", "description", "owner", "due_on", "status")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("owner", "nonconformance")
+
+
+class NonConformanceEventInline(ReadOnlyInline):
+    model = NonConformanceEvent
+    fields = readonly_fields = ("occurred_at", "kind", "actor", "message")
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(NonConformance)
+class NonConformanceAdmin(ReadOnlyAdmin, HistoryAdmin):
+    list_display = (
+        "reference",
+        "title",
+        "severity",
+        "source",
+        "status",
+        "detected_on",
+        "owner",
+        "recall_campaign",
+        "closed_at",
+    )
+    list_filter = ("status", "severity", "source", "root_cause_category", "detected_on")
+    search_fields = ("reference", "title", "description", "party__name")
+    list_select_related = ("owner", "recall_campaign")
+    date_hierarchy = "detected_on"
+    ordering = ("-created_at", "-pk")
+    readonly_fields = fields = (
+        "reference",
+        "title",
+        "description",
+        "severity",
+        "source",
+        "detected_on",
+        "party",
+        "status",
+        "owner",
+        "containment",
+        "investigation",
+        "root_cause",
+        "root_cause_category",
+        "disposition",
+        "disposition_note",
+        "recall_campaign",
+        "reported_by",
+        "created_at",
+        "updated_at",
+        "closure",
+        "closing_note",
+        "closed_by",
+        "closed_by_name",
+        "closed_at",
+    )
+    inlines = (NonConformanceItemInline, CapaActionInline, NonConformanceEventInline)
+
+    def view_on_site(self, obj):
+        return obj.get_absolute_url()
+
+
+@admin.register(CapaAction)
+class CapaActionAdmin(ReadOnlyAdmin, HistoryAdmin):
+    list_display = ("reference", "kind", "owner", "due_on", "status", "completed_at", "verified_at")
+    list_filter = ("status", "kind", "due_on")
+    search_fields = ("nonconformance__reference", "description", "owner__username")
+    list_select_related = ("nonconformance", "owner")
+    ordering = ("due_on", "pk")
+    readonly_fields = fields = (
+        "nonconformance",
+        "number",
+        "kind",
+        "description",
+        "owner",
+        "due_on",
+        "status",
+        "completed_at",
+        "completed_by",
+        "completion_note",
+        "verified_at",
+        "verified_by",
+        "verification_note",
+        "created_at",
+        "created_by",
+    )
+
+    @admin.display(description=_("action"), ordering="nonconformance__reference")
+    def reference(self, obj):
+        return obj.reference
+
+    def view_on_site(self, obj):
+        return obj.get_absolute_url()

@@ -3,7 +3,9 @@
 from .models import (
     PRODUCT_RELATIONS,
     AffectedItem,
+    CapaAction,
     ConsigneeNotice,
+    NonConformance,
     RecallCampaign,
     RecallSequence,
 )
@@ -39,6 +41,24 @@ def lock_notices(campaign: RecallCampaign, keys: list[int]) -> list[ConsigneeNot
     return list(
         ConsigneeNotice.objects.filter(campaign=campaign, pk__in=keys)
         .select_related("party")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+
+
+# --- Non-conformances and CAPA ---
+
+
+def lock_nonconformance(nonconformance):
+    """Lock a non-conformance's row and return it fresh; its actions are locked after it."""
+    return NonConformance.objects.select_for_update(of=("self",)).get(pk=nonconformance.pk)
+
+
+def lock_capa_actions(nonconformance) -> list:
+    """Lock a non-conformance's actions, in key order, and return them fresh."""
+    return list(
+        CapaAction.objects.filter(nonconformance_id=nonconformance.pk)
+        .select_related("owner", "completed_by")
         .order_by("pk")
         .select_for_update(of=("self",))
     )

@@ -15,6 +15,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -910,6 +911,534 @@ class CampaignEvent(AppendOnlyModel):
         ]
         indexes = [
             models.Index(fields=["campaign", "occurred_at"], name="campaign_event_timeline_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.get_kind_display()}"
+
+
+# --- Non-conformances and CAPA (ISO 9001 10.2, ISO 13485 8.3 / 8.5.2, 21 CFR 820.100) -------
+
+NC_REFERENCE_PATTERN = r"^NC-[0-9]{4}-[0-9]{4,}$"
+
+
+class NonConformanceSeverity(models.TextChoices):
+    CRITICAL = "critical", _("critical")
+    MAJOR = "major", _("major")
+    MINOR = "minor", _("minor")
+
+
+class NonConformanceSource(models.TextChoices):
+    INCOMING = "incoming", _("incoming inspection")
+    IN_PROCESS = "in_process", _("in-process")
+    COMPLAINT = "complaint", _("customer complaint")
+    SUPPLIER = "supplier", _("supplier")
+    AUDIT = "audit", _("audit")
+    FIELD_RETURN = "field_return", _("field return")
+    OTHER = "other", _("other")
+
+
+class NonConformanceStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    INVESTIGATING = "investigating", _("investigating")
+    ACTION = "action", _("actions (CAPA)")
+    EFFECTIVENESS = "effectiveness", _("effectiveness check")
+    CLOSED = "closed", _("closed")
+
+
+class RootCauseCategory(models.TextChoices):
+    MATERIAL = "material", _("material")
+    METHOD = "method", _("method")
+    MACHINE = "machine", _("machine")
+    MAN = "man", _("people (man)")
+    MEASUREMENT = "measurement", _("measurement")
+    ENVIRONMENT = "environment", _("environment")
+
+
+class Disposition(models.TextChoices):
+    USE_AS_IS = "use_as_is", _("use as is (concession)")
+    REWORK = "rework", _("rework")
+    REGRADE = "regrade", _("regrade")
+    RETURN = "return", _("return to supplier")
+    SCRAP = "scrap", _("scrap")
+    RECALL = "recall", _("recall")
+
+
+class NonConformanceClosure(models.TextChoices):
+    EFFECTIVE = "effective", _("actions verified effective")
+    NO_ACTION = "no_action", _("no action needed")
+
+
+class NonConformance(models.Model):
+    """A non-conformance report: what is wrong with which lots or units, its investigation,
+    root cause and disposition, the CAPA actions it needs, and the recall it led to."""
+
+    Severity = NonConformanceSeverity
+    Source = NonConformanceSource
+    Status = NonConformanceStatus
+    RootCause = RootCauseCategory
+    Disposition = Disposition
+    Closure = NonConformanceClosure
+
+    reference = models.CharField(
+        _("reference"),
+        max_length=16,
+        unique=True,
+        editable=False,
+        help_text=_("NC-YEAR-NUMBER, numbered in sequence within each year."),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(
+        _("defect"), help_text=_("What is wrong, against which requirement, and how much.")
+    )
+    severity = models.CharField(_("severity"), max_length=8, choices=Severity.choices)
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
+    detected_on = models.DateField(_("detected on"))
+    party = models.ForeignKey(
+        Party,
+        verbose_name=_("supplier or customer"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="nonconformances",
+        help_text=_("The supplier at fault or the customer who complained, if any."),
+    )
+    items = models.ManyToManyField(
+        Item,
+        verbose_name=_("lots and serial units"),
+        through="NonConformanceItem",
+        related_name="nonconformances",
+    )
+    status = models.CharField(
+        _("status"), max_length=13, choices=Status.choices, default=Status.OPEN, editable=False
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        related_name="owned_nonconformances",
+        help_text=_("The person responsible for the investigation and its CAPA."),
+    )
+    containment = models.TextField(
+        _("containment"),
+        blank=True,
+        help_text=_("What was done at once to stop the problem spreading (hold, segregate…)."),
+    )
+    investigation = models.TextField(
+        _("investigation"), blank=True, help_text=_("What the investigation found.")
+    )
+    root_cause = models.TextField(_("root cause"), blank=True)
+    root_cause_category = models.CharField(
+        _("root-cause category"), max_length=11, choices=RootCause.choices, blank=True
+    )
+    disposition = models.CharField(
+        _("disposition"),
+        max_length=9,
+        choices=Disposition.choices,
+        blank=True,
+        help_text=_("What becomes of the nonconforming product."),
+    )
+    disposition_note = models.TextField(
+        _("disposition justification"),
+        blank=True,
+        help_text=_("Why, and who authorised it; a concession needs it."),
+    )
+    recall_campaign = models.ForeignKey(
+        RecallCampaign,
+        verbose_name=_("recall campaign"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="nonconformances",
+        editable=False,
+        help_text=_("The recall this non-conformance led to."),
+    )
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reported by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(_("reported"), default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now, editable=False)
+    closure = models.CharField(
+        _("closure"), max_length=9, choices=Closure.choices, blank=True, editable=False
+    )
+    closing_note = models.TextField(
+        _("closing statement"),
+        blank=True,
+        editable=False,
+        help_text=_("The evidence of effectiveness, or why no action is needed."),
+    )
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True, editable=False)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("closed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    closed_by_name = models.CharField(
+        _("name signed"),
+        max_length=300,
+        blank=True,
+        editable=False,
+        help_text=_("The closer's full name when they signed."),
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("non-conformance")
+        verbose_name_plural = _("non-conformances")
+        permissions = [("close_nonconformance", _("Can close non-conformances (signed)"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reference__regex=NC_REFERENCE_PATTERN),
+                name="nc_reference_format",
+                violation_error_message=_("A non-conformance reference reads NC-YEAR-NUMBER."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(title=""),
+                name="nc_has_title",
+                violation_error_message=_("Give the non-conformance a title."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(description=""),
+                name="nc_has_description",
+                violation_error_message=_("Describe the defect."),
+            ),
+            models.CheckConstraint(
+                condition=Q(severity__in=NonConformanceSeverity.values),
+                name="nc_severity_valid",
+                violation_error_message=_("A non-conformance is critical, major or minor."),
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=NonConformanceSource.values),
+                name="nc_source_valid",
+                violation_error_message=_("Unknown non-conformance source."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=NonConformanceStatus.values),
+                name="nc_status_valid",
+                violation_error_message=_("Unknown non-conformance status."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["action", "effectiveness"])
+                | (~Q(root_cause="") & ~Q(root_cause_category="")),
+                name="nc_actions_follow_root_cause",
+                violation_error_message=_(
+                    "Record the root cause and its category before planning actions."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=~Q(disposition="use_as_is") | ~Q(disposition_note=""),
+                name="nc_concession_justified",
+                violation_error_message=_("A use-as-is concession needs its justification."),
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="closed", closed_at__isnull=False, closed_by__isnull=False)
+                    & ~Q(closure="")
+                    & ~Q(closing_note="")
+                )
+                | (~Q(status="closed") & Q(closed_at__isnull=True, closure="")),
+                name="nc_closed_is_signed",
+                violation_error_message=_(
+                    "A closed non-conformance has its closure, statement, signer and time, and "
+                    "only it."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=~Q(closure="no_action") | ~Q(severity="critical"),
+                name="nc_critical_needs_action",
+                violation_error_message=_(
+                    "A critical non-conformance needs corrective action; it cannot be closed as "
+                    "needing none."
+                ),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="nc_status_idx"),
+            models.Index(fields=["detected_on"], name="nc_detected_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} {self.title}"
+
+    def get_absolute_url(self):
+        return reverse("quality:nc_detail", args=[self.reference])
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == NonConformanceStatus.CLOSED
+
+
+class NonConformanceItem(models.Model):
+    """A lot or serial unit a non-conformance names, with how much of it is nonconforming."""
+
+    nonconformance = models.ForeignKey(
+        NonConformance,
+        verbose_name=_("non-conformance"),
+        on_delete=models.CASCADE,
+        related_name="named_items",
+        db_index=False,  # the unique constraint starts with it
+    )
+    item = models.ForeignKey(
+        Item,
+        verbose_name=_("lot or serial unit"),
+        on_delete=models.PROTECT,
+        related_name="nonconformance_lines",
+    )
+    quantity = models.DecimalField(
+        _("quantity nonconforming"),
+        max_digits=14,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("In the lot's unit; empty when the whole lot (or the unit) is affected."),
+    )
+
+    class Meta:
+        verbose_name = _("non-conforming item")
+        verbose_name_plural = _("non-conforming items")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["nonconformance", "item"],
+                name="nc_item_unique",
+                violation_error_message=_("The non-conformance already names this item."),
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | Q(quantity__gt=0),
+                name="nc_item_quantity_positive",
+                violation_error_message=_("A nonconforming quantity is more than zero."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.nonconformance_id}: {self.item}"
+
+
+class CapaKind(models.TextChoices):
+    CORRECTIVE = "corrective", _("corrective")
+    PREVENTIVE = "preventive", _("preventive")
+
+
+class CapaStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    DONE = "done", _("done, awaiting verification")
+    VERIFIED = "verified", _("verified effective")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class CapaAction(models.Model):
+    """A corrective or preventive action of a non-conformance: who does what by when, what
+    was done, and who verified that it worked."""
+
+    Kind = CapaKind
+    Status = CapaStatus
+
+    nonconformance = models.ForeignKey(
+        NonConformance,
+        verbose_name=_("non-conformance"),
+        on_delete=models.PROTECT,
+        related_name="actions",
+        db_index=False,  # the unique constraint starts with it
+    )
+    number = models.PositiveIntegerField(_("number"), editable=False)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    description = models.TextField(_("action"))
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        related_name="capa_actions",
+    )
+    due_on = models.DateField(_("due"))
+    status = models.CharField(
+        _("status"), max_length=9, choices=Status.choices, default=Status.OPEN, editable=False
+    )
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True, editable=False)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("completed by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    completion_note = models.TextField(
+        _("completion note"),
+        blank=True,
+        editable=False,
+        help_text=_("What was done (or why the action was cancelled), with its evidence."),
+    )
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True, editable=False)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("verified by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    verification_note = models.TextField(_("effectiveness evidence"), blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("CAPA action")
+        verbose_name_plural = _("CAPA actions")
+        permissions = [
+            ("complete_capaaction", _("Can complete the CAPA actions they own")),
+            ("verify_capaaction", _("Can verify the effectiveness of CAPA actions")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["nonconformance", "number"],
+                name="capa_number_unique",
+                violation_error_message=_("The non-conformance already has an action numbered so."),
+            ),
+            models.CheckConstraint(
+                condition=Q(number__gt=0),
+                name="capa_number_positive",
+                violation_error_message=_("Action numbers start at 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=CapaKind.values),
+                name="capa_kind_valid",
+                violation_error_message=_("An action is corrective or preventive."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=CapaStatus.values),
+                name="capa_status_valid",
+                violation_error_message=_("Unknown action status."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(description=""),
+                name="capa_has_description",
+                violation_error_message=_("Say what is to be done."),
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="open", completed_at__isnull=True, completed_by__isnull=True)
+                    | (
+                        ~Q(status="open")
+                        & Q(completed_at__isnull=False, completed_by__isnull=False)
+                        & ~Q(completion_note="")
+                    )
+                ),
+                name="capa_completed_has_note",
+                violation_error_message=_(
+                    "A done or cancelled action has its note, who and when; an open one has none."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        status="verified",
+                        verified_at__isnull=False,
+                        verified_by__isnull=False,
+                    )
+                    & ~Q(verification_note="")
+                )
+                | (~Q(status="verified") & Q(verified_at__isnull=True, verified_by__isnull=True)),
+                name="capa_verified_has_evidence",
+                violation_error_message=_(
+                    "A verified action has its evidence, verifier and time, and only it."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_by__isnull=True) | ~Q(verified_by=F("completed_by")),
+                name="capa_verifier_independent",
+                violation_error_message=_(
+                    "The effectiveness of an action is verified by someone other than who did it."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(verified_at__isnull=True) | Q(verified_at__gte=F("completed_at")),
+                name="capa_verified_after_completed",
+                violation_error_message=_("An action cannot be verified before it was done."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_on"], name="capa_status_due_idx"),
+            models.Index(fields=["owner", "status"], name="capa_owner_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} {Truncator(self.description).chars(60)}"
+
+    def get_absolute_url(self):
+        return f"{self.nonconformance.get_absolute_url()}#action-{self.number}"
+
+    @property
+    def reference(self) -> str:
+        """NC-YEAR-NUMBER/N: the action's name in lists, e-mails and the timeline."""
+        return f"{self.nonconformance.reference}/{self.number}"
+
+    def is_overdue(self, today=None) -> bool:
+        return self.status == CapaStatus.OPEN and self.due_on < (today or timezone.localdate())
+
+
+class NonConformanceEvent(AppendOnlyModel):
+    """One entry of a non-conformance's timeline: who did what, when."""
+
+    class Kind(models.TextChoices):
+        REPORTED = "reported", _("reported")
+        CHANGED = "changed", _("details changed")
+        STATUS = "status", _("status changed")
+        ACTION_ADDED = "action_added", _("action added")
+        ACTION_DONE = "action_done", _("action done")
+        ACTION_VERIFIED = "action_verified", _("action verified")
+        ACTION_REOPENED = "action_reopened", _("action found not effective")
+        ACTION_CANCELLED = "action_cancelled", _("action cancelled")
+        ACTION_RESCHEDULED = "action_rescheduled", _("action rescheduled")
+        RECALL = "recall", _("recall opened")
+        CLOSED = "closed", _("closed and signed")
+
+    nonconformance = models.ForeignKey(
+        NonConformance,
+        verbose_name=_("non-conformance"),
+        on_delete=models.PROTECT,
+        related_name="timeline",
+        db_index=False,  # nc_event_timeline_idx serves it
+    )
+    kind = models.CharField(_("what"), max_length=18, choices=Kind)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("who"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+    )
+    occurred_at = models.DateTimeField(_("when"), default=timezone.now)
+    message = models.TextField(_("message"))
+
+    class Meta:
+        triggers = APPEND_ONLY_TRIGGERS
+        verbose_name = _("non-conformance timeline entry")
+        verbose_name_plural = _("non-conformance timeline")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(message=""),
+                name="nc_event_has_message",
+                violation_error_message=_("Say what happened."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["nonconformance", "occurred_at"], name="nc_event_timeline_idx"),
         ]
 
     def __str__(self):

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -20,6 +21,7 @@ from inventory.views import ListExportMixin
 
 from . import documents, jobs, reports, selectors, services
 from . import notices as notice_text
+from .capa import views as capa_views
 from .filters import AffectedItemFilter, CampaignFilter, NoticeFilter
 from .forms import (
     CampaignOpenForm,
@@ -140,11 +142,18 @@ class CampaignOpenView(PermissionRequiredMixin, FormView):
         labels += [
             str(unit) for unit in SerialUnit.objects.filter(pk__in=units).select_related("product")
         ]
-        return {"identifiers": "\n".join(labels), "is_drill": "drill" in self.request.GET}
+        initial = {"identifiers": "\n".join(labels), "is_drill": "drill" in self.request.GET}
+        return {**initial, **capa_views.recall_initial(self.request)}
 
     def form_valid(self, form):
         try:
-            campaign = services.recall_draft(acting_user=self.request.user, **form.service_kwargs())
+            # Opened from a non-conformance (?nc=): the report records the campaign, or
+            # neither is written.
+            with transaction.atomic():
+                campaign = services.recall_draft(
+                    acting_user=self.request.user, **form.service_kwargs()
+                )
+                capa_views.recall_opened_from(self.request, campaign)
         except ValidationError as exc:
             _add_errors(form, exc)
             return self.form_invalid(form)

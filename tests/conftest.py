@@ -17,6 +17,7 @@ ROLE_MIGRATIONS = (
     ("inventory.migrations.0014_administrators_lift_lockouts", "grant"),
     ("inventory.migrations.0016_specifications_release", "grant"),
     ("inventory.migrations.0017_process_conditions", "grant"),
+    ("recalls.migrations.0012_nonconformances_capa", "grant"),
 )
 
 

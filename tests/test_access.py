@@ -146,6 +146,16 @@ ACCESS = {
     "condition_limit_edit": Access(
         CORRECTORS, kwargs=lambda s: {"pk": s["limit"].product_id, "limit_pk": s["limit"].pk}
     ),
+    # Non-conformances and CAPA (administrators read them)
+    "quality:nc_list": Access(EVERY_ROLE),
+    "quality:nc_new": Access(WORKERS),
+    "quality:nc_detail": Access(
+        EVERY_ROLE, kwargs=lambda s: {"reference": s["nonconformance"].reference}
+    ),
+    "quality:nc_print": Access(
+        EVERY_ROLE, kwargs=lambda s: {"reference": s["nonconformance"].reference, "fmt": "html"}
+    ),
+    "quality:action_list": Access(EVERY_ROLE),
     # Recalls
     "recalls:list": Access(WORKERS),
     "recalls:open": Access(MANAGERS),
@@ -229,8 +239,10 @@ def test_each_visitor_gets_the_answer_the_table_gives(world, name):
 # --- The admin site: its index and every registered model's list ---------------------------
 
 # What administrators may not see in the admin: recalls are the quality roles' work (and the
-# quality roles are not staff, so the admin sends them to its own sign-in).
+# quality roles are not staff, so the admin sends them to its own sign-in); non-conformance
+# reports and their actions, kept in the recalls app, administrators may read.
 ADMIN_HIDDEN_APPS = {"recalls"}
+ADMIN_READABLE = {"admin:recalls_nonconformance_changelist", "admin:recalls_capaaction_changelist"}
 
 
 def _admin_urls():
@@ -240,12 +252,13 @@ def _admin_urls():
         yield f"admin:{meta.app_label}_{meta.model_name}_changelist", meta.app_label
 
 
-def _admin_expected(visitor: str, app_label: str | None) -> tuple[int, str | None]:
+def _admin_expected(visitor: str, name: str, app_label: str | None) -> tuple[int, str | None]:
     """The answer, and where a redirect leads: anonymous visitors sign in where everyone does,
     a user without a role hears why (as on every page), and the quality roles, who are not
     staff, meet the admin's own sign-in."""
     if visitor == ADMINISTRATOR:
-        return (403 if app_label in ADMIN_HIDDEN_APPS else 200), None
+        hidden = app_label in ADMIN_HIDDEN_APPS and name not in ADMIN_READABLE
+        return (403 if hidden else 200), None
     if visitor == ANONYMOUS:  # the index is the admin's own page: its own sign-in
         return 302, reverse("admin:login" if app_label is None else "login")
     if visitor == NO_ROLE:
@@ -260,7 +273,7 @@ def test_each_visitor_gets_the_admin_answer_for_their_role(world, name, app_labe
     wrong = []
     for visitor in VISITORS:
         answer = world.clients[visitor].get(url)
-        expected, target = _admin_expected(visitor, app_label)
+        expected, target = _admin_expected(visitor, name, app_label)
         if answer.status_code != expected:
             wrong.append(f"{visitor}: GET {answer.status_code}, expected {expected}")
         elif target and urlsplit(answer["Location"]).path != target:

@@ -29,6 +29,8 @@ NOT_AUDITED = {
     "inventory.Certificate": "a supplier's PDF, uploaded once and never changed",
     "inventory.SpecificationTest": "changed only while its version is a draft, before any lot "
     "is judged against it; frozen once the version is approved",
+    "recalls.NonConformanceItem": "a lot or unit a report names, added through the report, "
+    "whose timeline records each addition",
     "recalls.RecallSequence": "the last reference handed out; each is on its campaign",
     "recalls.AffectedItem": "changed only by resolutions and notices, which are append-only",
     "recalls.CampaignFigures": "figures computed from the campaign's records, kept for speed",

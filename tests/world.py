@@ -45,6 +45,7 @@ from recalls.models import (
     CampaignSignature,
     ConsigneeNotice,
     ItemResolution,
+    NonConformance,
     RecallCampaign,
 )
 from traceability.roles import ADMINISTRATORS, QUALITY_MANAGERS, QUALITY_STAFF
@@ -96,7 +97,7 @@ def _samples() -> dict:
     unit = SerialUnit.objects.filter(product__gtin__gt="").select_related("product").first()
     returned = UnitReturn.objects.first() or _a_return(unit)
     photo = returned.photos.first()
-    campaign = RecallCampaign.objects.exclude(status="draft").first() or _a_campaign()
+    campaign = _a_campaign()  # an ongoing one, whatever the demo's recalls are
     return {
         "product": Product.objects.first(),
         "lot": Lot.objects.first(),
@@ -117,6 +118,7 @@ def _samples() -> dict:
             gtin=unit.product.gtin, serial=unit.serial, via="form", client_address="192.0.2.1"
         ),
         "signature": CampaignSignature.objects.first() or _a_signature(campaign),
+        "nonconformance": NonConformance.objects.first(),
         "specification": Specification.objects.first(),
         "limit": ConditionLimit.objects.select_related("product").first(),
         "reading": Measurement.objects.first(),
@@ -157,7 +159,7 @@ def _a_return(unit):
 
 
 def _a_campaign():
-    """An ongoing recall of a shipped lot, with a line resolved (the demo opens none)."""
+    """An ongoing recall of a shipped lot, with a line resolved."""
     shipped = Lot.objects.filter(item__event_lines__event_type="ship").first()
     manager = UserFactory(username="access-recalls")
     campaign = recall_services.recall_open(

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/logout/", role_not_required(auth_views.LogoutView.as_view()), name="logout"),
     path("admin/", admin.site.urls),
     path("recalls/", include("recalls.urls")),
+    path("quality/", include("recalls.capa.urls")),
     # Public, no login: GS1 Digital Link paths (what a label's QR code opens) and the form.
     re_path(r"^01/", verification.digital_link, name="digital_link"),
     path("verify/", verification.verify_form, name="verify"),

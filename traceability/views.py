@@ -14,6 +14,7 @@ from inventory import quality_selectors
 from inventory import selectors as inventory_selectors
 from inventory.models import ReleaseDecision
 from recalls import selectors as recall_selectors
+from recalls.capa.selectors import quality_dashboard
 
 
 class DashboardView(TemplateView):
@@ -34,6 +35,7 @@ class DashboardView(TemplateView):
             warranty_claims=inventory_selectors.open_warranty_claims(),
             **counterfeit_flags(user),
             **quality_release(user),
+            **quality_cards(user),
             **kwargs,
         )
 
@@ -101,3 +103,14 @@ def quality_release(user) -> dict:
         "open_deviations": list(quality_selectors.open_deviations()),
         "open_deviation_count": quality_selectors.open_deviation_count(),
     }
+
+
+# --- Non-conformances and CAPA ---
+
+
+def quality_cards(user) -> dict:
+    """The dashboard's open non-conformances and overdue or due-soon CAPA actions; None for who
+    may not see them."""
+    if not user.has_perm("recalls.view_nonconformance"):
+        return {"quality": None}
+    return {"quality": quality_dashboard()}

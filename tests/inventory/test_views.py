@@ -76,13 +76,14 @@ TRACE_PAGE_QUERIES = 5 + 2 + _PER_TRACE
 # + the lot, its status changes, its events, the parties of each trace, its recall lines,
 # our sites and its stock on hand, and its quality card: the specification in force, its tests,
 # results, serial units (tested per unit), deviations and release decisions; the readings of its
-# events, and its process conditions card (readings and excursions)
-LOT_PAGE_QUERIES = 5 + 8 + 6 + 2 * _PER_TRACE + 3
+# events, and its process conditions card (readings and excursions); the non-conformances
+# naming it
+LOT_PAGE_QUERIES = 5 + 8 + 6 + 2 * _PER_TRACE + 3 + 1
 # + the unit, status changes, components, service records and their parts, events, parties,
 # recall lines, owners, warranty claims, returns, public checks (with their count), counterfeit
 # flags, test results (tested per unit); the readings of its events, and its process conditions
-# card (readings and excursions)
-SERIAL_PAGE_QUERIES = 5 + 15 + 2 * _PER_TRACE + 3
+# card (readings and excursions); the non-conformances naming it
+SERIAL_PAGE_QUERIES = 5 + 15 + 2 * _PER_TRACE + 3 + 1
 
 
 # --- Reading pages ----------------------------------------------------------------------------
