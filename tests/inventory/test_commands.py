@@ -36,6 +36,7 @@ from inventory.models import (
     TraceEvent,
     WarrantyClaim,
 )
+from recalls.models import NonConformance
 
 from .factories import UserFactory
 
@@ -343,3 +344,13 @@ class TestLoadedDemoQuality:
         assert [t.name for t in standing["GR-0467"].unresolved] == ["Listeria monocytogenes"]
         assert standing["GR-0449"].failed[0].name == "Moisture"
         assert standing["GR-0449"].release_blockers() == []
+
+
+@pytest.mark.django_db(transaction=True)  # commits, as the command does: e-mails go on commit
+def test_loading_the_demo_emails_nobody(mailoutbox):
+    from ..conftest import _roles
+
+    _roles()
+    call_command("seed_demo", stdout=StringIO())
+    assert NonConformance.objects.exists()  # whose actions' owners would be told
+    assert mailoutbox == []
