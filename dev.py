@@ -2,7 +2,8 @@
 """Set up and run Tracewell with nothing but Python 3.11+.
 
     python3 dev.py serve   create .venv, install, migrate, load the demo data, serve on :8000
-    python3 dev.py test    create .venv, install, run the whole test suite (extra args go to pytest)
+    python3 dev.py test    create .venv, install, run the whole test suite on every core
+                           (extra args go to pytest; -n 0 runs it in one process)
     python3 dev.py setup   only create .venv and install (CI uses it before linting)
 
 DATABASE_URL=postgres://user@host:5432/name switches from the embedded SQLite database.
@@ -50,9 +51,25 @@ def serve():
     os.execv(str(PYTHON), [str(PYTHON), "manage.py", "runserver", "127.0.0.1:8000"])
 
 
+# pytest-xdist: one worker per core, each with its own test database. A file's tests stay in one
+# worker, so module and class fixtures are made once and the browser tests share their browser.
+WORKERS = "--numprocesses=auto"
+DISTRIBUTION = "--dist=loadfile"
+SINGLE_PROCESS = ("-n", "--numprocesses", "--pdb", "--trace", "no:xdist", "-pno:xdist")
+
+
+def parallel_args(extra):
+    """Run on every core unless the arguments choose the workers or need a single process."""
+    if any(arg in SINGLE_PROCESS or arg.startswith(("-n", "--numprocesses=")) for arg in extra):
+        return []
+    if any(arg.startswith("--dist") for arg in extra):
+        return [WORKERS]
+    return [WORKERS, DISTRIBUTION]
+
+
 def test(extra):
     ensure_environment()
-    result = subprocess.run([str(PYTHON), "-m", "pytest", *extra], cwd=ROOT)
+    result = subprocess.run([str(PYTHON), "-m", "pytest", *parallel_args(extra), *extra], cwd=ROOT)
     sys.exit(result.returncode)
 
 

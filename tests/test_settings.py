@@ -4,12 +4,12 @@ import sys
 from django.conf import settings
 
 
-def test_production_settings_pass_the_deploy_check():
+def test_production_settings_pass_the_deploy_check(tmp_path):
     env = {
         "DJANGO_SETTINGS_MODULE": "traceability.settings.production",
         "DJANGO_SECRET_KEY": "x" * 60 + "a-long-random-production-secret-key",
         "DJANGO_ALLOWED_HOSTS": "trace.example.com",
-        "DATABASE_URL": "sqlite:////tmp/deploy-check.sqlite3",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy-check.sqlite3'}",
         "PATH": "/usr/bin:/bin",
     }
     result = subprocess.run(
@@ -24,11 +24,11 @@ def test_production_settings_pass_the_deploy_check():
     assert "no issues" in result.stdout
 
 
-def test_production_settings_refuse_to_start_without_a_secret_key():
+def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
     env = {
         "DJANGO_SETTINGS_MODULE": "traceability.settings.production",
         "DJANGO_ALLOWED_HOSTS": "trace.example.com",
-        "DATABASE_URL": "sqlite:////tmp/deploy-check.sqlite3",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy-check.sqlite3'}",
         "PATH": "/usr/bin:/bin",
     }
     result = subprocess.run(

@@ -3,7 +3,6 @@ the command and the page."""
 
 import csv
 import io
-import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -42,6 +41,7 @@ from inventory.services import (
 )
 from traceability.roles import NO_ROLE_MESSAGE
 
+from ..conftest import fresh_sqlite_env
 from .factories import (
     InternalPartyFactory,
     LotFactory,
@@ -839,22 +839,9 @@ def test_a_serial_unit_is_refused_naming_its_production_lot(food, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def fresh_database(tmp_path_factory):
+def fresh_database(migrated_sqlite_file, tmp_path_factory):
     """The environment of a command line run against a new, migrated SQLite file."""
-    path = tmp_path_factory.mktemp("fsma-cli") / "db.sqlite3"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{path}",
-        "DJANGO_SETTINGS_MODULE": "traceability.settings.test",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        check=True,
-    )
-    return env
+    return fresh_sqlite_env(migrated_sqlite_file, tmp_path_factory.mktemp("fsma-cli"))
 
 
 @pytest.mark.parametrize(

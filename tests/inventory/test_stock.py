@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from inventory import selectors
@@ -288,9 +289,13 @@ def test_a_production_lot_of_serial_units_counts_its_units_in_stock(plant, custo
 # --- The demo data set ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def demo(db):
-    call_command("seed_demo", verbosity=0)
+@pytest.fixture(scope="class")
+def demo(django_db_setup, django_db_blocker):
+    """Load the demo once for the class below (a load takes seconds), then roll it back."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        call_command("seed_demo", verbosity=0)
+        yield
+        transaction.set_rollback(True)
 
 
 def _demo_stock(sku: str) -> dict[str, Decimal]:
@@ -304,34 +309,33 @@ def _demo_stock(sku: str) -> dict[str, Decimal]:
     }
 
 
-def test_the_demo_quiche_left_in_the_cold_store_is_on_hand_there(demo):
-    stock = _demo_stock("FG-QUICHE-LOR")
+class TestTheDemo:
+    def test_the_demo_quiche_left_in_the_cold_store_is_on_hand_there(self, demo):
+        stock = _demo_stock("FG-QUICHE-LOR")
 
-    # 360 made, 300 shipped: "60 of these are still in the cold store, past their date".
-    oldest = Lot.objects.filter(product__sku="FG-QUICHE-LOR").order_by("produced_on").first()
-    assert stock[f"{oldest.code}@GVF-COLD-STORE"] == Decimal("60")
-    assert all(quantity > 0 for quantity in stock.values())
-    assert not any(key.endswith("@GVF-PLANT") for key in stock)
+        # 360 made, 300 shipped: "60 of these are still in the cold store, past their date".
+        oldest = Lot.objects.filter(product__sku="FG-QUICHE-LOR").order_by("produced_on").first()
+        assert stock[f"{oldest.code}@GVF-COLD-STORE"] == Decimal("60")
+        assert all(quantity > 0 for quantity in stock.values())
+        assert not any(key.endswith("@GVF-PLANT") for key in stock)
 
+    def test_the_demo_has_no_negative_stock_and_used_up_lots_have_none(self, demo):
+        stock = selectors.lots_on_hand(Lot.objects.all())
 
-def test_the_demo_has_no_negative_stock_and_used_up_lots_have_none(demo):
-    stock = selectors.lots_on_hand(Lot.objects.all())
+        assert all(entry.quantity > 0 for entries in stock.values() for entry in entries)
+        used_up = Lot.objects.filter(status=Lot.Status.CONSUMED).values_list("pk", flat=True)
+        assert used_up
+        assert not set(used_up) & set(stock)
+        assert {entry.site.code for entries in stock.values() for entry in entries} <= set(
+            Site.objects.filter(party__is_internal=True).values_list("code", flat=True)
+        )
 
-    assert all(entry.quantity > 0 for entries in stock.values() for entry in entries)
-    used_up = Lot.objects.filter(status=Lot.Status.CONSUMED).values_list("pk", flat=True)
-    assert used_up
-    assert not set(used_up) & set(stock)
-    assert {entry.site.code for entries in stock.values() for entry in entries} <= set(
-        Site.objects.filter(party__is_internal=True).values_list("code", flat=True)
-    )
+    def test_the_demo_held_quiche_never_left_the_plant(self, demo):
+        held = Lot.objects.get(status=Lot.Status.ON_HOLD)
 
-
-def test_the_demo_held_quiche_never_left_the_plant(demo):
-    held = Lot.objects.get(status=Lot.Status.ON_HOLD)
-
-    assert [(e.site.code, e.quantity) for e in selectors.lot_on_hand(held)] == [
-        ("GVF-PLANT", held.quantity)
-    ]
+        assert [(e.site.code, e.quantity) for e in selectors.lot_on_hand(held)] == [
+            ("GVF-PLANT", held.quantity)
+        ]
 
 
 def test_figures_come_without_trailing_zeros_on_every_database(user, plant, customer):

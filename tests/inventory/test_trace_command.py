@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 from datetime import date
@@ -16,6 +15,7 @@ from django.core.management import CommandError, call_command
 from inventory.models import Lot
 from inventory.services import Line, lot_create, serial_unit_create, shipment_create
 
+from ..conftest import fresh_sqlite_env
 from .factories import (
     InternalPartyFactory,
     PartyFactory,
@@ -333,22 +333,9 @@ def test_ambiguous_identifier_fails_with_status_2_asking_for_the_sku(bakery):
 
 
 @pytest.fixture(scope="module")
-def fresh_database(tmp_path_factory):
+def fresh_database(migrated_sqlite_file, tmp_path_factory):
     """The environment of a command line run against a new, migrated SQLite file."""
-    path = tmp_path_factory.mktemp("trace-cli") / "db.sqlite3"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{path}",
-        "DJANGO_SETTINGS_MODULE": "traceability.settings.test",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        check=True,
-    )
-    return env
+    return fresh_sqlite_env(migrated_sqlite_file, tmp_path_factory.mktemp("trace-cli"))
 
 
 @pytest.mark.parametrize(

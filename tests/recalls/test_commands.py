@@ -3,7 +3,6 @@ files, and exit status 2 for bad input."""
 
 import csv
 import json
-import os
 import subprocess
 import sys
 from io import StringIO
@@ -20,6 +19,7 @@ from recalls.management.commands.recall import NO_CAMPAIGN
 from recalls.models import RecallCampaign
 from recalls.reports import COLUMNS
 
+from ..conftest import fresh_sqlite_env
 from ..inventory.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,22 +140,9 @@ def test_an_inactive_user_is_refused(graph):
 
 
 @pytest.fixture(scope="module")
-def fresh_database(tmp_path_factory):
+def fresh_database(migrated_sqlite_file, tmp_path_factory):
     """The environment of a command line run against a new, migrated SQLite file."""
-    path = tmp_path_factory.mktemp("recall-cli") / "db.sqlite3"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{path}",
-        "DJANGO_SETTINGS_MODULE": "traceability.settings.test",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        check=True,
-    )
-    return env
+    return fresh_sqlite_env(migrated_sqlite_file, tmp_path_factory.mktemp("recall-cli"))
 
 
 @pytest.mark.parametrize(
