@@ -447,9 +447,10 @@ class NoticesSendView(CampaignMixin, View):
             _("%(count)d notice(s) recorded as sent by %(method)s.")
             % {"count": len(sent), "method": ConsigneeNotice.Method(data["method"]).label},
         )
-        delivery = jobs.latest_delivery(self.get_campaign(), request.user)
-        if data["method"] == ConsigneeNotice.Method.EMAIL and delivery and not delivery.is_finished:
-            return redirect(delivery)  # its page follows the e-mails going out
+        emailed = data["method"] == ConsigneeNotice.Method.EMAIL
+        if emailed and len(sent) > notice_text.NOTICES_IN_BACKGROUND:
+            # The service queued a job for the e-mails: its page follows them going out.
+            return redirect(jobs.latest_delivery(self.get_campaign(), request.user))
         return self.back("#consignees")
 
 

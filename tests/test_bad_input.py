@@ -25,7 +25,7 @@ from .world import MANAGER, world
 
 __all__ = ["world"]  # the module's fixture
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "shared" / "epcis" / "examples"
+EXAMPLES = Path("/work/shared/epcis/examples")  # GS1's documents, as the EPCIS tests read them
 # Database-backed properties run in a transaction each; fewer examples keep the suite quick.
 DB_SETTINGS = settings(
     max_examples=25,
@@ -91,7 +91,9 @@ def test_any_text_is_a_gtin_and_gln_or_refused_with_a_sentence(text):
 
 
 def _examples() -> list[dict]:
-    return [json.loads(path.read_text()) for path in sorted(EXAMPLES.glob("*.jsonld"))]
+    documents = [json.loads(path.read_text()) for path in sorted(EXAMPLES.glob("*.jsonld"))]
+    assert documents, f"GS1's example documents are missing from {EXAMPLES}"
+    return documents
 
 
 def _paths(value, path=()):
