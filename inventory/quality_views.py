@@ -4,7 +4,7 @@ decisions and deviations, a lot's certificate of analysis and release record as 
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -39,7 +39,7 @@ from .quality_tables import (
     TestResultTable,
 )
 from .services import deviation_decide
-from .views import FilteredListView, _add_service_errors
+from .views import FilteredListView, _add_service_errors, private_file
 
 QUALITY_EYEBROW = _("Quality control")
 RESULTS_RECORDED = _("%(count)s results of %(lot)s recorded: %(passed)s passed, %(failed)s failed.")
@@ -479,16 +479,12 @@ class CertificateFileView(PermissionRequiredMixin, View):
         certificate = selectors.certificate_for_file(pk)
         if certificate is None:
             raise Http404(f"No certificate {pk}.")
-        try:
-            handle = certificate.file.open("rb")
-        except FileNotFoundError as exc:
-            raise Http404(f"The file of certificate {pk} is missing.") from exc
-        response = FileResponse(handle, content_type="application/pdf")
-        response["Cache-Control"] = "private, max-age=3600"
-        response["Content-Disposition"] = content_disposition_header(
-            False, f"certificate-{certificate.pk}.pdf"
+        return private_file(
+            certificate.file,
+            content_type="application/pdf",
+            filename=f"certificate-{certificate.pk}.pdf",
+            missing=f"The file of certificate {pk} is missing.",
         )
-        return response
 
 
 # --- deviations -----------------------------------------------------------------------------

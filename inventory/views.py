@@ -1393,6 +1393,19 @@ class ReturnRepairView(ReturnActionView):
         }
 
 
+def private_file(field_file, *, content_type: str, filename: str, missing: str) -> FileResponse:
+    """An uploaded file answered to whoever the view let in, cached by the browser only, never
+    by a shared proxy; `missing` is the 404's message when the file is gone from the disk."""
+    try:
+        handle = field_file.open("rb")
+    except FileNotFoundError as exc:
+        raise Http404(missing) from exc
+    response = FileResponse(handle, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Disposition"] = content_disposition_header(False, filename)
+    return response
+
+
 class ReturnPhotoView(PermissionRequiredMixin, View):
     """A return's photo, to signed-in users who may see returns: never from a public URL."""
 
@@ -1403,16 +1416,12 @@ class ReturnPhotoView(PermissionRequiredMixin, View):
         if photo is None:
             raise Http404(f"No photo {pk}.")
         extension = photo.image.name.rsplit(".", 1)[-1].lower()
-        try:
-            handle = photo.image.open("rb")
-        except FileNotFoundError as exc:
-            raise Http404(f"The file of photo {pk} is missing.") from exc
-        response = FileResponse(handle, content_type=PHOTO_TYPES.get(extension, "image/jpeg"))
-        response["Cache-Control"] = "private, max-age=3600"
-        response["Content-Disposition"] = content_disposition_header(
-            False, f"{photo.unit_return.number}-{photo.pk}.{extension}"
+        return private_file(
+            photo.image,
+            content_type=PHOTO_TYPES.get(extension, "image/jpeg"),
+            filename=f"{photo.unit_return.number}-{photo.pk}.{extension}",
+            missing=f"The file of photo {pk} is missing.",
         )
-        return response
 
 
 # --- Public verification ---
