@@ -11,6 +11,7 @@ before such a character gets one more, so that reading back (one apostrophe remo
 exactly. XLSX files need none of this: their text cells are string cells (inventory/xlsx.py).
 """
 
+import csv
 import re
 from collections.abc import Iterable
 
@@ -71,6 +72,4 @@ class _Writer:
 
 def csv_writer(file, **kwargs) -> _Writer:
     """csv.writer for a file that people open in a spreadsheet: formula cells neutralised."""
-    import csv
-
     return _Writer(csv.writer(file, **kwargs))

@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from inventory.jobs import job_kind, job_start
+from inventory.models import Job
 
 from . import notices, selectors, services
 from .models import ConsigneeNotice, RecallCampaign
@@ -63,8 +64,6 @@ def notices_deliver_later(*, campaign: RecallCampaign, notice_keys: list[int], a
 
 def latest_delivery(campaign: RecallCampaign, user):
     """The last e-mailing of this campaign's notices that this user started, if any."""
-    from inventory.models import Job
-
     return (
         Job.objects.filter(kind="notices_deliver", created_by=user, arguments__campaign=campaign.pk)
         .order_by("-created_at")
