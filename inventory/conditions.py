@@ -28,7 +28,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import locks
 from .models import (
     MEASUREMENT_UNITS,
     ConditionLimit,
@@ -45,8 +44,9 @@ from .models import (
 )
 from .services import (
     DEVIATION_DOCUMENT,
-    _history_insert,
+    document_numbers_next,
     items_change_status_many,
+    records_create_many,
     service,
 )
 
@@ -302,33 +302,17 @@ def _decimal(text):
     return None if text is None else Decimal(text)
 
 
-def _deviation_references(count: int) -> list[str]:
-    """The next `count` deviation references, taken at once from the year's counter."""
-    year = timezone.localdate().year
-    sequence = locks.lock_sequence(DEVIATION_DOCUMENT, year)
-    first = sequence.last_number + 1
-    sequence.last_number += count
-    sequence.save(update_fields=["last_number"])
-    return [f"{DEVIATION_DOCUMENT}-{year}-{number:04d}" for number in range(first, first + count)]
-
-
 def deviations_raise_many(*, deviations: list[Deviation], acting_user) -> list[Deviation]:
     """Save many unsaved deviations at once (numbered, with their audit rows), as
     deviation_raise does for one; run it inside the caller's transaction."""
     if not deviations:
         return []
-    for deviation, reference in zip(
-        deviations, _deviation_references(len(deviations)), strict=True
-    ):
+    references = document_numbers_next(DEVIATION_DOCUMENT, len(deviations))
+    for deviation, reference in zip(deviations, references, strict=True):
         deviation.reference = reference
-    Deviation.objects.bulk_create(deviations)
-    _history_insert(
-        deviations,
-        acting_user=acting_user,
-        reason=str(Deviation.Status.OPEN.label),
-        history_type="+",
+    return records_create_many(
+        instances=deviations, acting_user=acting_user, reason=str(Deviation.Status.OPEN.label)
     )
-    return deviations
 
 
 def _write(

@@ -1156,11 +1156,17 @@ def document_number_next(kind: str, *, year: int | None = None) -> str:
 
     The year's counter stays locked until the transaction ends, so two desks take turns.
     """
+    return document_numbers_next(kind, 1, year=year)[0]
+
+
+def document_numbers_next(kind: str, count: int, *, year: int | None = None) -> list[str]:
+    """The next `count` numbers of a kind of document, taken at once from the year's counter."""
     year = year or timezone.localdate().year
     sequence = locks.lock_sequence(kind, year)
-    sequence.last_number += 1
+    first = sequence.last_number + 1
+    sequence.last_number += count
     sequence.save(update_fields=["last_number"])
-    return f"{kind}-{year}-{sequence.last_number:04d}"
+    return [f"{kind}-{year}-{number:04d}" for number in range(first, first + count)]
 
 
 @service
