@@ -3,7 +3,6 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -21,6 +20,7 @@ from inventory.views import ListExportMixin
 
 from . import documents, jobs, reports, selectors, services
 from . import notices as notice_text
+from .capa import services as capa_services
 from .capa import views as capa_views
 from .filters import AffectedItemFilter, CampaignFilter, NoticeFilter
 from .forms import (
@@ -147,13 +147,12 @@ class CampaignOpenView(PermissionRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            # Opened from a non-conformance (?nc=): the report records the campaign, or
-            # neither is written.
-            with transaction.atomic():
-                campaign = services.recall_draft(
-                    acting_user=self.request.user, **form.service_kwargs()
-                )
-                capa_views.recall_opened_from(self.request, campaign)
+            # Opened from a non-conformance (?nc=), the report records the campaign.
+            campaign = capa_services.recall_draft_from(
+                nonconformance=capa_views.report_named_in(self.request),
+                acting_user=self.request.user,
+                **form.service_kwargs(),
+            )
         except ValidationError as exc:
             _add_errors(form, exc)
             return self.form_invalid(form)

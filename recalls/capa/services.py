@@ -35,7 +35,7 @@ from ..models import (
     NonConformanceItem,
     RecallCampaign,
 )
-from ..services import _save_fields
+from ..services import _save_fields, recall_draft
 
 NC_DOCUMENT_KIND = "NC"
 
@@ -452,6 +452,20 @@ def nonconformance_close(
         occurred_at=now,
     )
     return nonconformance
+
+
+@service
+def recall_draft_from(
+    *, nonconformance: NonConformance | None, acting_user, **draft
+) -> RecallCampaign:
+    """Draft a recall (recall_draft's arguments); opened from a report, the report records the
+    campaign in the same transaction, or neither is written."""
+    campaign = recall_draft(acting_user=acting_user, **draft)
+    if nonconformance is not None:
+        nonconformance_link_recall(
+            nonconformance=nonconformance, campaign=campaign, acting_user=acting_user
+        )
+    return campaign
 
 
 @service

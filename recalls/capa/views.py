@@ -404,7 +404,8 @@ class NonConformancePrintView(NonConformanceMixin, View):
 # --- The recall a report leads to ---
 
 
-def _report_named_in(request) -> NonConformance | None:
+def report_named_in(request) -> NonConformance | None:
+    """The report a recall is opened from (?nc=), if the user may see it."""
     reference = request.GET.get("nc", "").strip()
     if not reference or not request.user.has_perm("recalls.view_nonconformance"):
         return None
@@ -413,7 +414,7 @@ def _report_named_in(request) -> NonConformance | None:
 
 def recall_initial(request) -> dict:
     """A campaign opened from a report starts with its title and defect as the reason."""
-    nonconformance = _report_named_in(request)
+    nonconformance = report_named_in(request)
     if nonconformance is None:
         return {}
     return {
@@ -421,12 +422,3 @@ def recall_initial(request) -> dict:
         "reason": _("%(description)s (non-conformance %(reference)s)")
         % {"description": nonconformance.description, "reference": nonconformance.reference},
     }
-
-
-def recall_opened_from(request, campaign) -> None:
-    """Record on the report named by ?nc= the campaign just drafted from it (same request)."""
-    nonconformance = _report_named_in(request)
-    if nonconformance is not None:
-        services.nonconformance_link_recall(
-            nonconformance=nonconformance, campaign=campaign, acting_user=request.user
-        )
